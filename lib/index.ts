@@ -1,0 +1,12 @@
+export { MemoryStore, type MemoryStoreOptions } from './memory.store.js';
+export { SESSION_STORE } from './session.constants.js';
+export { Session } from './session.decorator.js';
+export { SessionStoreUnavailableException } from './session.errors.js';
+export { SessionGuard } from './session.guard.js';
+export type { SessionData, SessionHandleApi, SessionKey, SessionNumberKey, SessionValue } from './session.interface.js';
+export { SessionInterceptor } from './session.interceptor.js';
+export type { SessionCookieOptions, SessionModuleOptions } from './session-module-options.interface.js';
+export { SessionModule, type SessionModuleAsyncOptions, type SessionOptionsFactory } from './session.module.js';
+export { SessionService } from './session.service.js';
+export type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
+export { SessionValueError } from './session-value.js';

@@ -1,0 +1,113 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parseCookie, stringifySetCookie } from 'cookie';
+import type { ResolvedSessionOptions } from './session-options.js';
+
+// 32 random bytes (256 bits) give 43 base64url characters; an HMAC-SHA256 gives 43 more.
+const ID_BYTES = 32;
+const ID_LENGTH = 43;
+const SIGNED_LENGTH = ID_LENGTH * 2 + 1;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+// Handles are hex so they can never be mistaken for an id (base64url, 43 characters).
+const HANDLE = /^[0-9a-f]{64}$/;
+
+// Ids are drawn from a pool refilled in blocks: one randomBytes call serves many new sessions.
+const POOL_IDS = 128;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+/** A new session id: 256 bits from the system CSPRNG, base64url. */
+export function newSessionId(): string {
+  if (poolOffset >= pool.length) {
+    pool = randomBytes(ID_BYTES * POOL_IDS);
+    poolOffset = 0;
+  }
+  const id = pool.toString('base64url', poolOffset, poolOffset + ID_BYTES);
+  // Each block of bytes is used once; wipe it so the id does not linger in the pool.
+  pool.fill(0, poolOffset, poolOffset + ID_BYTES);
+  poolOffset += ID_BYTES;
+  return id;
+}
+
+/** The store handle of a session id: a one-way hash, so the store never holds a usable id. */
+export function sessionHandle(id: string): string {
+  return createHash('sha256').update(id).digest('hex');
+}
+
+/** True when `value` has the form of a store handle rather than of a session id. */
+export function isSessionHandle(value: string): boolean {
+  return HANDLE.test(value);
+}
+
+/** True when `value` has the form of a session id. */
+export function isSessionId(value: string): boolean {
+  return value.length === ID_LENGTH && BASE64URL.test(value);
+}
+
+/** Signs, verifies and writes the session cookie (internal). */
+export class SessionCookie {
+  private readonly keys: Buffer[];
+  private readonly name: string;
+  private readonly prefix: string;
+  private readonly clearHeader: string;
+
+  constructor(private readonly options: ResolvedSessionOptions) {
+    this.keys = options.secrets.map((s) => Buffer.from(s, 'utf8'));
+    this.name = options.cookie.name;
+    this.prefix = `${this.name}=`;
+    this.clearHeader = this.serialize('', 0);
+  }
+
+  private sign(id: string, key: Buffer): string {
+    return createHmac('sha256', key).update(id).digest('base64url');
+  }
+
+  /**
+   * Reads the session id from a `Cookie` header. Returns `undefined` for a missing, malformed,
+   * oversized or wrongly signed cookie; `rotated` is true when an older secret signed it.
+   */
+  read(header: string | undefined): { id: string; rotated: boolean } | undefined {
+    if (!header || !header.includes(this.prefix)) return undefined;
+    const value = parseCookie(header)[this.name];
+    if (value === undefined || value.length !== SIGNED_LENGTH || value.charCodeAt(ID_LENGTH) !== 46 /* . */) {
+      return undefined;
+    }
+    const id = value.slice(0, ID_LENGTH);
+    const signature = value.slice(ID_LENGTH + 1);
+    if (!BASE64URL.test(id) || !BASE64URL.test(signature)) return undefined;
+    const given = Buffer.from(signature, 'utf8');
+    for (let i = 0; i < this.keys.length; i++) {
+      const expected = Buffer.from(this.sign(id, this.keys[i]!), 'utf8');
+      if (expected.length === given.length && timingSafeEqual(expected, given)) {
+        return { id, rotated: i > 0 };
+      }
+    }
+    return undefined;
+  }
+
+  /** A `Set-Cookie` value carrying `id`, signed with the first secret. `maxAgeMs` only for persistent cookies. */
+  issue(id: string, maxAgeMs: number | undefined): string {
+    const signed = `${id}.${this.sign(id, this.keys[0]!)}`;
+    return this.serialize(signed, this.options.cookie.persistent ? Math.max(0, Math.floor((maxAgeMs ?? 0) / 1000)) : undefined);
+  }
+
+  /** A `Set-Cookie` value that removes the cookie. */
+  clear(): string {
+    return this.clearHeader;
+  }
+
+  private serialize(value: string, maxAgeSeconds: number | undefined): string {
+    const c = this.options.cookie;
+    return stringifySetCookie({
+      name: c.name,
+      value,
+      path: c.path,
+      domain: c.domain,
+      secure: c.secure,
+      httpOnly: c.httpOnly,
+      sameSite: c.sameSite,
+      partitioned: c.partitioned || undefined,
+      maxAge: maxAgeSeconds,
+      expires: maxAgeSeconds === 0 ? new Date(0) : undefined,
+    });
+  }
+}

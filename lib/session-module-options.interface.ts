@@ -1,0 +1,75 @@
+import type { Type } from '@nestjs/common';
+import type { SessionStore } from './session-store.interface.js';
+
+/** Attributes of the session cookie. */
+export interface SessionCookieOptions {
+  /**
+   * Cookie name. A name starting with `__Host-` forces `Secure`, `Path=/` and no `Domain`;
+   * options that conflict with that are refused at startup.
+   * @defaultValue `'sid'`
+   */
+  name?: string;
+  /** `Path` attribute. @defaultValue `'/'` */
+  path?: string;
+  /** `Domain` attribute. @defaultValue none: the cookie goes back only to the host that set it */
+  domain?: string;
+  /**
+   * `Secure` attribute: the browser sends the cookie over HTTPS only. Turn it off for plain-HTTP
+   * development only.
+   * @defaultValue `true`
+   */
+  secure?: boolean;
+  /** `HttpOnly` attribute: page scripts cannot read the cookie. @defaultValue `true` */
+  httpOnly?: boolean;
+  /** `SameSite` attribute: `'lax'`, `'strict'` or `'none'` (`'none'` needs `secure`). @defaultValue `'lax'` */
+  sameSite?: 'lax' | 'strict' | 'none';
+  /** `Partitioned` attribute (CHIPS); needs `secure`. @defaultValue `false` */
+  partitioned?: boolean;
+  /**
+   * Make the cookie outlive the browser session: it is sent with `Max-Age` equal to the time the
+   * session has left, and re-sent whenever the server extends the session.
+   * @defaultValue `false`: a browser-session cookie; the server enforces the timeouts either way
+   */
+  persistent?: boolean;
+}
+
+/** Options of `SessionModule.forRoot()` and of the factory of `forRootAsync()`. */
+export interface SessionModuleOptions {
+  /**
+   * Secret(s) used to sign the session cookie with HMAC-SHA256, each at least 32 characters.
+   * The first signs; all verify. To rotate, put the new secret first and keep the old one
+   * until the sessions it signed have expired: their cookies are re-issued under the new one.
+   */
+  secret: string | string[];
+  /**
+   * Where sessions are kept: an instance, or a class that Nest builds with dependency injection.
+   * A class store is closed on shutdown; an instance you pass is yours to close.
+   * @defaultValue a new {@link MemoryStore} (one process only; closed on shutdown)
+   */
+  store?: SessionStore | Type<SessionStore>;
+  /** Cookie attributes. @defaultValue `{ name: 'sid', path: '/', secure: true, httpOnly: true, sameSite: 'lax' }` */
+  cookie?: SessionCookieOptions;
+  /**
+   * A session not used for this long (milliseconds) expires, enforced on the server.
+   * @defaultValue `86_400_000` (24 hours)
+   */
+  idleTimeout?: number;
+  /**
+   * A session older than this (milliseconds since it was created) expires, however active.
+   * `regenerate()` does not reset it. Use `0` for no absolute limit.
+   * @defaultValue `604_800_000` (7 days)
+   */
+  absoluteTimeout?: number;
+  /**
+   * A request that changes nothing extends the idle expiry by writing to the store at most once
+   * per this many milliseconds. Must be less than `idleTimeout`.
+   * @defaultValue `60_000`, or a tenth of `idleTimeout` if that is less
+   */
+  touchInterval?: number;
+  /**
+   * The session key `SessionGuard` requires to hold a non-null value, and the key stores use
+   * to index sessions by user.
+   * @defaultValue `'userId'`
+   */
+  authKey?: string;
+}

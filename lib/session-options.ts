@@ -1,0 +1,108 @@
+import type { Type } from '@nestjs/common';
+import type { SessionModuleOptions } from './session-module-options.interface.js';
+import type { SessionStore } from './session-store.interface.js';
+
+/** Options with every default filled in and every value checked (internal). */
+export interface ResolvedSessionOptions {
+  secrets: string[];
+  store: SessionStore | Type<SessionStore> | undefined;
+  cookie: {
+    name: string;
+    path: string;
+    domain: string | undefined;
+    secure: boolean;
+    httpOnly: boolean;
+    sameSite: 'lax' | 'strict' | 'none';
+    partitioned: boolean;
+    persistent: boolean;
+  };
+  idleTimeout: number;
+  absoluteTimeout: number;
+  touchInterval: number;
+  authKey: string;
+}
+
+const MIN_SECRET_LENGTH = 32;
+const DAY = 86_400_000;
+const SAME_SITE = ['lax', 'strict', 'none'] as const;
+// RFC 6265 cookie-name token: no separators, controls or spaces.
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function fail(problem: string, fix: string): never {
+  throw new Error(`SessionModule: ${problem}. ${fix}`);
+}
+
+function positive(name: string, value: unknown, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    fail(`${name} must be a positive number of milliseconds, got ${String(value)}`, `Set ${name} to e.g. ${fallback}.`);
+  }
+  return Math.floor(value);
+}
+
+/**
+ * Merges defaults into the user's options and checks them, for `forRoot` and `forRootAsync`
+ * alike, so a bad configuration stops the app at startup with a message saying how to fix it.
+ */
+export function resolveSessionOptions(options: SessionModuleOptions | undefined): ResolvedSessionOptions {
+  if (!options || typeof options !== 'object') {
+    fail('no options were given', "Pass at least { secret: process.env.SESSION_SECRET } to SessionModule.forRoot().");
+  }
+  const secrets = Array.isArray(options.secret) ? options.secret : [options.secret];
+  if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s.length < MIN_SECRET_LENGTH)) {
+    fail(
+      `every secret must be a string of at least ${MIN_SECRET_LENGTH} characters`,
+      "Set `secret` to a long random string kept out of source control, e.g. the output of `node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"`.",
+    );
+  }
+
+  const c = options.cookie ?? {};
+  const name = c.name ?? 'sid';
+  if (!COOKIE_NAME.test(name)) {
+    fail(`cookie.name "${name}" is not a valid cookie name`, 'Use letters, digits and !#$%&\'*+-.^_`|~ only.');
+  }
+  const sameSite = c.sameSite ?? 'lax';
+  if (!(SAME_SITE as readonly string[]).includes(sameSite)) {
+    fail(`cookie.sameSite "${String(sameSite)}" is not supported`, "Use 'lax', 'strict' or 'none'.");
+  }
+  const cookie: ResolvedSessionOptions['cookie'] = {
+    name,
+    path: c.path ?? '/',
+    domain: c.domain,
+    secure: c.secure ?? true,
+    httpOnly: c.httpOnly ?? true,
+    sameSite,
+    partitioned: c.partitioned ?? false,
+    persistent: c.persistent ?? false,
+  };
+  if (name.startsWith('__Host-')) {
+    if (!cookie.secure || cookie.path !== '/' || cookie.domain !== undefined) {
+      fail(
+        `a cookie named "${name}" must be Secure, with Path=/ and no Domain (browsers drop it otherwise)`,
+        'Remove cookie.secure: false, cookie.path and cookie.domain, or choose a name without the __Host- prefix.',
+      );
+    }
+  } else if (name.startsWith('__Secure-') && !cookie.secure) {
+    fail(`a cookie named "${name}" must be Secure`, 'Remove cookie.secure: false or rename the cookie.');
+  }
+  if ((cookie.sameSite === 'none' || cookie.partitioned) && !cookie.secure) {
+    fail('cookie.sameSite "none" and cookie.partitioned need cookie.secure', 'Keep cookie.secure: true (the default).');
+  }
+
+  const idleTimeout = positive('idleTimeout', options.idleTimeout, DAY);
+  const absoluteTimeout = positive('absoluteTimeout', options.absoluteTimeout, 7 * DAY, true);
+  const touchInterval = positive('touchInterval', options.touchInterval, Math.min(60_000, Math.floor(idleTimeout / 10)), true);
+  if (touchInterval >= idleTimeout) {
+    fail(`touchInterval (${touchInterval}) must be less than idleTimeout (${idleTimeout})`, 'Lower touchInterval or raise idleTimeout.');
+  }
+  const authKey = options.authKey ?? 'userId';
+  if (typeof authKey !== 'string' || authKey.length === 0) {
+    fail('authKey must be a non-empty string', "Use the session key that holds the logged-in user's id, e.g. 'userId'.");
+  }
+  const store = options.store;
+  if (store !== undefined && typeof store !== 'function' && (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.destroy !== 'function')) {
+    fail('store must be a SessionStore instance or class', 'Give an object with get, set and destroy methods, or a class implementing SessionStore.');
+  }
+
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey };
+}

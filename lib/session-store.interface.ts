@@ -1,0 +1,90 @@
+/**
+ * The data of one session as a store keeps it.
+ *
+ * Values in `data` are plain JSON data (the core refuses anything else at `set()`), so a
+ * store may serialize them with `JSON.stringify` and must give back an equal record.
+ */
+export interface SessionRecord {
+  /** The session's values, by key. Plain JSON data only. */
+  data: Record<string, unknown>;
+  /** When the session was created (epoch milliseconds); `absoluteTimeout` counts from here. */
+  createdAt: number;
+  /** When the session was last written or touched (epoch milliseconds); `idleTimeout` counts from here. */
+  touchedAt: number;
+  /**
+   * The string form of the value under `authKey`, when the session holds one. Stores that keep a
+   * per-user index use it; others may ignore it.
+   */
+  user?: string;
+}
+
+/**
+ * A partial, atomic change to an existing session, built by the core from what one request changed.
+ *
+ * A store applies it in this order: `clear`, `unset`, `set`, `incr`; then it sets `touchedAt`,
+ * `user` (when present) and the expiry.
+ */
+export interface SessionPatch {
+  /** Remove every value before applying the rest (the handler called `clear()`). */
+  clear: boolean;
+  /** Keys to write, with their new values. */
+  set: Record<string, unknown>;
+  /** Keys to remove. */
+  unset: string[];
+  /** Keys to add a number to, atomically (a missing or non-number value counts as 0). */
+  incr: Record<string, number>;
+  /** The new `touchedAt`. */
+  touchedAt: number;
+  /** The new per-user value: a string, `null` when the `authKey` value was removed, absent when unchanged. */
+  user?: string | null;
+}
+
+/** One session of a user, as {@link SessionStore.listByUser} reports it. */
+export interface SessionStoreUserEntry {
+  /** The store handle of the session (not the secret session id). */
+  handle: string;
+  /** Creation time, epoch milliseconds. */
+  createdAt: number;
+  /** Last time the session was written or touched, epoch milliseconds. */
+  touchedAt: number;
+}
+
+/**
+ * What a session store must do. Write one to keep sessions anywhere (a SQL table, a document
+ * database) and give it to `SessionModule` as `store`, an instance or a class Nest builds with DI.
+ *
+ * Every `handle` a store receives is an opaque string derived from the session id by a one-way
+ * hash: the secret id in the cookie never reaches the store, so a copy of the store's data
+ * cannot be used to take over live sessions.
+ *
+ * Guarantees the core gives only when the store implements {@link SessionStore.patch}:
+ * two parallel requests that change different keys of one session both keep their change, and a
+ * request still running when its session is destroyed cannot bring the session back. Without
+ * `patch`, the core writes the whole record with `set`, and the last writer wins.
+ *
+ * A store reports failure by rejecting: the core answers 503 and never runs a handler with an
+ * empty session in place of an unreadable one.
+ */
+export interface SessionStore {
+  /** The record for `handle`, or `undefined` if there is none or it has expired. */
+  get(handle: string): Promise<SessionRecord | undefined>;
+  /** Stores `record` under `handle` for `ttlMs` milliseconds, replacing any record there. */
+  set(handle: string, record: SessionRecord, ttlMs: number): Promise<void>;
+  /** Removes the record for `handle`. Removing a missing record is not an error. */
+  destroy(handle: string): Promise<void>;
+  /**
+   * Extends the life of an unchanged session to `ttlMs` and sets its `touchedAt` to
+   * `record.touchedAt`. Optional: the core falls back to `set` when it is absent.
+   */
+  touch?(handle: string, record: SessionRecord, ttlMs: number): Promise<void>;
+  /**
+   * Applies `patch` to the record for `handle` atomically and sets its life to `ttlMs`, only if
+   * that record still exists. Resolves `false`, changing nothing, when it does not (destroyed or
+   * expired meanwhile). Optional, but required for the concurrency guarantees above.
+   */
+  patch?(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean>;
+  /** The live sessions whose `user` is `user`. Optional: needed for `SessionService.listByUser`. */
+  listByUser?(user: string): Promise<SessionStoreUserEntry[]>;
+  /** Releases what the store holds (timers, connections it opened). Called on shutdown for stores the module created. */
+  close?(): Promise<void>;
+}

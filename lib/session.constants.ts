@@ -1,0 +1,14 @@
+/**
+ * Injection token of the store the module uses. Inject it to reach the very same instance:
+ * `constructor(@Inject(SESSION_STORE) private readonly store: SessionStore) {}`.
+ */
+export const SESSION_STORE = Symbol('SESSION_STORE');
+
+/** Token of the options after defaults are merged and checked (internal). */
+export const SESSION_RESOLVED_OPTIONS = Symbol('SESSION_RESOLVED_OPTIONS');
+
+/** Metadata key set by `@Session()` on a handler, so the interceptor knows to load the session (internal). */
+export const SESSION_USED_METADATA = 'sessionkit:used';
+
+/** Data key under which flash messages live inside a session (internal). */
+export const FLASH_KEY = '__flash';

@@ -1,0 +1,184 @@
+import { FLASH_KEY } from './session.constants.js';
+import { newSessionId, sessionHandle } from './session-cookie.js';
+import type { SessionRecord } from './session-store.interface.js';
+import { assertStorable } from './session-value.js';
+
+/** What a handle needs from the runtime that created it (internal). */
+export interface SessionHandleHost {
+  destroyInStore(handle: string): Promise<void>;
+  commit(session: SessionHandle): Promise<void>;
+}
+
+function isObject(value: unknown): value is object {
+  return value !== null && typeof value === 'object';
+}
+
+/**
+ * The per-request session: data plus the bookkeeping the runtime needs to write only changes
+ * (internal). Untyped inside; the public type is `Session<T>` (`SessionHandleApi`).
+ */
+export class SessionHandle {
+  id: string;
+  handle: string;
+  isNew: boolean;
+  createdAt: number;
+  touchedAt: number;
+  /** A record exists in the store under `handle`. */
+  inStore: boolean;
+  /** The cookie must be (re-)issued: new id or a cookie signed with an older secret. */
+  cookieStale: boolean;
+  /** The request came with a cookie whose session was destroyed: clear it unless a new one is issued. */
+  cookieToClear = false;
+  touchRequested = false;
+  cleared = false;
+  data: Record<string, unknown>;
+  /** Keys set or deleted by this request. */
+  readonly changed = new Set<string>();
+  /** Atomic additions by this request, for keys it did not also set. */
+  readonly increments = new Map<string, number>();
+  /** Object values handed out, with their JSON when handed out, to catch changes made in place. */
+  readonly watched = new Map<string, string>();
+
+  constructor(
+    private readonly host: SessionHandleHost,
+    /** The response, for `save()` (internal). */
+    readonly response: object,
+    id: string,
+    handle: string,
+    record: SessionRecord | undefined,
+    cookieStale: boolean,
+  ) {
+    this.id = id;
+    this.handle = handle;
+    this.isNew = record === undefined;
+    this.inStore = record !== undefined;
+    const now = Date.now();
+    this.createdAt = record?.createdAt ?? now;
+    this.touchedAt = record?.touchedAt ?? now;
+    this.data = record?.data ?? {};
+    this.cookieStale = cookieStale;
+  }
+
+  private watch(key: string, value: unknown): void {
+    if (isObject(value) && !this.changed.has(key) && !this.watched.has(key)) {
+      this.watched.set(key, JSON.stringify(value));
+    }
+  }
+
+  get(key: string): unknown {
+    const value = this.data[key];
+    this.watch(key, value);
+    return value;
+  }
+
+  set(key: string, value: unknown): void {
+    assertStorable(key, value);
+    this.data[key] = value;
+    this.changed.add(key);
+    this.increments.delete(key);
+    this.watched.delete(key);
+  }
+
+  has(key: string): boolean {
+    return this.data[key] !== undefined;
+  }
+
+  delete(key: string): void {
+    if (!(key in this.data) && !this.increments.has(key)) return;
+    delete this.data[key];
+    this.changed.add(key);
+    this.increments.delete(key);
+    this.watched.delete(key);
+  }
+
+  increment(key: string, by = 1): number {
+    if (!Number.isFinite(by)) throw new TypeError(`Session increment of key "${key}" needs a finite number, got ${by}.`);
+    const current = this.data[key];
+    const next = (typeof current === 'number' ? current : 0) + by;
+    this.data[key] = next;
+    this.watched.delete(key);
+    if (!this.changed.has(key)) this.increments.set(key, (this.increments.get(key) ?? 0) + by);
+    return next;
+  }
+
+  clear(): void {
+    this.data = {};
+    this.cleared = true;
+    this.changed.clear();
+    this.increments.clear();
+    this.watched.clear();
+  }
+
+  all(): Record<string, unknown> {
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(this.data)) {
+      if (key === FLASH_KEY) continue;
+      const value = this.data[key];
+      this.watch(key, value);
+      copy[key] = value;
+    }
+    return copy;
+  }
+
+  private renew(): void {
+    this.id = newSessionId();
+    this.handle = sessionHandle(this.id);
+    this.inStore = false;
+    this.changed.clear();
+    this.increments.clear();
+    this.watched.clear();
+    this.cleared = false;
+  }
+
+  async regenerate(): Promise<void> {
+    if (this.inStore) await this.host.destroyInStore(this.handle);
+    this.renew();
+    this.cookieStale = true;
+  }
+
+  async destroy(): Promise<void> {
+    if (this.inStore) await this.host.destroyInStore(this.handle);
+    // A browser holding a cookie for a stored session must be told to drop it.
+    this.cookieToClear ||= this.inStore || !this.isNew;
+    this.renew();
+    this.data = {};
+    this.isNew = true;
+    this.cookieStale = false;
+    this.createdAt = Date.now();
+    this.touchedAt = this.createdAt;
+  }
+
+  save(): Promise<void> {
+    return this.host.commit(this);
+  }
+
+  touch(): void {
+    this.touchRequested = true;
+  }
+
+  flash(type: string, message: unknown): void;
+  flash(type: string): unknown[];
+  flash(type: string, ...message: unknown[]): unknown[] | void {
+    const store = this.data[FLASH_KEY] as Record<string, unknown[]> | undefined;
+    if (message.length > 0) {
+      assertStorable(`${FLASH_KEY}.${type}`, message[0]);
+      const next = { ...store, [type]: [...(store?.[type] ?? []), message[0]] };
+      this.setInternal(FLASH_KEY, next);
+      return;
+    }
+    const messages = store?.[type];
+    if (!messages) return [];
+    const rest = { ...store };
+    delete rest[type];
+    if (Object.keys(rest).length === 0) this.delete(FLASH_KEY);
+    else this.setInternal(FLASH_KEY, rest);
+    return messages;
+  }
+
+  private setInternal(key: string, value: unknown): void {
+    this.data[key] = value;
+    this.changed.add(key);
+    this.increments.delete(key);
+    this.watched.delete(key);
+  }
+}

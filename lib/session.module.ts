@@ -1,0 +1,91 @@
+import {
+  ConfigurableModuleBuilder,
+  Global,
+  Inject,
+  Module,
+  type OnApplicationShutdown,
+  type Type,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
+import { MemoryStore } from './memory.store.js';
+import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js';
+import { SessionInterceptor } from './session.interceptor.js';
+import type { SessionModuleOptions } from './session-module-options.interface.js';
+import { type ResolvedSessionOptions, resolveSessionOptions } from './session-options.js';
+import { SessionRuntime } from './session.runtime.js';
+import { SessionService } from './session.service.js';
+import type { SessionStore } from './session-store.interface.js';
+
+const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<SessionModuleOptions>()
+  .setClassMethodName('forRoot')
+  .setFactoryMethodName('createSessionOptions')
+  .build();
+
+/**
+ * Options of `SessionModule.forRootAsync()`: `imports`, `inject` and one of `useFactory`,
+ * `useClass` (a class with `createSessionOptions()`) or `useExisting`.
+ */
+export type SessionModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
+
+/** A class that `forRootAsync({ useClass })` instantiates to get the options. */
+export interface SessionOptionsFactory {
+  createSessionOptions(): SessionModuleOptions | Promise<SessionModuleOptions>;
+}
+
+/** The store in use, and whether the module made it and so must close it (internal). */
+class StoreOwnership {
+  constructor(
+    readonly store: SessionStore,
+    readonly owned: boolean,
+  ) {}
+}
+
+function isStoreClass(store: SessionStore | Type<SessionStore>): store is Type<SessionStore> {
+  return typeof store === 'function';
+}
+
+/**
+ * Server-side sessions for the whole app. Import once, in the root module:
+ * `SessionModule.forRoot({ secret })` or `SessionModule.forRootAsync({ useFactory })`.
+ * Global: `SessionService`, `SessionGuard` and `SESSION_STORE` work in every module, and the
+ * interceptor that loads and saves sessions is registered by the module itself.
+ */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: SESSION_RESOLVED_OPTIONS,
+      inject: [MODULE_OPTIONS_TOKEN],
+      useFactory: (options: SessionModuleOptions) => resolveSessionOptions(options),
+    },
+    {
+      provide: StoreOwnership,
+      inject: [SESSION_RESOLVED_OPTIONS, ModuleRef],
+      useFactory: async (options: ResolvedSessionOptions, moduleRef: ModuleRef) => {
+        const { store } = options;
+        if (store === undefined) return new StoreOwnership(new MemoryStore(), true);
+        if (isStoreClass(store)) return new StoreOwnership(await moduleRef.create(store), true);
+        return new StoreOwnership(store, false);
+      },
+    },
+    { provide: SESSION_STORE, inject: [StoreOwnership], useFactory: (o: StoreOwnership) => o.store },
+    {
+      provide: SessionRuntime,
+      inject: [SESSION_RESOLVED_OPTIONS, SESSION_STORE],
+      useFactory: (options: ResolvedSessionOptions, store: SessionStore) => new SessionRuntime(options, store),
+    },
+    SessionService,
+    { provide: APP_INTERCEPTOR, useClass: SessionInterceptor },
+  ],
+  exports: [SessionService, SESSION_STORE, SessionRuntime],
+})
+export class SessionModule extends ConfigurableModuleClass implements OnApplicationShutdown {
+  constructor(@Inject(StoreOwnership) private readonly ownership: StoreOwnership) {
+    super();
+  }
+
+  /** Closes the store if the module created it (the default `MemoryStore` or a store class). */
+  async onApplicationShutdown(): Promise<void> {
+    if (this.ownership.owned) await this.ownership.store.close?.();
+  }
+}

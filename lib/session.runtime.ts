@@ -1,0 +1,225 @@
+import { Logger } from '@nestjs/common';
+import { SessionCookie, newSessionId, sessionHandle } from './session-cookie.js';
+import { SessionStoreUnavailableException } from './session.errors.js';
+import { SessionHandle, type SessionHandleHost } from './session.handle.js';
+import { type SessionHttpRequest, type SessionHttpResponse, sessionHttp } from './session-http.adapter.js';
+import type { ResolvedSessionOptions } from './session-options.js';
+import type { SessionPatch, SessionRecord, SessionStore } from './session-store.interface.js';
+import { SessionValueError, assertStorable } from './session-value.js';
+
+/** Where the request keeps its session: the handle once loaded, the pending load before. */
+const kSession = Symbol('nestjs-sessionkit.session');
+
+type SessionSlot = SessionHandle | Promise<SessionHandle>;
+type RequestWithSession = SessionHttpRequest & { [kSession]?: SessionSlot };
+
+/** The request's session if it was loaded already (internal; the decorator reads it). */
+export function loadedSession(req: object): SessionHandle | undefined {
+  const slot = (req as RequestWithSession)[kSession];
+  return slot instanceof SessionHandle ? slot : undefined;
+}
+
+function isEmpty(data: Record<string, unknown>): boolean {
+  for (const _ in data) return false;
+  return true;
+}
+
+/**
+ * Loads sessions from cookies and writes them back (internal): the lifecycle that the guard,
+ * the interceptor, the decorator and `SessionService` share.
+ */
+export class SessionRuntime implements SessionHandleHost {
+  private readonly logger = new Logger('SessionModule');
+  readonly cookie: SessionCookie;
+
+  constructor(
+    readonly options: ResolvedSessionOptions,
+    readonly store: SessionStore,
+  ) {
+    this.cookie = new SessionCookie(options);
+  }
+
+  /** True once something asked for the request's session. */
+  isStarted(req: SessionHttpRequest): boolean {
+    return (req as RequestWithSession)[kSession] !== undefined;
+  }
+
+  /** The request's session, loaded once per request however many callers ask. */
+  load(req: SessionHttpRequest, res: SessionHttpResponse): Promise<SessionHandle> {
+    const r = req as RequestWithSession;
+    const slot = r[kSession];
+    if (slot !== undefined) return Promise.resolve(slot);
+    const pending = this.read(req, res).then(
+      (session) => (r[kSession] = session),
+      (error: unknown) => {
+        // A failed load may be retried by a later caller of the same request.
+        r[kSession] = undefined;
+        throw error;
+      },
+    );
+    r[kSession] = pending;
+    return pending;
+  }
+
+  private async read(req: SessionHttpRequest, res: SessionHttpResponse): Promise<SessionHandle> {
+    const cookie = this.cookie.read(sessionHttp.cookieHeader(req));
+    if (cookie === undefined) return this.fresh(res);
+    const handle = sessionHandle(cookie.id);
+    let record: SessionRecord | undefined;
+    try {
+      record = await this.store.get(handle);
+    } catch (error) {
+      throw this.storeFailure('read', error);
+    }
+    if (record === undefined) return this.fresh(res);
+    if (this.remainingTtl(record, Date.now()) <= 0) {
+      // Expired by our clock even if the store still kept it: drop it and start afresh.
+      this.store.destroy(handle).catch((error: unknown) => this.logFailure('destroy', error));
+      return this.fresh(res);
+    }
+    return new SessionHandle(this, res, cookie.id, handle, record, cookie.rotated);
+  }
+
+  private fresh(res: SessionHttpResponse): SessionHandle {
+    const id = newSessionId();
+    return new SessionHandle(this, res, id, sessionHandle(id), undefined, true);
+  }
+
+  /** Milliseconds the session may still live, by both timeouts. */
+  remainingTtl(record: { createdAt: number; touchedAt: number }, now: number): number {
+    const { idleTimeout, absoluteTimeout } = this.options;
+    const idle = record.touchedAt + idleTimeout - now;
+    return absoluteTimeout > 0 ? Math.min(idle, record.createdAt + absoluteTimeout - now) : idle;
+  }
+
+  async destroyInStore(handle: string): Promise<void> {
+    try {
+      await this.store.destroy(handle);
+    } catch (error) {
+      throw this.storeFailure('write', error);
+    }
+  }
+
+  /** Writes what the request changed, if anything, and sets the cookie headers. Called once per request by the interceptor. */
+  async commit(session: SessionHandle): Promise<void> {
+    const res = session.response;
+    const now = Date.now();
+    let setCookie: string | undefined;
+    try {
+      if (!session.inStore) {
+        if (!isEmpty(session.data)) {
+          const record = this.fullRecord(session, now);
+          const ttl = this.remainingTtl(record, now);
+          if (ttl > 0) {
+            await this.store.set(session.handle, record, ttl);
+            session.inStore = true;
+            session.touchedAt = now;
+            setCookie = this.cookie.issue(session.id, ttl);
+          }
+        } else if (session.cookieToClear) {
+          setCookie = this.cookie.clear();
+        }
+      } else {
+        const patch = this.buildPatch(session, now);
+        const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
+        if (patch !== undefined) {
+          if (this.store.patch) {
+            // false: destroyed or expired meanwhile; it must stay gone.
+            if (!(await this.store.patch(session.handle, patch, ttl))) session.inStore = false;
+          } else {
+            await this.store.set(session.handle, this.fullRecord(session, now), ttl);
+          }
+          session.touchedAt = now;
+        } else if (session.touchRequested || now - session.touchedAt >= this.options.touchInterval) {
+          const record = this.fullRecord(session, now);
+          if (this.store.touch) await this.store.touch(session.handle, record, ttl);
+          else await this.store.set(session.handle, record, ttl);
+          session.touchedAt = now;
+          if (this.options.cookie.persistent) setCookie = this.cookie.issue(session.id, ttl);
+        }
+        if (session.cookieStale && session.inStore) setCookie = this.cookie.issue(session.id, ttl);
+      }
+    } catch (error) {
+      if (error instanceof SessionValueError) throw error;
+      throw this.storeFailure('write', error);
+    }
+    session.changed.clear();
+    session.increments.clear();
+    session.watched.clear();
+    session.cleared = false;
+    session.touchRequested = false;
+    session.cookieStale = false;
+    if (setCookie !== undefined) {
+      session.cookieToClear = false;
+      this.sendCookie(res, setCookie);
+    }
+  }
+
+  private sendCookie(res: SessionHttpResponse, value: string): void {
+    if (sessionHttp.headersSent(res)) {
+      throw new Error('The session cookie could not be set because the response was already sent. In handlers that use @Res(), call `await session.save()` before sending.');
+    }
+    sessionHttp.appendSetCookie(res, value);
+    // A shared cache must never hand one user's cookie to another.
+    const cacheControl = sessionHttp.getHeader(res, 'cache-control');
+    if (cacheControl === undefined) sessionHttp.setHeader(res, 'cache-control', 'no-store');
+    else if (!/\b(private|no-store)\b/i.test(cacheControl)) {
+      sessionHttp.setHeader(res, 'cache-control', `private, ${cacheControl.replace(/\bpublic\b,?\s*/i, '')}`.replace(/,\s*$/, ''));
+    }
+  }
+
+  private userOf(data: Record<string, unknown>): string | undefined {
+    const value = data[this.options.authKey];
+    return value === undefined || value === null ? undefined : typeof value === 'string' ? value : JSON.stringify(value);
+  }
+
+  private fullRecord(session: SessionHandle, now: number): SessionRecord {
+    for (const key in session.data) {
+      const value = session.data[key];
+      if (value !== null && typeof value === 'object') assertStorable(key, value);
+    }
+    const record: SessionRecord = { data: session.data, createdAt: session.createdAt, touchedAt: now };
+    const user = this.userOf(session.data);
+    if (user !== undefined) record.user = user;
+    return record;
+  }
+
+  /** What this request changed, or `undefined` if nothing. */
+  private buildPatch(session: SessionHandle, now: number): SessionPatch | undefined {
+    const { data, changed, increments, watched } = session;
+    let dirty = session.cleared || changed.size > 0 || increments.size > 0;
+    const set: Record<string, unknown> = {};
+    const unset: string[] = [];
+    for (const key of changed) {
+      if (key in data) {
+        const value = data[key];
+        // Re-checked: an object may have been changed in place after set().
+        if (value !== null && typeof value === 'object') assertStorable(key, value);
+        set[key] = value;
+      } else unset.push(key);
+    }
+    for (const [key, before] of watched) {
+      const value = data[key];
+      assertStorable(key, value);
+      if (JSON.stringify(value) !== before) {
+        set[key] = value;
+        dirty = true;
+      }
+    }
+    if (!dirty) return undefined;
+    const patch: SessionPatch = { clear: session.cleared, set, unset, incr: Object.fromEntries(increments), touchedAt: now };
+    const authKey = this.options.authKey;
+    if (session.cleared || changed.has(authKey)) patch.user = this.userOf(data) ?? null;
+    return patch;
+  }
+
+  storeFailure(operation: 'read' | 'write', error: unknown): SessionStoreUnavailableException {
+    this.logFailure(operation, error);
+    return new SessionStoreUnavailableException(operation, { cause: error });
+  }
+
+  private logFailure(operation: string, error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    this.logger.error(`Session store ${operation} failed: ${reason}`);
+  }
+}

@@ -1,0 +1,28 @@
+import type { INestApplication, Type } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+
+/** The two HTTP platforms every e2e suite runs on. */
+export const adapters = ['express', 'fastify'] as const;
+export type AdapterName = (typeof adapters)[number];
+
+/** A long enough test secret (never use a fixed secret in an app). */
+export const SECRET = 'test-secret-that-is-long-enough-0123456789';
+export const OLD_SECRET = 'old-secret-that-is-long-enough-9876543210';
+
+/** Starts `module` on the given platform, listening on a free loopback port. */
+export async function startApp(module: Type<unknown>, adapter: AdapterName): Promise<INestApplication> {
+  const ref = await Test.createTestingModule({ imports: [module] }).compile();
+  const app = ref.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
+  await app.init();
+  if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
+/** The base URL of a started app. */
+export async function baseUrl(app: INestApplication): Promise<string> {
+  const url = await app.getUrl();
+  return url.replace('[::1]', '127.0.0.1');
+}
