@@ -7,6 +7,6 @@ export type { SessionData, SessionHandleApi, SessionKey, SessionNumberKey, Sessi
 export { SessionInterceptor } from './session.interceptor.js';
 export type { SessionCookieOptions, SessionModuleOptions } from './session-module-options.interface.js';
 export { SessionModule, type SessionModuleAsyncOptions, type SessionOptionsFactory } from './session.module.js';
-export { SessionService } from './session.service.js';
+export { SessionService, type UserSession } from './session.service.js';
 export type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
 export { SessionValueError } from './session-value.js';

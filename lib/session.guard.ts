@@ -19,7 +19,8 @@ export class SessionGuard implements CanActivate {
 
   /** The check: true when the session holds a non-null value under `authKey`. */
   protected isAuthenticated(session: Session, _context: ExecutionContext): boolean | Promise<boolean> {
-    const value = session.get(this.sessions.authKey);
+    // authKey is configured at runtime, so it is read untyped whatever SessionData declares.
+    const value = (session as unknown as Session<Record<string, unknown>>).get(this.sessions.authKey);
     return value !== undefined && value !== null;
   }
 }

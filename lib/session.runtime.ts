@@ -168,9 +168,14 @@ export class SessionRuntime implements SessionHandleHost {
     }
   }
 
+  /** The string by which stores index a user: strings as they are, other values as JSON. */
+  userKey(value: unknown): string {
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  }
+
   private userOf(data: Record<string, unknown>): string | undefined {
     const value = data[this.options.authKey];
-    return value === undefined || value === null ? undefined : typeof value === 'string' ? value : JSON.stringify(value);
+    return value === undefined || value === null ? undefined : this.userKey(value);
   }
 
   private fullRecord(session: SessionHandle, now: number): SessionRecord {

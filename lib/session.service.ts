@@ -4,6 +4,18 @@ import type { Session } from './session.decorator.js';
 import type { SessionHttpRequest, SessionHttpResponse } from './session-http.adapter.js';
 import { SessionRuntime } from './session.runtime.js';
 
+/** One session of a user, as {@link SessionService.listByUser} reports it. */
+export interface UserSession {
+  /** The session's handle: safe to show, and accepted by {@link SessionService.destroy}. */
+  handle: string;
+  /** Creation time, epoch milliseconds. */
+  createdAt: number;
+  /** Last time the session was written or touched (precise to `touchInterval`), epoch milliseconds. */
+  lastSeenAt: number;
+  /** True for the session passed as `current`. */
+  current: boolean;
+}
+
 /**
  * Sessions from anywhere in the app: load the current request's session in your own guards and
  * interceptors, and revoke any session by id or handle.
@@ -37,6 +49,50 @@ export class SessionService {
       throw new TypeError('SessionService.destroy() takes a session id (session.id) or a session handle (session.handle).');
     }
     await this.runtime.destroyInStore(handle);
+  }
+
+  /**
+   * The live sessions of a user (the sessions whose `authKey` value is `userId`), oldest first.
+   * Pass the caller's session as `current` to have it marked. Needs a store with `listByUser`
+   * (`MemoryStore` and `RedisStore` have it).
+   */
+  async listByUser(userId: unknown, options: { current?: Session | string } = {}): Promise<UserSession[]> {
+    const store = this.runtime.store;
+    if (!store.listByUser) {
+      throw new Error('SessionService.listByUser() needs a store that implements listByUser(); MemoryStore and RedisStore do.');
+    }
+    const current = this.toHandle(options.current);
+    let entries;
+    try {
+      entries = await store.listByUser(this.runtime.userKey(userId));
+    } catch (error) {
+      throw this.runtime.storeFailure('read', error);
+    }
+    return entries
+      .map((e) => ({ handle: e.handle, createdAt: e.createdAt, lastSeenAt: e.touchedAt, current: e.handle === current }))
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /**
+   * Destroys every session of a user, except the one named by `except` (an id, handle or
+   * session: "log out my other devices"). Resolves the number destroyed.
+   */
+  async destroyByUser(userId: unknown, options: { except?: Session | string } = {}): Promise<number> {
+    const except = this.toHandle(options.except);
+    const sessions = await this.listByUser(userId);
+    let destroyed = 0;
+    for (const { handle } of sessions) {
+      if (handle === except) continue;
+      await this.runtime.destroyInStore(handle);
+      destroyed++;
+    }
+    return destroyed;
+  }
+
+  private toHandle(value: Session | string | undefined): string | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') return value.handle;
+    return isSessionHandle(value) ? value : sessionHandle(value);
   }
 
   /** Where the request and response are found; override for other transports. */
