@@ -1,0 +1,81 @@
+import { SessionCookie, isSessionHandle, isSessionId, newSessionId, sessionHandle } from './session-cookie.js';
+import { resolveSessionOptions } from './session-options.js';
+
+const NEW = 'n'.repeat(32) + '-new-secret';
+const OLD = 'o'.repeat(32) + '-old-secret';
+
+function cookieFor(secret: string | string[], cookie = {}) {
+  return new SessionCookie(resolveSessionOptions({ secret, cookie }));
+}
+
+function valueOf(setCookie: string): string {
+  return setCookie.split(';')[0]!.split('=')[1]!;
+}
+
+describe('session ids and handles', () => {
+  it('draws 256-bit base64url ids that do not repeat', () => {
+    const ids = new Set(Array.from({ length: 1000 }, () => newSessionId()));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) {
+      expect(isSessionId(id)).toBe(true);
+      expect(Buffer.from(id, 'base64url')).toHaveLength(32);
+    }
+  });
+
+  it('hashes an id into a hex handle that cannot be mistaken for an id', () => {
+    const id = newSessionId();
+    const handle = sessionHandle(id);
+    expect(handle).toMatch(/^[0-9a-f]{64}$/);
+    expect(handle).not.toContain(id);
+    expect(isSessionHandle(handle)).toBe(true);
+    expect(isSessionHandle(id)).toBe(false);
+    expect(isSessionId(handle)).toBe(false);
+  });
+});
+
+describe('SessionCookie', () => {
+  it('issues a signed cookie with the default attributes and reads it back', () => {
+    const c = cookieFor(NEW);
+    const id = newSessionId();
+    const header = c.issue(id, 1000);
+    expect(header).toMatch(/^sid=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    expect(c.read(`other=1; sid=${valueOf(header)}`)).toEqual({ id, rotated: false });
+  });
+
+  it('ignores missing, malformed, truncated, oversized and tampered cookies', () => {
+    const c = cookieFor(NEW);
+    const value = valueOf(c.issue(newSessionId(), 1000));
+    expect(c.read(undefined)).toBeUndefined();
+    expect(c.read('')).toBeUndefined();
+    expect(c.read('sid=')).toBeUndefined();
+    expect(c.read(`sid=${value.slice(0, -1)}`)).toBeUndefined();
+    expect(c.read(`sid=${value}A`)).toBeUndefined();
+    expect(c.read(`sid=${value.replace('.', '_')}`)).toBeUndefined();
+    expect(c.read(`sid=${'a'.repeat(5000)}`)).toBeUndefined();
+    const flipped = value.slice(0, 10) + (value[10] === 'A' ? 'B' : 'A') + value.slice(11);
+    expect(c.read(`sid=${flipped}`)).toBeUndefined();
+    const badSig = value.slice(0, 44) + (value[44] === 'A' ? 'B' : 'A') + value.slice(45);
+    expect(c.read(`sid=${badSig}`)).toBeUndefined();
+  });
+
+  it('rejects a cookie signed with a secret it does not know', () => {
+    const foreign = valueOf(cookieFor('f'.repeat(40)).issue(newSessionId(), 1000));
+    expect(cookieFor(NEW).read(`sid=${foreign}`)).toBeUndefined();
+  });
+
+  it('accepts a cookie signed with an older secret and says it must be re-issued', () => {
+    const id = newSessionId();
+    const old = valueOf(cookieFor(OLD).issue(id, 1000));
+    const rotating = cookieFor([NEW, OLD]);
+    expect(rotating.read(`sid=${old}`)).toEqual({ id, rotated: true });
+    const reissued = valueOf(rotating.issue(id, 1000));
+    expect(cookieFor(NEW).read(`sid=${reissued}`)).toEqual({ id, rotated: false });
+  });
+
+  it('writes Max-Age only for persistent cookies, and expires the cookie to clear it', () => {
+    expect(cookieFor(NEW, { persistent: true }).issue(newSessionId(), 90_500)).toContain('Max-Age=90');
+    expect(cookieFor(NEW).issue(newSessionId(), 90_500)).not.toContain('Max-Age');
+    const clear = cookieFor(NEW, { name: '__Host-sid' }).clear();
+    expect(clear).toMatch(/^__Host-sid=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/);
+  });
+});

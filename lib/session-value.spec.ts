@@ -1,0 +1,39 @@
+import { SessionValueError, assertStorable, unstorableReason } from './session-value.js';
+
+describe('session values', () => {
+  it('accepts plain JSON data, shared (non-circular) references included', () => {
+    const shared = { a: 1 };
+    for (const value of ['s', 0, -1.5, true, null, [], {}, [1, 'a', null, { b: [true] }], { x: shared, y: shared }, Object.create(null)]) {
+      expect(unstorableReason(value, 'k')).toBeUndefined();
+    }
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['a function', () => 1, /key "k" cannot be stored: k is a function/],
+    ['a symbol', Symbol('s'), /k is a symbol/],
+    ['a bigint', 1n, /k is a bigint/],
+    ['undefined', undefined, /k is undefined/],
+    ['NaN', NaN, /k is NaN/],
+    ['Infinity', Infinity, /k is Infinity/],
+    ['a Date', new Date(), /k is a Date.*toISOString/],
+    ['a Map', new Map(), /k is a Map/],
+    ['a class instance', new (class Cart {})(), /k is a Cart/],
+    ['a nested function', { a: [{ b: () => 1 }] }, /k\.a\[0\]\.b is a function/],
+    ['an undefined property', { a: undefined }, /k\.a is undefined/],
+    ['an array hole', [1, , 3], /k\[1\] is an empty slot/],
+    ['symbol keys', { [Symbol('x')]: 1 }, /symbol keys/],
+  ])('refuses %s with a TypeError naming the key and the path', (_, value, message) => {
+    expect(() => assertStorable('k', value)).toThrow(message);
+    expect(() => assertStorable('k', value)).toThrow(TypeError);
+    expect(() => assertStorable('k', value)).toThrow(SessionValueError);
+  });
+
+  it('refuses circular structures', () => {
+    const a: Record<string, unknown> = { n: 1 };
+    a.self = a;
+    expect(() => assertStorable('cart', a)).toThrow(/cart\.self refers back to itself/);
+    const list: unknown[] = [];
+    list.push({ list });
+    expect(() => assertStorable('l', list)).toThrow(/l\[0\]\.list refers back/);
+  });
+});
