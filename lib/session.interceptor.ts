@@ -19,7 +19,10 @@ export class SessionInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
     const { req, res } = this.getRequestResponse(context);
-    const mustLoad = this.usesSession(context) && loadedSession(req) === undefined;
+    const uses = this.usesSession(context);
+    // Routes that never use the session pass straight through: no cookie parsing, no store read.
+    if (!uses && this.runtime.bypass(req)) return next.handle();
+    const mustLoad = uses && loadedSession(req) === undefined;
     const runtime = this.runtime;
 
     return new Observable<unknown>((subscriber) => {

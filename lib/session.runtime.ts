@@ -10,7 +10,10 @@ import { SessionValueError, assertStorable } from './session-value.js';
 /** Where the request keeps its session: the handle once loaded, the pending load before. */
 const kSession = Symbol('nestjs-sessionkit.session');
 
-type SessionSlot = SessionHandle | Promise<SessionHandle>;
+/** Marks a request that SessionInterceptor let through without a session, for a clear error on a late load(). */
+const BYPASSED = Symbol('bypassed');
+
+type SessionSlot = SessionHandle | Promise<SessionHandle> | typeof BYPASSED;
 type RequestWithSession = SessionHttpRequest & { [kSession]?: SessionSlot };
 
 /** The request's session if it was loaded already (internal; the decorator reads it). */
@@ -39,15 +42,28 @@ export class SessionRuntime implements SessionHandleHost {
     this.cookie = new SessionCookie(options);
   }
 
-  /** True once something asked for the request's session. */
-  isStarted(req: SessionHttpRequest): boolean {
-    return (req as RequestWithSession)[kSession] !== undefined;
+  /**
+   * Claims the request for a route that does not use the session, unless something (a guard)
+   * loaded it already. Returns false when the session is in use and must be written.
+   */
+  bypass(req: SessionHttpRequest): boolean {
+    const r = req as RequestWithSession;
+    if (r[kSession] !== undefined) return false;
+    r[kSession] = BYPASSED;
+    return true;
   }
 
   /** The request's session, loaded once per request however many callers ask. */
   load(req: SessionHttpRequest, res: SessionHttpResponse): Promise<SessionHandle> {
     const r = req as RequestWithSession;
     const slot = r[kSession];
+    if (slot === BYPASSED) {
+      return Promise.reject(
+        new Error(
+          'SessionService.load() was called after SessionInterceptor had let this request through without a session, so changes would not be saved. Call load() from a guard, or use @Session() in the handler.',
+        ),
+      );
+    }
     if (slot !== undefined) return Promise.resolve(slot);
     const pending = this.read(req, res).then(
       (session) => (r[kSession] = session),
