@@ -74,7 +74,8 @@ export interface SessionStore {
   destroy(handle: string): Promise<void>;
   /**
    * Extends the life of an unchanged session to `ttlMs` and sets its `touchedAt` to
-   * `record.touchedAt`. Optional: the core falls back to `set` when it is absent.
+   * `record.touchedAt`, only if the record still exists (it must not recreate a destroyed
+   * session). Optional: the core falls back to `set` when it is absent.
    */
   touch?(handle: string, record: SessionRecord, ttlMs: number): Promise<void>;
   /**
