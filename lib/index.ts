@@ -1,4 +1,5 @@
 export { MemoryStore, type MemoryStoreOptions } from './memory.store.js';
+export { RedisStore, type RedisStoreOptions } from './redis.store.js';
 export { SESSION_STORE } from './session.constants.js';
 export { Session } from './session.decorator.js';
 export { SessionStoreUnavailableException } from './session.errors.js';

@@ -140,8 +140,13 @@ export class SessionRuntime implements SessionHandleHost {
         const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
         if (patch !== undefined) {
           if (this.store.patch) {
-            // false: destroyed or expired meanwhile; it must stay gone.
-            if (!(await this.store.patch(session.handle, patch, ttl))) session.inStore = false;
+            // false: destroyed or expired meanwhile; it must stay gone. The handle goes on as after
+            // destroy() (new id, no data, cookie cleared), so a later commit of this request
+            // (the interceptor commits on each event) cannot write it back with set().
+            if (!(await this.store.patch(session.handle, patch, ttl))) {
+              session.inStore = false;
+              await session.destroy();
+            }
           } else {
             await this.store.set(session.handle, this.fullRecord(session, now), ttl);
           }
@@ -154,6 +159,7 @@ export class SessionRuntime implements SessionHandleHost {
           if (this.options.cookie.persistent) setCookie = this.cookie.issue(session.id, ttl);
         }
         if (session.cookieStale && session.inStore) setCookie = this.cookie.issue(session.id, ttl);
+        else if (!session.inStore && session.cookieToClear) setCookie = this.cookie.clear();
       }
     } catch (error) {
       if (error instanceof SessionValueError) throw error;

@@ -1,4 +1,4 @@
-import type { INestApplication, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -12,7 +12,7 @@ export const SECRET = 'test-secret-that-is-long-enough-0123456789';
 export const OLD_SECRET = 'old-secret-that-is-long-enough-9876543210';
 
 /** Starts `module` on the given platform, listening on a free loopback port. */
-export async function startApp(module: Type<unknown>, adapter: AdapterName): Promise<INestApplication> {
+export async function startApp(module: Type<unknown> | DynamicModule, adapter: AdapterName): Promise<INestApplication> {
   const ref = await Test.createTestingModule({ imports: [module] }).compile();
   const app = ref.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
   await app.init();
@@ -25,4 +25,24 @@ export async function startApp(module: Type<unknown>, adapter: AdapterName): Pro
 export async function baseUrl(app: INestApplication): Promise<string> {
   const url = await app.getUrl();
   return url.replace('[::1]', '127.0.0.1');
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The error `module` fails to start with. If it starts after all, it is closed again (so no
+ * server is left open) and this rejects.
+ */
+export async function startupError(module: Type<unknown> | DynamicModule, adapter: AdapterName): Promise<Error> {
+  let app: INestApplication;
+  try {
+    app = await startApp(module, adapter);
+  } catch (error) {
+    return error as Error;
+  }
+  await app.close();
+  throw new Error('The app started, but it should have failed at startup.');
 }

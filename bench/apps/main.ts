@@ -1,0 +1,94 @@
+/**
+ * Starts one benchmark app: `node bench-dist/bench/apps/main.js <app-name> [port]`.
+ * Prints one JSON line (`ReadyMessage`) with its port once it listens; exits on SIGTERM/SIGINT.
+ */
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { RedisStore as ConnectRedisStore } from 'connect-redis';
+import { Redis } from 'ioredis';
+import { MemoryStore, RedisStore } from 'nestjs-sessionkit';
+import { createClient } from 'redis';
+import { type AppSpec, REDIS_URL, type ReadyMessage, appSpec, redisPrefixOf } from '../common.js';
+import { BareAppModule } from './bare.js';
+import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
+import { FastifySessionAppModule, useFastifySession } from './fastify-session.js';
+import { sessionKitModule } from './sessionkit.js';
+
+/** Things to close on shutdown (Redis connections the app opened). */
+const closers: Array<() => Promise<unknown>> = [];
+
+async function build(spec: AppSpec): Promise<INestApplication> {
+  const adapter = spec.adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter();
+  const options = { logger: false as const };
+  switch (spec.library) {
+    case 'bare':
+      return NestFactory.create(BareAppModule, adapter, options);
+
+    case 'nestjs-sessionkit': {
+      let store;
+      if (spec.store === 'redis') {
+        // The client stays the app's: RedisStore never quits it.
+        const client = new Redis(REDIS_URL);
+        closers.push(() => client.quit());
+        store = new RedisStore({ client, prefix: redisPrefixOf(spec.name) });
+      } else {
+        store = new MemoryStore();
+      }
+      return NestFactory.create(sessionKitModule(store), adapter, options);
+    }
+
+    case 'express-session': {
+      const app = await NestFactory.create<NestExpressApplication>(ExpressSessionAppModule, adapter as ExpressAdapter, options);
+      let store;
+      if (spec.store === 'redis') {
+        // connect-redis works with the `redis` client package (not ioredis).
+        const client = createClient({ url: REDIS_URL });
+        await client.connect();
+        closers.push(() => client.quit());
+        store = new ConnectRedisStore({ client, prefix: redisPrefixOf(spec.name) });
+      }
+      useExpressSession(app, store);
+      return app;
+    }
+
+    case '@fastify/session': {
+      const app = await NestFactory.create<NestFastifyApplication>(FastifySessionAppModule, adapter as FastifyAdapter, options);
+      await useFastifySession(app);
+      return app;
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const name = process.argv[2];
+  if (name === undefined) throw new Error('usage: node bench-dist/bench/apps/main.js <app-name> [port]');
+  const spec = appSpec(name);
+  const app = await build(spec);
+  await app.listen(Number(process.argv[3] ?? 0), '127.0.0.1');
+  const address = (app.getHttpServer() as { address(): AddressInfo }).address();
+  const ready: ReadyMessage = { ready: true, app: spec.name, port: address.port, pid: process.pid };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    // Never hang the harness: exit after a second whatever happens.
+    setTimeout(() => process.exit(0), 1000).unref();
+    void app
+      .close()
+      .then(() => Promise.allSettled(closers.map((close) => close())))
+      .finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

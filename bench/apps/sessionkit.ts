@@ -1,0 +1,49 @@
+import { Controller, type DynamicModule, Get, HttpCode, Module, Post } from '@nestjs/common';
+import { Session, SessionModule, type SessionStore } from 'nestjs-sessionkit';
+import { BENCH_SECRET, typicalSession } from '../common.js';
+
+/** The routes as a user of nestjs-sessionkit writes them. */
+@Controller()
+class SessionKitController {
+  @Get('setup')
+  setup(@Session() session: Session) {
+    const data = typicalSession();
+    session.set('userId', data.userId);
+    session.set('role', data.role);
+    session.set('cart', data.cart);
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@Session() session: Session) {
+    return { n: session.get('n') ?? 0 };
+  }
+
+  @Post('change')
+  @HttpCode(200)
+  change(@Session() session: Session) {
+    return { n: session.increment('n') };
+  }
+
+  @Get('first')
+  first(@Session() session: Session) {
+    session.set('n', 1);
+    return { n: 1 };
+  }
+
+  @Get('none')
+  none() {
+    return { ok: true };
+  }
+}
+
+/** The root module of a nestjs-sessionkit app using `store`. */
+export function sessionKitModule(store: SessionStore): DynamicModule {
+  @Module({})
+  class SessionKitAppModule {}
+  return {
+    module: SessionKitAppModule,
+    imports: [SessionModule.forRoot({ secret: BENCH_SECRET, cookie: { secure: false }, store })],
+    controllers: [SessionKitController],
+  };
+}

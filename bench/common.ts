@@ -1,0 +1,121 @@
+/**
+ * What the benchmark apps, the load generator and the orchestrator share: the apps, the
+ * scenarios, the session data and the Redis settings.
+ */
+
+export type AdapterName = 'express' | 'fastify';
+export type Library = 'bare' | 'nestjs-sessionkit' | 'express-session' | '@fastify/session';
+export type StoreKind = 'none' | 'memory' | 'redis';
+
+export interface AppSpec {
+  /** The name the launcher takes as argument. */
+  name: string;
+  adapter: AdapterName;
+  library: Library;
+  store: StoreKind;
+  /** How the app is shown in tables. */
+  label: string;
+}
+
+export const APPS: readonly AppSpec[] = [
+  { name: 'express-bare', adapter: 'express', library: 'bare', store: 'none', label: 'bare (no sessions)' },
+  { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
+  { name: 'express-sessionkit-redis', adapter: 'express', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
+  { name: 'express-session-memory', adapter: 'express', library: 'express-session', store: 'memory', label: 'express-session MemoryStore' },
+  { name: 'express-session-redis', adapter: 'express', library: 'express-session', store: 'redis', label: 'express-session + connect-redis' },
+  { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
+  { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
+  { name: 'fastify-sessionkit-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
+  { name: 'fastify-session-memory', adapter: 'fastify', library: '@fastify/session', store: 'memory', label: '@fastify/session memory store' },
+];
+
+export function appSpec(name: string): AppSpec {
+  const spec = APPS.find((a) => a.name === name);
+  if (spec === undefined) throw new Error(`Unknown bench app "${name}". Known: ${APPS.map((a) => a.name).join(', ')}`);
+  return spec;
+}
+
+export type ScenarioName = 'read' | 'change' | 'first' | 'none';
+
+export interface Scenario {
+  name: ScenarioName;
+  method: 'GET' | 'POST';
+  path: string;
+  /** Whether the client sends the cookie of a session made beforehand by GET /setup. */
+  withCookie: boolean;
+  label: string;
+}
+
+/** In the order they run against each app (first visit last: it fills the store). */
+export const SCENARIOS: readonly Scenario[] = [
+  { name: 'none', method: 'GET', path: '/none', withCookie: true, label: 'route without session' },
+  { name: 'read', method: 'GET', path: '/read', withCookie: true, label: 'read existing session' },
+  { name: 'change', method: 'POST', path: '/change', withCookie: true, label: 'change one value' },
+  { name: 'first', method: 'GET', path: '/first', withCookie: false, label: 'first visit (new session)' },
+];
+
+/** 32+ characters, as every library here asks. A fixed secret is fine for a benchmark only. */
+export const BENCH_SECRET = 'bench-secret-that-is-long-enough-0123456789abcdef';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Every Redis key the benchmark writes starts with this; the harness removes them afterwards. */
+export const REDIS_PREFIX = 'bench:';
+
+export function redisPrefixOf(appName: string): string {
+  return `${REDIS_PREFIX}${appName}:`;
+}
+
+export interface CartItem {
+  sku: string;
+  qty: number;
+  price: number;
+}
+
+/** The typical small session: a user id, a role and a cart of three items. */
+export function typicalSession(userId = 4242): { userId: number; role: string; cart: CartItem[] } {
+  return {
+    userId,
+    role: 'customer',
+    cart: [
+      { sku: 'SKU-10001', qty: 1, price: 1999 },
+      { sku: 'SKU-10002', qty: 2, price: 499 },
+      { sku: 'SKU-10003', qty: 1, price: 12900 },
+    ],
+  };
+}
+
+/** The line an app prints on stdout once it listens. */
+export interface ReadyMessage {
+  ready: true;
+  app: string;
+  port: number;
+  pid: number;
+}
+
+/** A job for the load generator process. */
+export interface LoadJob {
+  url: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  connections: number;
+  /** Seconds; or give `amount`. */
+  duration?: number;
+  /** Total requests; autocannon waits for every response. */
+  amount?: number;
+}
+
+/** What the load generator prints (one JSON line). */
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  status2xx: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** CPU time the load generator used over the run, as a share of one CPU (near 1: it may have been the limit). */
+  loaderCpuShare: number;
+}

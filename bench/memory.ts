@@ -1,0 +1,317 @@
+/**
+ * Memory and scale measurements, each in a fresh process started with --expose-gc:
+ *
+ *   node --expose-gc bench-dist/bench/memory.js bytes [count]    bytes per stored session
+ *   node --expose-gc bench-dist/bench/memory.js million [count]  MemoryStore with 1M sessions: RSS and sweep stalls
+ *
+ * Prints one JSON line.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RedisStore as ConnectRedisStore } from 'connect-redis';
+import session from 'express-session';
+import { Redis } from 'ioredis';
+import { MemoryStore, RedisStore, type SessionRecord } from 'nestjs-sessionkit';
+import { createClient } from 'redis';
+import { REDIS_PREFIX, REDIS_URL, typicalSession } from './common.js';
+
+export interface BytesResult {
+  /** Sessions created per in-process measurement. */
+  count: number;
+  /** Sessions created per Redis measurement. */
+  redisCount: number;
+  /** The session data, as JSON, and its length. */
+  sampleJson: string;
+  sessionkitMemory: number;
+  /** The same sessions without a user (no `authKey` value, so no per-user index entry). */
+  sessionkitMemoryNoUser: number;
+  expressSessionMemory: number;
+  /** `MEMORY USAGE` summed over the store's keys, per session; null when not measured. */
+  sessionkitRedis: RedisBytes | null;
+  connectRedis: RedisBytes | null;
+  notes: string[];
+}
+
+export interface RedisBytes {
+  /** Sum of `MEMORY USAGE key SAMPLES 0` over every key the store wrote, per session. */
+  memoryUsage: number;
+  /** Keys per session (a store may keep indexes next to the session key). */
+  keysPerSession: number;
+  /** Part of `memoryUsage` in per-user index keys (`<prefix>user:*`), per session. */
+  indexBytes: number;
+  /** Growth of `INFO memory` used_memory, per session (includes Redis's own per-key bookkeeping). */
+  usedMemoryDelta: number;
+}
+
+export interface MillionResult {
+  sessions: number;
+  expiredShare: number;
+  createMs: number;
+  rssBeforeMb: number;
+  rssWithSessionsMb: number;
+  heapWithSessionsMb: number;
+  sweepMs: number;
+  removed: number;
+  remaining: number;
+  /** Longest gap between two turns of a setImmediate probe while the sweep ran. */
+  maxStallMs: number;
+  /** Median gap between probe turns (about one sweep slice). */
+  medianGapMs: number;
+  /** Probe gaps longer than 10 ms. */
+  stallsOver10ms: number;
+  /** perf_hooks monitorEventLoopDelay (1 ms resolution) over the sweep: max and p99, minus the 1 ms period. */
+  eldMaxMs: number;
+  eldP99Ms: number;
+  rssAfterSweepMb: number;
+  heapAfterSweepMb: number;
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+async function collect(): Promise<void> {
+  if (gc === undefined) throw new Error('Run with node --expose-gc');
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await sleep(10);
+  }
+}
+
+const mb = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10;
+
+const salt = randomBytes(16).toString('hex');
+let counter = 0;
+
+/** A real-looking nestjs-sessionkit store handle (64 hex characters of sha256). */
+function kitHandle(): string {
+  return createHash('sha256').update(`${salt}:${counter++}`).digest('hex');
+}
+
+/** A real-looking express-session id (uid-safe, 24 bytes). */
+function expressSid(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+function kitRecord(userId: number, now: number): SessionRecord {
+  return { data: typicalSession(userId), createdAt: now, touchedAt: now, user: String(userId) };
+}
+
+// express-session's Cookie takes its options in the constructor; its type declares none.
+const ExpressCookie = session.Cookie as unknown as new (options: { secure: boolean }) => session.Cookie;
+
+function expressSession(userId: number): session.SessionData {
+  // What express-session hands its store: the data plus the cookie (serialized by its toJSON).
+  return { cookie: new ExpressCookie({ secure: false }), ...typicalSession(userId) } as unknown as session.SessionData;
+}
+
+/** Heap bytes per entry: `fill` creates `count` entries and returns what keeps them alive. */
+async function heapPerEntry(count: number, fill: () => Promise<unknown>): Promise<number> {
+  await collect();
+  const before = process.memoryUsage().heapUsed;
+  const keep = await fill();
+  await collect();
+  const after = process.memoryUsage().heapUsed;
+  if (keep === undefined) throw new Error('nothing kept');
+  return (after - before) / count;
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  const line = info.split('\n').find((l) => l.startsWith('used_memory:'));
+  return Number(line?.split(':')[1] ?? NaN);
+}
+
+async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+export async function deleteKeysUnder(redis: Redis, prefix: string): Promise<number> {
+  const keys = await keysUnder(redis, prefix);
+  for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
+  return keys.length;
+}
+
+async function redisBytes(redis: Redis, prefix: string, count: number, fill: () => Promise<void>): Promise<RedisBytes> {
+  await deleteKeysUnder(redis, prefix);
+  const before = await usedMemory(redis);
+  await fill();
+  const after = await usedMemory(redis);
+  const keys = await keysUnder(redis, prefix);
+  let total = 0;
+  let index = 0;
+  for (let i = 0; i < keys.length; i += 1000) {
+    const batch = keys.slice(i, i + 1000);
+    const pipeline = redis.pipeline();
+    for (const key of batch) pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+    const replies = (await pipeline.exec()) ?? [];
+    replies.forEach(([error, value], j) => {
+      if (error) throw error;
+      total += Number(value);
+      if (batch[j]!.startsWith(`${prefix}user:`)) index += Number(value);
+    });
+  }
+  await deleteKeysUnder(redis, prefix);
+  return { memoryUsage: total / count, keysPerSession: keys.length / count, indexBytes: index / count, usedMemoryDelta: (after - before) / count };
+}
+
+async function measureBytes(count: number, redisCount: number): Promise<BytesResult> {
+  const notes: string[] = [];
+  const now = Date.now();
+  const ttl = 3_600_000;
+
+  const kitHandles = Array.from({ length: count }, kitHandle);
+  const sessionkitMemory = await heapPerEntry(count, async () => {
+    const store = new MemoryStore({ maxSessions: count + 1 });
+    for (let i = 0; i < count; i++) await store.set(kitHandles[i]!, kitRecord(100_000 + i, now), ttl);
+    return store;
+  });
+
+  const anonymousHandles = Array.from({ length: count }, kitHandle);
+  const sessionkitMemoryNoUser = await heapPerEntry(count, async () => {
+    const store = new MemoryStore({ maxSessions: count + 1 });
+    for (let i = 0; i < count; i++) {
+      const { user: _user, ...record } = kitRecord(100_000 + i, now);
+      await store.set(anonymousHandles[i]!, record, ttl);
+    }
+    return store;
+  });
+
+  const sids = Array.from({ length: count }, expressSid);
+  const expressSessionMemory = await heapPerEntry(count, async () => {
+    const store = new session.MemoryStore();
+    for (let i = 0; i < count; i++) {
+      await new Promise<void>((resolve, reject) => store.set(sids[i]!, expressSession(100_000 + i), (e) => (e ? reject(e) : resolve())));
+    }
+    return store;
+  });
+
+  let sessionkitRedis: RedisBytes | null = null;
+  let connectRedis: RedisBytes | null = null;
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    {
+      const prefix = `${REDIS_PREFIX}mem-sessionkit:`;
+      const client = new Redis(REDIS_URL);
+      const store = new RedisStore({ client, prefix });
+      sessionkitRedis = await redisBytes(redis, prefix, redisCount, async () => {
+        for (let i = 0; i < redisCount; i++) await store.set(kitHandle(), kitRecord(100_000 + i, now), ttl);
+      });
+      await store.close();
+      await client.quit();
+    }
+
+    const prefix = `${REDIS_PREFIX}mem-connect-redis:`;
+    const client = createClient({ url: REDIS_URL });
+    await client.connect();
+    const store = new ConnectRedisStore({ client, prefix });
+    connectRedis = await redisBytes(redis, prefix, redisCount, async () => {
+      for (let i = 0; i < redisCount; i++) await store.set(expressSid(), expressSession(100_000 + i));
+    });
+    await client.quit();
+  } catch (error) {
+    notes.push(`Redis: not measured (${error instanceof Error ? error.message : String(error)}).`);
+  } finally {
+    redis.disconnect();
+  }
+
+  return {
+    count,
+    redisCount,
+    sampleJson: JSON.stringify(typicalSession()),
+    sessionkitMemory,
+    sessionkitMemoryNoUser,
+    expressSessionMemory,
+    sessionkitRedis,
+    connectRedis,
+    notes,
+  };
+}
+
+async function measureMillion(total: number): Promise<MillionResult> {
+  const expiredShare = 0.9;
+  await collect();
+  const rssBefore = process.memoryUsage().rss;
+  const store = new MemoryStore({ maxSessions: 2_000_000 });
+  const start = performance.now();
+  const now = Date.now();
+  for (let i = 0; i < total; i++) {
+    // Every tenth session stays live for an hour; the others expire within a millisecond.
+    const ttl = i % 10 === 0 ? 3_600_000 : 1;
+    await store.set(kitHandle(), kitRecord(100_000 + i, now), ttl);
+  }
+  const createMs = performance.now() - start;
+  await collect();
+  const withSessions = process.memoryUsage();
+  const held = store.size;
+  await sleep(20);
+
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  const gaps: number[] = [];
+  let last = performance.now();
+  let probing = true;
+  const probe = (): void => {
+    const t = performance.now();
+    gaps.push(t - last);
+    last = t;
+    if (probing) setImmediate(probe);
+  };
+  eld.enable();
+  setImmediate(probe);
+  last = performance.now();
+  const sweepStart = performance.now();
+  await store.sweep();
+  const sweepMs = performance.now() - sweepStart;
+  probing = false;
+  eld.disable();
+  gaps.push(performance.now() - last);
+  gaps.sort((a, b) => a - b);
+  const remaining = store.size;
+
+  await collect();
+  const after = process.memoryUsage();
+  await store.close();
+  return {
+    sessions: held,
+    expiredShare,
+    createMs,
+    rssBeforeMb: mb(rssBefore),
+    rssWithSessionsMb: mb(withSessions.rss),
+    heapWithSessionsMb: mb(withSessions.heapUsed),
+    sweepMs,
+    removed: held - remaining,
+    remaining,
+    maxStallMs: gaps[gaps.length - 1] ?? 0,
+    medianGapMs: gaps[Math.floor(gaps.length / 2)] ?? 0,
+    stallsOver10ms: gaps.filter((g) => g > 10).length,
+    eldMaxMs: Math.max(0, eld.max / 1e6 - 1),
+    eldP99Ms: Math.max(0, eld.percentile(99) / 1e6 - 1),
+    rssAfterSweepMb: mb(after.rss),
+    heapAfterSweepMb: mb(after.heapUsed),
+  };
+}
+
+async function main(): Promise<void> {
+  const mode = process.argv[2];
+  const count = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
+  let result: unknown;
+  if (mode === 'bytes') result = await measureBytes(count ?? 100_000, Math.min(count ?? 10_000, 10_000));
+  else if (mode === 'million') result = await measureMillion(count ?? 1_000_000);
+  else throw new Error('usage: node --expose-gc bench-dist/bench/memory.js bytes|million [count]');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+// Only when run as a script (run.ts imports the types and deleteKeysUnder).
+if (process.argv[1]?.endsWith('memory.js')) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,445 @@
+/**
+ * Turns the measurements into the console table, docs/benchmarks.md and docs/benchmarks.svg.
+ */
+import type { AdapterName, AppSpec, LoadResult, Scenario, ScenarioName } from './common.js';
+import type { BytesResult, MillionResult } from './memory.js';
+
+/** One measured case in one round. */
+export interface CaseRound extends LoadResult {
+  round: number;
+  app: string;
+  scenario: ScenarioName;
+  cpuUsPerRequest: number;
+}
+
+export interface LostResult {
+  app: string;
+  sent: number;
+  ok: number;
+  failed: number;
+  finalValue: number;
+  lost: number;
+}
+
+export interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export interface CaseSummary {
+  app: AppSpec;
+  scenario: Scenario;
+  rounds: number;
+  rps: Stat;
+  p50: Stat;
+  p99: Stat;
+  cpu: Stat;
+  /** CPU share the load generator used (near 100%: the figure may be capped by the generator). */
+  loaderCpu: Stat;
+  /** Per-round ratio of requests/s to the bare app of the same adapter; null for the bare app. */
+  ratio: Stat | null;
+  target: number | undefined;
+  pass: boolean | undefined;
+  failures: number;
+}
+
+export interface BenchReport {
+  mode: 'quick' | 'full';
+  command: string;
+  date: string;
+  elapsedMs: number;
+  machine: string;
+  coreLayout: string;
+  versions: Record<string, string>;
+  config: { rounds: number; duration: number; warmup: number; firstWarmup: number; connections: number; lostAmount: number };
+  notes: string[];
+  skipped: string[];
+  apps: readonly AppSpec[];
+  scenarios: readonly Scenario[];
+  summaries: CaseSummary[];
+  rounds: CaseRound[];
+  lost: LostResult[];
+  bytes: BytesResult | undefined;
+  million: MillionResult | undefined;
+}
+
+// ---------------------------------------------------------------- targets
+
+/** The issue's targets: ratio to the bare app of the same adapter, nestjs-sessionkit only. */
+const TARGETS: Record<ScenarioName, Partial<Record<'memory' | 'redis', Record<AdapterName, number>>>> = {
+  read: { memory: { fastify: 0.7, express: 0.9 }, redis: { fastify: 0.45, express: 0.85 } },
+  change: { memory: { fastify: 0.6, express: 0.85 } },
+  first: { memory: { fastify: 0.5, express: 0.8 } },
+  none: { memory: { fastify: 0.97, express: 0.97 }, redis: { fastify: 0.97, express: 0.97 } },
+};
+
+export function targetFor(app: AppSpec, scenario: ScenarioName): number | undefined {
+  if (app.library !== 'nestjs-sessionkit' || app.store === 'none') return undefined;
+  return TARGETS[scenario][app.store]?.[app.adapter];
+}
+
+/** Event-loop stall allowed while MemoryStore sweeps 1M sessions. */
+export const SWEEP_STALL_TARGET_MS = 10;
+
+// ---------------------------------------------------------------- statistics
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function stat(values: number[]): Stat {
+  if (values.length === 0) return { median: NaN, min: NaN, max: NaN };
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario[], rounds: CaseRound[]): CaseSummary[] {
+  const summaries: CaseSummary[] = [];
+  for (const scenario of scenarios) {
+    for (const app of apps) {
+      const mine = rounds.filter((r) => r.app === app.name && r.scenario === scenario.name);
+      if (mine.length === 0) continue;
+      const bareName = `${app.adapter}-bare`;
+      let ratio: Stat | null = null;
+      if (app.library !== 'bare') {
+        const ratios: number[] = [];
+        for (const r of mine) {
+          const bare = rounds.find((b) => b.app === bareName && b.scenario === scenario.name && b.round === r.round);
+          if (bare !== undefined && bare.rps > 0) ratios.push(r.rps / bare.rps);
+        }
+        ratio = ratios.length > 0 ? stat(ratios) : null;
+      }
+      const target = targetFor(app, scenario.name);
+      summaries.push({
+        app,
+        scenario,
+        rounds: mine.length,
+        rps: stat(mine.map((r) => r.rps)),
+        p50: stat(mine.map((r) => r.p50)),
+        p99: stat(mine.map((r) => r.p99)),
+        cpu: stat(mine.map((r) => r.cpuUsPerRequest)),
+        loaderCpu: stat(mine.map((r) => r.loaderCpuShare)),
+        ratio,
+        target,
+        pass: target === undefined || ratio === null ? undefined : ratio.median >= target,
+        failures: mine.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+      });
+    }
+  }
+  return summaries;
+}
+
+// ---------------------------------------------------------------- formatting helpers
+
+const adapterLabel = (a: AdapterName): string => (a === 'express' ? 'Express' : 'Fastify');
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const spread = (s: Stat): string => (s.median > 0 && Number.isFinite(s.max) ? `±${(((s.max - s.min) / 2 / s.median) * 100).toFixed(1)}%` : '');
+const ms = (n: number): string => (Number.isFinite(n) ? (n >= 10 ? n.toFixed(0) : n.toFixed(1)) : 'n/a');
+const bytesText = (n: number): string => `${Math.round(n).toLocaleString('en-US')} B`;
+
+function ratioText(s: CaseSummary): string {
+  if (s.ratio === null) return s.app.library === 'bare' ? '1.00 (ceiling)' : 'n/a';
+  const r = s.ratio;
+  return s.rounds > 1 ? `${r.median.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)})` : r.median.toFixed(2);
+}
+
+function verdict(pass: boolean | undefined): string {
+  return pass === undefined ? '' : pass ? 'pass' : 'MISS';
+}
+
+const HEADERS = ['Scenario', 'Adapter', 'App', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU µs/req', 'load gen CPU', 'ratio to bare', 'target', 'result'];
+
+function rowsOf(report: BenchReport): string[][] {
+  return report.summaries.map((s) => [
+    s.scenario.label,
+    adapterLabel(s.app.adapter),
+    s.app.label + (s.failures > 0 ? ` (${s.failures} failed requests)` : ''),
+    int(s.rps.median),
+    s.rounds > 1 ? spread(s.rps) : '',
+    ms(s.p50.median),
+    ms(s.p99.median),
+    int(s.cpu.median),
+    `${Math.round(s.loaderCpu.median * 100)}%`,
+    ratioText(s),
+    s.target === undefined ? '' : `≥ ${s.target.toFixed(2)}`,
+    verdict(s.pass),
+  ]);
+}
+
+function textTable(headers: string[], rows: string[][], rightAligned: Set<number>, groupBy?: number): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  const out = [line(headers), rule];
+  let previous: string | undefined;
+  for (const row of rows) {
+    if (groupBy !== undefined && previous !== undefined && row[groupBy] !== previous) out.push('');
+    previous = groupBy === undefined ? undefined : row[groupBy];
+    out.push(line(row));
+  }
+  return out.join('\n');
+}
+
+function markdownTable(headers: string[], rows: string[][], rightAligned: Set<number>): string {
+  const escape = (c: string): string => c.replace(/\|/g, '\\|');
+  return [
+    `| ${headers.map(escape).join(' | ')} |`,
+    `| ${headers.map((_, i) => (rightAligned.has(i) ? '---:' : '---')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(escape).join(' | ')} |`),
+  ].join('\n');
+}
+
+const NUMERIC = new Set([3, 4, 5, 6, 7, 8]);
+
+function lostRows(report: BenchReport): string[][] {
+  return report.lost.map((l) => {
+    const app = report.apps.find((a) => a.name === l.app)!;
+    const isKit = app.library === 'nestjs-sessionkit';
+    return [adapterLabel(app.adapter), app.label, int(l.sent), int(l.ok), int(l.finalValue), int(l.lost), isKit ? '0' : '', isKit ? verdict(l.lost === 0 && l.failed === 0) : ''];
+  });
+}
+const LOST_HEADERS = ['Adapter', 'App', 'requests', '2xx', 'final n', 'lost updates', 'target', 'result'];
+
+function memoryLines(report: BenchReport): string[] {
+  const lines: string[] = [];
+  const b = report.bytes;
+  if (b !== undefined) {
+    lines.push(`Bytes per stored session (user id, role, 3-item cart: ${b.sampleJson.length} bytes of JSON):`);
+    lines.push(
+      `  nestjs-sessionkit MemoryStore  ${bytesText(b.sessionkitMemory).padStart(9)}   V8 heap growth per session over ${int(b.count)} sessions (key, record, per-user index); ${bytesText(b.sessionkitMemoryNoUser)} for a session without a user id (no index entry)`,
+    );
+    lines.push(`  express-session MemoryStore    ${bytesText(b.expressSessionMemory).padStart(9)}   same measurement (its JSON includes the cookie)`);
+    const redisLine = (label: string, r: BytesResult['connectRedis']): void => {
+      if (r === null) lines.push(`  ${label} n/a`);
+      else
+        lines.push(
+          `  ${label} ${bytesText(r.memoryUsage).padStart(9)}   MEMORY USAGE summed over ${fixed(r.keysPerSession, 2)} key(s) per session${r.indexBytes > 0 ? ` (${bytesText(r.indexBytes)} of it in per-user index keys)` : ''}, ${int(b.redisCount)} sessions; used_memory grew ${bytesText(r.usedMemoryDelta)} per session`,
+        );
+    };
+    redisLine('nestjs-sessionkit RedisStore  ', b.sessionkitRedis);
+    redisLine('connect-redis                 ', b.connectRedis);
+    for (const note of b.notes) lines.push(`  ${note}`);
+  }
+  const m = report.million;
+  if (m !== undefined) {
+    const ok = m.maxStallMs < SWEEP_STALL_TARGET_MS;
+    lines.push(
+      `MemoryStore holding ${int(m.sessions)} sessions (${Math.round(m.expiredShare * 100)}% expired): RSS ${fixed(m.rssWithSessionsMb, 0)} MB (JS heap ${fixed(m.heapWithSessionsMb, 0)} MB; process before: ${fixed(m.rssBeforeMb, 0)} MB); created in ${fixed(m.createMs / 1000, 1)} s`,
+    );
+    lines.push(
+      `  store.sweep(): removed ${int(m.removed)} in ${int(m.sweepMs)} ms, ${int(m.remaining)} left; longest event-loop stall ${fixed(m.maxStallMs, 1)} ms (target < ${SWEEP_STALL_TARGET_MS} ms: ${ok ? 'pass' : 'MISS'})`,
+    );
+    lines.push(
+      `  stall probe: setImmediate gaps, median ${fixed(m.medianGapMs, 1)} ms, ${m.stallsOver10ms} gap(s) over 10 ms; monitorEventLoopDelay max ${fixed(m.eldMaxMs, 1)} ms, p99 ${fixed(m.eldP99Ms, 1)} ms`,
+    );
+    lines.push(`  after the sweep: RSS ${fixed(m.rssAfterSweepMb, 0)} MB, JS heap ${fixed(m.heapAfterSweepMb, 0)} MB`);
+  }
+  return lines;
+}
+
+function methodLines(report: BenchReport): string[] {
+  const c = report.config;
+  return [
+    `Core layout: ${report.coreLayout}.`,
+    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) of ${c.duration} s per case after a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case); every app starts afresh each round; figures are medians over rounds, spread = ±half the min–max range, ratio = req/s / req/s of the bare app of the same adapter in the same round.`,
+    'CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run, divided by the responses; Redis server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace).',
+    'Scenarios: "route without session" GET /none and "read" GET /read send the cookie of a session made by GET /setup (user id, role, 3-item cart; the bare apps get a dummy cookie of the same size); "change" POST /change on that session (nestjs-sessionkit: session.increment("n"); peers: n = (n ?? 0) + 1); "first visit" GET /first without a cookie, setting one value in a new session. All connections of a case share the one session.',
+    'Peers configured fairly: express-session with resave: false, saveUninitialized: false, rolling: false, cookie { secure: false }, with its MemoryStore and with connect-redis (redis client); @fastify/session (with @fastify/cookie) with saveUninitialized: false, rolling: false, cookie { secure: false } and its memory store. nestjs-sessionkit: SessionModule.forRoot({ secret, cookie: { secure: false }, store }) with defaults otherwise (MemoryStore, or RedisStore on ioredis). Each Redis app uses its own key prefix (bench:<app>:), removed after each app run.',
+    `Lost updates: one session, ${c.connections} connections, ${int(c.lostAmount)} POST /change requests; lost = 2xx responses − final value of n.`,
+  ];
+}
+
+// ---------------------------------------------------------------- console
+
+export function consoleReport(report: BenchReport): string {
+  const out: string[] = [];
+  out.push('');
+  out.push(`nestjs-sessionkit benchmark — ${report.mode} run, ${report.date}, took ${formatElapsed(report.elapsedMs)}`);
+  out.push(`Machine: ${report.machine}; Node ${report.versions.node}`);
+  out.push(...methodLines(report));
+  for (const s of report.skipped) out.push(`Skipped: ${s}`);
+  for (const n of report.notes) out.push(`Note: ${n}`);
+  out.push('');
+  out.push(textTable(HEADERS, rowsOf(report), NUMERIC, 0));
+  if (report.lost.length > 0) {
+    out.push('');
+    out.push('Lost updates (one session, concurrent changes):');
+    out.push(textTable(LOST_HEADERS, lostRows(report), new Set([2, 3, 4, 5])));
+  }
+  const memory = memoryLines(report);
+  if (memory.length > 0) {
+    out.push('');
+    out.push(...memory);
+  }
+  out.push('');
+  out.push(targetSummary(report));
+  out.push('');
+  return out.join('\n');
+}
+
+function targetSummary(report: BenchReport): string {
+  const withTarget = report.summaries.filter((s) => s.target !== undefined);
+  const passed = withTarget.filter((s) => s.pass === true).length;
+  const kitLost = report.lost.filter((l) => report.apps.find((a) => a.name === l.app)?.library === 'nestjs-sessionkit');
+  const lostOk = kitLost.filter((l) => l.lost === 0 && l.failed === 0).length;
+  const parts = [`Targets: ${passed}/${withTarget.length} throughput ratios met`];
+  if (kitLost.length > 0) parts.push(`lost updates 0 in ${lostOk}/${kitLost.length} nestjs-sessionkit apps`);
+  if (report.million !== undefined) parts.push(`sweep stall ${fixed(report.million.maxStallMs, 1)} ms (< ${SWEEP_STALL_TARGET_MS} ms: ${report.million.maxStallMs < SWEEP_STALL_TARGET_MS ? 'pass' : 'MISS'})`);
+  const misses = withTarget.filter((s) => s.pass === false).map((s) => `${s.scenario.name}/${s.app.adapter}/${s.app.store} ${s.ratio?.median.toFixed(2)} < ${s.target!.toFixed(2)}`);
+  return `${parts.join('; ')}.${misses.length > 0 ? `\nMissed: ${misses.join(', ')}.` : ''}`;
+}
+
+function formatElapsed(msTotal: number): string {
+  const s = Math.round(msTotal / 1000);
+  return `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+// ---------------------------------------------------------------- markdown
+
+export function markdownReport(report: BenchReport): string {
+  const out: string[] = [];
+  out.push('# Benchmarks');
+  out.push('');
+  out.push('Throughput of nestjs-sessionkit against the same NestJS app without sessions (the ceiling) and against the session libraries users would otherwise pick. Generated by the harness in `bench/`; do not edit by hand.');
+  out.push('');
+  out.push('![Throughput relative to the bare app of the same adapter](benchmarks.svg)');
+  out.push('');
+  out.push('## How it was run');
+  out.push('');
+  out.push('```sh');
+  out.push(report.command);
+  out.push('```');
+  out.push('');
+  out.push(`- Date: ${report.date}; the run took ${formatElapsed(report.elapsedMs)}.`);
+  out.push(`- Machine: ${report.machine}.`);
+  for (const line of methodLines(report)) out.push(`- ${line}`);
+  for (const s of report.skipped) out.push(`- Skipped: ${s}`);
+  for (const n of report.notes) out.push(`- Note: ${n}`);
+  out.push('');
+  out.push('Versions:');
+  out.push('');
+  out.push(markdownTable(['Package', 'Version'], Object.entries(report.versions), new Set()));
+  out.push('');
+  out.push('## Throughput and latency');
+  out.push('');
+  out.push(markdownTable(HEADERS, rowsOf(report), NUMERIC));
+  out.push('');
+  if (report.lost.length > 0) {
+    out.push('## Lost updates');
+    out.push('');
+    out.push(markdownTable(LOST_HEADERS, lostRows(report), new Set([2, 3, 4, 5])));
+    out.push('');
+  }
+  const memory = memoryLines(report);
+  if (memory.length > 0) {
+    out.push('## Memory and scale');
+    out.push('');
+    out.push('```text');
+    out.push(...memory);
+    out.push('```');
+    out.push('');
+  }
+  out.push('## Targets');
+  out.push('');
+  out.push(targetSummary(report));
+  out.push('');
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------- SVG chart
+
+const COLORS: Record<string, string> = {
+  'nestjs-sessionkit/memory': '#2563eb',
+  'nestjs-sessionkit/redis': '#60a5fa',
+  'express-session/memory': '#ea580c',
+  'express-session/redis': '#fdba74',
+  '@fastify/session/memory': '#16a34a',
+};
+
+const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Horizontal bars: each app's req/s relative to the bare app of its adapter, per scenario. */
+export function svgChart(report: BenchReport): string {
+  const rows = report.summaries.filter((s) => s.app.library !== 'bare' && s.ratio !== null);
+  const labelWidth = 330;
+  const barWidth = 460;
+  const maxRatio = Math.max(1.1, ...rows.map((r) => r.ratio!.median + 0.05));
+  const scale = barWidth / maxRatio;
+  const rowHeight = 18;
+  const width = labelWidth + barWidth + 60;
+  const parts: string[] = [];
+  let y = 48;
+  let previous: string | undefined;
+  let previousAdapter: AdapterName | undefined;
+  for (const s of rows) {
+    if (s.scenario.name !== previous) {
+      y += previous === undefined ? 0 : 10;
+      parts.push(`<text x="8" y="${y + 13}" font-weight="bold">${xmlEscape(s.scenario.label)}</text>`);
+      y += rowHeight + 2;
+      previous = s.scenario.name;
+    } else if (s.app.adapter !== previousAdapter) {
+      y += 6;
+    }
+    previousAdapter = s.app.adapter;
+    const ratio = s.ratio!.median;
+    const color = COLORS[`${s.app.library}/${s.app.store}`] ?? '#888';
+    const w = Math.max(1, ratio * scale);
+    parts.push(`<text x="${labelWidth - 8}" y="${y + 13}" text-anchor="end">${xmlEscape(`${adapterLabel(s.app.adapter)} · ${s.app.label}`)}</text>`);
+    parts.push(`<rect x="${labelWidth}" y="${y + 2}" width="${w.toFixed(1)}" height="${rowHeight - 4}" fill="${color}"><title>${xmlEscape(`${ratioText(s)} of bare, ${int(s.rps.median)} req/s`)}</title></rect>`);
+    if (s.target !== undefined) {
+      const tx = labelWidth + s.target * scale;
+      parts.push(`<line x1="${tx.toFixed(1)}" x2="${tx.toFixed(1)}" y1="${y}" y2="${y + rowHeight}" stroke="#111" stroke-width="2"><title>target ${s.target.toFixed(2)}</title></line>`);
+    }
+    const textX = labelWidth + Math.max(w, s.target === undefined ? 0 : s.target * scale + 2) + 6;
+    parts.push(`<text x="${textX.toFixed(1)}" y="${y + 13}">${ratio.toFixed(2)}${s.pass === false ? ' ✗' : s.pass === true ? ' ✓' : ''}</text>`);
+    y += rowHeight;
+  }
+  const top = 44;
+  const oneX = labelWidth + scale;
+  const grid: string[] = [];
+  for (let t = 0; t <= maxRatio + 1e-9; t += 0.25) {
+    const x = labelWidth + t * scale;
+    grid.push(`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${top}" y2="${y + 4}" stroke="#e5e7eb"/>`);
+    grid.push(`<text x="${x.toFixed(1)}" y="${y + 18}" text-anchor="middle" fill="#555">${t.toFixed(2)}</text>`);
+  }
+  grid.push(`<line x1="${oneX.toFixed(1)}" x2="${oneX.toFixed(1)}" y1="${top}" y2="${y + 4}" stroke="#444" stroke-dasharray="4 3"/>`);
+  let ly = y + 40;
+  const legend: string[] = [];
+  let lx = 8;
+  const legendItems: Array<[string, string]> = [
+    ['nestjs-sessionkit MemoryStore', COLORS['nestjs-sessionkit/memory']!],
+    ['nestjs-sessionkit RedisStore', COLORS['nestjs-sessionkit/redis']!],
+    ['express-session MemoryStore', COLORS['express-session/memory']!],
+    ['express-session + connect-redis', COLORS['express-session/redis']!],
+    ['@fastify/session', COLORS['@fastify/session/memory']!],
+  ];
+  for (const [label, color] of legendItems) {
+    const itemWidth = 22 + label.length * 6.6;
+    if (lx + itemWidth > width) {
+      lx = 8;
+      ly += 18;
+    }
+    legend.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${color}"/><text x="${lx + 16}" y="${ly}">${xmlEscape(label)}</text>`);
+    lx += itemWidth + 12;
+  }
+  ly += 18;
+  legend.push(`<line x1="8" x2="8" y1="${ly - 11}" y2="${ly + 2}" stroke="#111" stroke-width="2"/><text x="16" y="${ly}">target for nestjs-sessionkit (✓ met, ✗ missed); dashed line: bare app = 1.00</text>`);
+  const height = ly + 14;
+  const title = 'Requests/s relative to the bare NestJS app of the same adapter (higher is better)';
+  const subtitle = `${report.mode} run, ${report.date.slice(0, 10)}, median of ${report.config.rounds} round(s) of ${report.config.duration} s, ${report.config.connections} connections; ${report.machine}`;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="-apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="8" y="18" font-size="13" font-weight="bold">${xmlEscape(title)}</text>`,
+    `<text x="8" y="34" font-size="11" fill="#555">${xmlEscape(subtitle)}</text>`,
+    ...grid,
+    ...parts,
+    ...legend,
+    '</svg>',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,452 @@
+/**
+ * The benchmark orchestrator: `npm run bench` (full run, writes docs/benchmarks.md and
+ * docs/benchmarks.svg) or `npm run bench -- --quick` (a few seconds per case, prints only).
+ *
+ * Each app runs in its own process (pinned to CPU 0 where `taskset` exists) and is driven by
+ * autocannon in another process (pinned to CPU 1). Options: --quick, --rounds=N, --duration=S,
+ * --warmup=S, --first-warmup=S, --connections=N, --lost-amount=N, --apps=name,name, --scenarios=read,change, --no-memory,
+ * --no-lost, --no-write.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import {
+  APPS,
+  type AppSpec,
+  type LoadJob,
+  type LoadResult,
+  REDIS_PREFIX,
+  REDIS_URL,
+  type ReadyMessage,
+  SCENARIOS,
+  type Scenario,
+  redisPrefixOf,
+} from './common.js';
+import { type BytesResult, type MillionResult, deleteKeysUnder } from './memory.js';
+import { type BenchReport, type CaseRound, type LostResult, consoleReport, markdownReport, summarize, svgChart } from './report.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const APP_MAIN = join(here, 'apps/main.js');
+const LOADER = join(here, 'loader.js');
+const MEMORY = join(here, 'memory.js');
+/** What the bare apps get in place of a session cookie: the same header size as a real one. */
+const BARE_COOKIE = `sid=${'x'.repeat(87)}`;
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  quick: boolean;
+  rounds: number;
+  duration: number;
+  warmup: number;
+  firstWarmup: number;
+  connections: number;
+  lostAmount: number;
+  apps: string[] | undefined;
+  scenarios: string[] | undefined;
+  memory: boolean;
+  lost: boolean;
+  write: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const flags = new Map<string, string>();
+  for (const arg of argv) {
+    const m = /^--([^=]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new Error(`Unknown argument ${arg}`);
+    flags.set(m[1]!, m[2] ?? 'true');
+  }
+  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'no-write'];
+  for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`Unknown option --${key}. Known: ${known.map((k) => `--${k}`).join(' ')}`);
+  const quick = flags.has('quick');
+  const num = (key: string, fallback: number): number => {
+    const value = flags.get(key);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!(n > 0)) throw new Error(`--${key} needs a positive number`);
+    return n;
+  };
+  const list = (key: string): string[] | undefined => flags.get(key)?.split(',').filter(Boolean);
+  return {
+    quick,
+    rounds: num('rounds', quick ? 1 : 3),
+    duration: num('duration', quick ? 3 : 8),
+    warmup: num('warmup', quick ? 1 : 2),
+    firstWarmup: num('first-warmup', quick ? 3 : 5),
+    connections: num('connections', 50),
+    lostAmount: num('lost-amount', quick ? 2000 : 10000),
+    apps: list('apps'),
+    scenarios: list('scenarios'),
+    memory: !flags.has('no-memory'),
+    lost: !flags.has('no-lost'),
+    write: !quick && !flags.has('no-write'),
+  };
+}
+
+// ---------------------------------------------------------------- processes
+
+const log = (message: string): void => {
+  process.stderr.write(`${message}\n`);
+};
+
+/** CPU pinning: the app on CPU 0, the load generator on CPU 1, where possible. */
+interface Pinning {
+  enabled: boolean;
+  app: string[];
+  loader: string[];
+  layout: string;
+}
+
+function detectPinning(): Pinning {
+  const cpus = os.availableParallelism();
+  const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  if (hasTaskset && cpus >= 2) {
+    return {
+      enabled: true,
+      app: ['taskset', '-c', '0'],
+      loader: ['taskset', '-c', '1'],
+      layout: `${cpus} CPUs; app process pinned to CPU 0 (taskset -c 0), autocannon pinned to CPU 1 (taskset -c 1); Redis server and this orchestrator not pinned (the orchestrator is idle while a case runs)`,
+    };
+  }
+  return {
+    enabled: false,
+    app: [],
+    loader: [],
+    layout: `${cpus} CPU(s); ${hasTaskset ? 'fewer than 2 CPUs' : 'taskset not found'}: app and autocannon share the CPUs unpinned (figures are less reliable)`,
+  };
+}
+
+function command(prefix: string[], args: string[]): [string, string[]] {
+  return prefix.length === 0 ? [process.execPath, args] : [prefix[0]!, [...prefix.slice(1), process.execPath, ...args]];
+}
+
+interface RunningApp {
+  spec: AppSpec;
+  child: ChildProcess;
+  port: number;
+  pid: number;
+  stderr: () => string;
+}
+
+function startApp(spec: AppSpec, pinning: Pinning): Promise<RunningApp> {
+  const [cmd, args] = command(pinning.app, [APP_MAIN, spec.name]);
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${spec.name} did not start within 30 s. ${err}`));
+    }, 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${spec.name} exited with code ${code} before it was ready. ${err}`));
+    });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line === undefined || !out.includes('\n')) return;
+      clearTimeout(timer);
+      const ready = JSON.parse(line) as ReadyMessage;
+      child.removeAllListeners('exit');
+      resolvePromise({ spec, child, port: ready.port, pid: ready.pid, stderr: () => err });
+    });
+  });
+}
+
+function stopApp(app: RunningApp): Promise<void> {
+  return new Promise((resolvePromise) => {
+    if (app.child.exitCode !== null) return resolvePromise();
+    const timer = setTimeout(() => app.child.kill('SIGKILL'), 5000);
+    app.child.once('exit', () => {
+      clearTimeout(timer);
+      resolvePromise();
+    });
+    app.child.kill('SIGTERM');
+  });
+}
+
+function runLoader(job: LoadJob, pinning: Pinning): Promise<LoadResult> {
+  const [cmd, args] = command(pinning.loader, [LOADER, JSON.stringify(job)]);
+  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  return new Promise((resolvePromise, reject) => {
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').pop();
+      if (code !== 0 || !line) return reject(new Error(`autocannon failed (${code}): ${err}`));
+      resolvePromise(JSON.parse(line) as LoadResult);
+    });
+  });
+}
+
+function runMemory(mode: 'bytes' | 'million', pinning: Pinning): Promise<unknown> {
+  const [cmd, args] = command(pinning.app, ['--expose-gc', MEMORY, mode]);
+  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  return new Promise((resolvePromise, reject) => {
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').pop();
+      if (code !== 0 || !line) return reject(new Error(`memory ${mode} failed (${code}): ${err}`));
+      resolvePromise(JSON.parse(line));
+    });
+  });
+}
+
+let clockTicks: number | undefined;
+
+/** utime + stime of a process, in seconds (from /proc/<pid>/stat). */
+function cpuSeconds(pid: number): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at field 3 (state).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+async function createSession(app: RunningApp): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${app.port}/setup`);
+  await res.arrayBuffer();
+  const cookie = res.headers.getSetCookie()[0];
+  if (!res.ok || cookie === undefined) throw new Error(`${app.spec.name}: GET /setup gave ${res.status} without a session cookie`);
+  return cookie.split(';')[0]!;
+}
+
+async function readN(app: RunningApp, cookie: string): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${app.port}/read`, { headers: { cookie } });
+  const body = (await res.json()) as { n: number };
+  return body.n;
+}
+
+// ---------------------------------------------------------------- Redis
+
+async function connectRedis(): Promise<{ redis: Redis; version: string } | { error: string }> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+    const info = await redis.info('server');
+    const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    return { redis, version };
+  } catch (error) {
+    redis.disconnect();
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+// ---------------------------------------------------------------- environment
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+function gitDescription(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root }).toString().trim() !== '';
+    return dirty ? `${commit} + uncommitted changes` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const started = Date.now();
+  const pinning = detectPinning();
+  const notes: string[] = [];
+  const skipped: string[] = [];
+
+  const redisConnection = await connectRedis();
+  const redis = 'redis' in redisConnection ? redisConnection.redis : undefined;
+  const redisVersion = 'version' in redisConnection ? redisConnection.version : undefined;
+  if (redis === undefined) skipped.push(`Redis apps skipped: no Redis answered on ${REDIS_URL} (${(redisConnection as { error: string }).error}).`);
+
+  let apps = APPS.filter((a) => a.store !== 'redis' || redis !== undefined);
+  if (options.apps !== undefined) {
+    const wanted = new Set(options.apps);
+    // The bare app of each adapter is always measured: ratios are relative to it.
+    apps = apps.filter((a) => wanted.has(a.name) || (a.library === 'bare' && options.apps!.some((n) => n.startsWith(`${a.adapter}-`))));
+  }
+  const scenarios = options.scenarios === undefined ? SCENARIOS : SCENARIOS.filter((s) => options.scenarios!.includes(s.name));
+
+  const cleanRedis = async (): Promise<void> => {
+    if (redis !== undefined) await deleteKeysUnder(redis, REDIS_PREFIX);
+  };
+  await cleanRedis();
+
+  log(`nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s), ${options.duration} s per case`);
+  log(pinning.layout);
+  for (const s of skipped) log(s);
+
+  // Cases: app name -> scenario -> rounds.
+  const rounds: CaseRound[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    // Rotate the order each round so slow drift (thermal, noisy neighbours) spreads over all apps.
+    const order = apps.map((_, i) => apps[(i + round - 1) % apps.length]!);
+    for (const spec of order) {
+      let app: RunningApp;
+      try {
+        app = await startApp(spec, pinning);
+      } catch (error) {
+        notes.push(`Round ${round}: ${spec.name} did not start: ${error instanceof Error ? error.message : String(error)}`);
+        log(`  ${notes[notes.length - 1]}`);
+        continue;
+      }
+      try {
+        // The bare app gets a cookie header of the same size, so requests are byte for byte alike.
+        const cookie = spec.library === 'bare' ? BARE_COOKIE : await createSession(app);
+        let first = true;
+        for (const scenario of scenarios) {
+          const job = (seconds: number): LoadJob => ({
+            url: `http://127.0.0.1:${app.port}${scenario.path}`,
+            method: scenario.method,
+            headers: scenario.withCookie ? { cookie } : {},
+            connections: options.connections,
+            duration: seconds,
+          });
+          // Warm up (longer for the app's first case: JIT, heap sizing, connection pools).
+          await runLoader(job(first ? options.firstWarmup : options.warmup), pinning);
+          first = false;
+          const cpuBefore = cpuSeconds(app.pid);
+          const result = await runLoader(job(options.duration), pinning);
+          const cpuAfter = cpuSeconds(app.pid);
+          const cpuUsPerRequest = result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : NaN;
+          rounds.push({ round, app: spec.name, scenario: scenario.name, ...result, cpuUsPerRequest });
+          log(
+            `  round ${round}  ${spec.name.padEnd(26)} ${scenario.name.padEnd(7)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuUsPerRequest.toFixed(0)} us/req  loader ${Math.round(result.loaderCpuShare * 100)}%` +
+              (result.non2xx + result.errors + result.timeouts > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})` : ''),
+          );
+        }
+      } catch (error) {
+        notes.push(`Round ${round}: ${spec.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+        log(`  ${notes[notes.length - 1]}`);
+      } finally {
+        await stopApp(app);
+        if (spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(spec.name));
+      }
+    }
+  }
+
+  // Lost updates: one session, many connections, the changing route, a fixed number of requests.
+  const lost: LostResult[] = [];
+  if (options.lost) {
+    for (const spec of apps.filter((a) => a.library !== 'bare')) {
+      let app: RunningApp;
+      try {
+        app = await startApp(spec, pinning);
+      } catch (error) {
+        notes.push(`Lost updates: ${spec.name} did not start: ${error instanceof Error ? error.message : String(error)}`);
+        continue;
+      }
+      try {
+        const change = SCENARIOS.find((s) => s.name === 'change') as Scenario;
+        const url = `http://127.0.0.1:${app.port}${change.path}`;
+        const warmCookie = await createSession(app);
+        await runLoader({ url, method: change.method, headers: { cookie: warmCookie }, connections: options.connections, duration: options.warmup }, pinning);
+        const cookie = await createSession(app);
+        const result = await runLoader({ url, method: change.method, headers: { cookie }, connections: options.connections, amount: options.lostAmount }, pinning);
+        const finalValue = await readN(app, cookie);
+        const entry: LostResult = { app: spec.name, sent: options.lostAmount, ok: result.status2xx, failed: result.non2xx + result.errors + result.timeouts, finalValue, lost: result.status2xx - finalValue };
+        lost.push(entry);
+        log(`  lost updates  ${spec.name.padEnd(26)} 2xx ${entry.ok}  final n ${finalValue}  lost ${entry.lost}`);
+      } catch (error) {
+        notes.push(`Lost updates: ${spec.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        await stopApp(app);
+        if (spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(spec.name));
+      }
+    }
+  }
+
+  let bytes: BytesResult | undefined;
+  let million: MillionResult | undefined;
+  if (options.memory) {
+    try {
+      log('  memory: bytes per session ...');
+      bytes = (await runMemory('bytes', pinning)) as BytesResult;
+      log('  memory: MemoryStore with 1,000,000 sessions ...');
+      million = (await runMemory('million', pinning)) as MillionResult;
+    } catch (error) {
+      notes.push(`Memory measurement failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  await cleanRedis();
+  redis?.disconnect();
+
+  const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
+  const report: BenchReport = {
+    mode: options.quick ? 'quick' : 'full',
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    date: new Date(started).toISOString(),
+    elapsedMs: Date.now() - started,
+    machine: `${cpuModel}, ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()} (${os.arch()})`,
+    coreLayout: pinning.layout,
+    versions: {
+      node: process.version,
+      'nestjs-sessionkit': `${(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version} (git ${gitDescription()})`,
+      '@nestjs/core': packageVersion('@nestjs/core'),
+      '@nestjs/platform-express': packageVersion('@nestjs/platform-express'),
+      '@nestjs/platform-fastify': packageVersion('@nestjs/platform-fastify'),
+      express: packageVersion('express'),
+      fastify: packageVersion('fastify'),
+      'express-session': packageVersion('express-session'),
+      'connect-redis': packageVersion('connect-redis'),
+      redis: packageVersion('redis'),
+      '@fastify/session': packageVersion('@fastify/session'),
+      '@fastify/cookie': packageVersion('@fastify/cookie'),
+      ioredis: packageVersion('ioredis'),
+      autocannon: packageVersion('autocannon'),
+      'Redis server': redisVersion ?? 'not available',
+    },
+    config: { rounds: options.rounds, duration: options.duration, warmup: options.warmup, firstWarmup: options.firstWarmup, connections: options.connections, lostAmount: options.lostAmount },
+    notes,
+    skipped,
+    apps,
+    scenarios,
+    summaries: summarize(apps, scenarios, rounds),
+    rounds,
+    lost,
+    bytes,
+    million,
+  };
+
+  process.stdout.write(consoleReport(report));
+  mkdirSync(join(root, 'bench-dist'), { recursive: true });
+  writeFileSync(join(root, 'bench-dist', `results-${report.mode}.json`), JSON.stringify(report, null, 2));
+  if (options.write) {
+    mkdirSync(join(root, 'docs'), { recursive: true });
+    writeFileSync(join(root, 'docs', 'benchmarks.md'), markdownReport(report));
+    writeFileSync(join(root, 'docs', 'benchmarks.svg'), svgChart(report));
+    log('Wrote docs/benchmarks.md and docs/benchmarks.svg');
+  }
+}
+
+main().catch((error: unknown) => {
+  log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});

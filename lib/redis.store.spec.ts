@@ -1,0 +1,145 @@
+import { Redis } from 'ioredis';
+import { RedisStore } from './redis.store.js';
+import { describeRedisStoreContract, newHandle, patchOf, recordOf } from '../test/support/redis-store-contract.js';
+import { REDIS_URL, closeClient, deleteKeys, freePort, newRedis, sleep, testPrefix } from '../test/support/redis.js';
+
+// Runs against a real Redis (REDIS_URL, default redis://127.0.0.1:6379), never a mock.
+const HOUR = 3_600_000;
+let client: Redis;
+const prefix = testPrefix('store');
+
+beforeAll(() => {
+  client = newRedis();
+});
+afterAll(async () => {
+  try {
+    await deleteKeys(client, prefix);
+  } finally {
+    await closeClient(client);
+  }
+});
+
+describeRedisStoreContract(`RedisStore on one server (${REDIS_URL})`, () => ({ client, prefix }));
+
+describe('RedisStore round trips', () => {
+  let monitor: Redis;
+  let store: RedisStore;
+  let address: string;
+  const seen: { args: string[]; source: string }[] = [];
+
+  beforeAll(async () => {
+    store = new RedisStore({ client, prefix: `${prefix}rt:` });
+    const info = String(await client.client('INFO'));
+    address = /addr=(\S+)/.exec(info)![1]!;
+    monitor = await newRedis().monitor();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ args, source }));
+  });
+  afterAll(() => closeClient(monitor));
+
+  /** The commands the store's connection sent for `operation`, read from MONITOR (commands run by Lua are not counted). */
+  async function commandsOf(operation: () => Promise<unknown>): Promise<string[]> {
+    const marker = `marker-${Math.random()}`;
+    seen.length = 0;
+    await operation();
+    await client.echo(marker);
+    const end = Date.now() + 5_000;
+    while (!seen.some((c) => c.args.includes(marker))) {
+      if (Date.now() > end) throw new Error('MONITOR did not report the marker');
+      await sleep(5);
+    }
+    return seen.filter((c) => c.source === address && !c.args.includes(marker)).map((c) => c.args[0]!.toLowerCase());
+  }
+
+  it('takes one command per get, set, patch, touch and destroy, index upkeep included', async () => {
+    const handle = newHandle();
+    const record = recordOf({ userId: 'rt', n: 1 }, 'rt');
+    // Warm-up: the first use of each script on a server may cost an extra EVAL (NOSCRIPT).
+    const warm = newHandle();
+    await store.set(warm, record, HOUR);
+    await store.patch(warm, patchOf({ set: { a: 1 } }), HOUR);
+    await store.touch(warm, record, HOUR);
+    await store.destroy(warm);
+    await store.listByUser('rt');
+
+    expect(await commandsOf(() => store.set(handle, record, HOUR))).toEqual(['evalsha']);
+    expect(await commandsOf(() => store.get(handle))).toEqual(['hgetall']);
+    expect(await commandsOf(() => store.patch(handle, patchOf({ set: { a: 1 }, unset: ['n'], incr: { c: 1 }, user: 'rt2' }), HOUR))).toEqual(['evalsha']);
+    expect(await commandsOf(() => store.patch(handle, patchOf({ clear: true }), HOUR))).toEqual(['evalsha']);
+    expect(await commandsOf(() => store.touch(handle, record, HOUR))).toEqual(['evalsha']);
+    expect(await commandsOf(() => store.patch(newHandle(), patchOf({ set: { a: 1 } }), HOUR))).toEqual(['evalsha']);
+    const list = await commandsOf(() => store.listByUser('rt2'));
+    expect(list).toEqual(['zscan', 'hmget']);
+    expect(await commandsOf(() => store.destroy(handle))).toEqual(['evalsha']);
+  });
+
+  it('loads a script it finds missing (NOSCRIPT) with one EVAL', async () => {
+    await client.script('FLUSH');
+    const handle = newHandle();
+    expect(await commandsOf(() => store.set(handle, recordOf({ a: 1 }), HOUR))).toEqual(['evalsha', 'eval']);
+    expect(await commandsOf(() => store.patch(handle, patchOf({ set: { b: 2 } }), HOUR))).toEqual(['evalsha', 'eval']);
+    expect(await commandsOf(() => store.patch(handle, patchOf({ set: { c: 3 } }), HOUR))).toEqual(['evalsha']);
+    expect((await store.get(handle))!.data).toEqual({ a: 1, b: 2, c: 3 });
+  });
+});
+
+describe('RedisStore options and failures', () => {
+  it('refuses bad options with a message saying what to pass', () => {
+    expect(() => new RedisStore({} as never)).toThrow(/client.*ioredis/);
+    expect(() => new RedisStore({ client, scanCount: 0 })).toThrow(/scanCount/);
+    expect(() => new RedisStore({ client, commandTimeout: -1 })).toThrow(/commandTimeout/);
+  });
+
+  it('works under an ioredis keyPrefix, user index included', async () => {
+    const prefixed = newRedis(REDIS_URL, { keyPrefix: `${prefix}kp:` });
+    try {
+      const store = new RedisStore({ client: prefixed, prefix: 'app:' });
+      const handle = newHandle();
+      await store.set(handle, recordOf({ userId: 'kp' }, 'kp'), HOUR);
+      expect(await client.exists(`${prefix}kp:app:${handle}`)).toBe(1);
+      expect(await client.zscore(`${prefix}kp:app:user:kp`, handle)).not.toBeNull();
+      expect((await store.listByUser('kp')).map((e) => e.handle)).toEqual([handle]);
+      await store.destroy(handle);
+      expect(await client.exists(`${prefix}kp:app:user:kp`)).toBe(0);
+    } finally {
+      await closeClient(prefixed);
+    }
+  });
+
+  it('rejects within commandTimeout when Redis cannot be reached, and drops the queued work', async () => {
+    const port = await freePort();
+    // Default ioredis options: enableOfflineQueue true, so commands alone would wait for a server forever.
+    const offline = newRedis(port, { retryStrategy: () => 50 });
+    const store = new RedisStore({ client: offline, commandTimeout: 300 });
+    try {
+      for (const operation of [
+        () => store.get(newHandle()),
+        () => store.set(newHandle(), recordOf({ a: 1 }), HOUR),
+        () => store.patch(newHandle(), patchOf({}), HOUR),
+        () => store.listByUser('x'),
+      ]) {
+        const started = Date.now();
+        await expect(operation()).rejects.toThrow(/within 300 ms/);
+        const elapsed = Date.now() - started;
+        expect(elapsed).toBeGreaterThanOrEqual(290);
+        expect(elapsed).toBeLessThan(800);
+      }
+      await store.close();
+      await expect(store.get(newHandle())).rejects.toThrow(/after close/);
+    } finally {
+      offline.disconnect();
+    }
+  });
+
+  it('close() leaves the client it was given open', async () => {
+    const own = newRedis();
+    try {
+      expect(await own.ping()).toBe('PONG');
+      const store = new RedisStore({ client: own, prefix });
+      await store.close();
+      expect(own.status).toBe('ready');
+      expect(await own.ping()).toBe('PONG');
+    } finally {
+      await closeClient(own);
+    }
+  });
+});

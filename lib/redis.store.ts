@@ -1,0 +1,563 @@
+import { createHash } from 'node:crypto';
+// Types only: an app that never constructs a RedisStore never loads ioredis (an optional peer dependency).
+import type { Cluster, Redis } from 'ioredis';
+import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * The ioredis client to use: a `Redis` (one server, or a Sentinel-managed master with
+   * `new Redis({ sentinels, name })`) or a `Cluster`. ioredis 5 and 6 are supported.
+   *
+   * The client stays yours: the store opens no connection, timer or handle of its own, and
+   * `close()` does not quit the client. Quit it yourself on shutdown, after the app has closed.
+   */
+  client: Redis | Cluster;
+  /**
+   * Prefix of every key the store writes. Give each app (or environment) sharing one Redis its
+   * own prefix. Session keys are `<prefix><handle>`, user indexes `<prefix>user:<user>`; an
+   * ioredis `keyPrefix` set on the client is added in front of both, as usual.
+   * @defaultValue `'sess:'`
+   */
+  prefix?: string;
+  /**
+   * Batch size of the scans the store runs: `listByUser` reads a user's index with `ZSCAN ...
+   * COUNT scanCount` and checks that many sessions per batch of (pipelined) `HMGET`s. Raise it for
+   * users with very many sessions; lower it to keep each reply small.
+   * @defaultValue `100`
+   */
+  scanCount?: number;
+  /**
+   * The longest (milliseconds) any store operation may take, waiting for a connection included.
+   * Past it the operation rejects, so a request that needs the session gets a 503 within this
+   * bound while Redis is down instead of hanging in ioredis' offline queue. An operation that
+   * timed out before it was sent is never sent later.
+   * @defaultValue `2000`
+   */
+  commandTimeout?: number;
+}
+
+/** The subset of the ioredis API the store uses, common to `Redis` and `Cluster` in ioredis 5 and 6. */
+interface CommandClient {
+  readonly status: string;
+  readonly isCluster?: boolean;
+  readonly options?: { keyPrefix?: unknown };
+  evalsha(sha: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
+  hdel(key: string, ...fields: string[]): Promise<number>;
+  zscan(key: string, cursor: string, countToken: 'COUNT', count: number): Promise<[string, string[]]>;
+  once(event: 'ready', listener: () => void): unknown;
+  off(event: 'ready', listener: () => void): unknown;
+}
+
+// Reserved hash fields. Data fields are the data key with a leading '.', so they can never clash.
+const CREATED = '@c';
+const TOUCHED = '@t';
+const USER = '@u';
+const INDEXED = '@x';
+const DATA = '.';
+
+/** Client statuses in which a command would sit in ioredis' offline queue: wait for `ready` instead. */
+const CONNECTING = new Set(['connecting', 'connect', 'reconnecting']);
+
+// Shared Lua: index upkeep, chunked HSET/HDEL (Lua's unpack takes at most ~8000 values), JSON numbers.
+const LUA_HELPERS = String.raw`
+-- Redis 3.2 to 4 replicate scripts verbatim unless told otherwise; TIME needs effects replication.
+if redis.replicate_commands then redis.replicate_commands() end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function ms(n) return string.format('%.0f', n) end
+-- Drops index members whose expiry passed and makes the index live as long as its longest member.
+local function idx_fix(ik, now)
+  redis.call('ZREMRANGEBYSCORE', ik, '-inf', ms(now))
+  local top = redis.call('ZREVRANGE', ik, 0, 0, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', ik, ms(tonumber(top[2]))) end
+end
+local function idx_put(ik, h, score, now, raise_only)
+  local cur = raise_only and redis.call('ZSCORE', ik, h)
+  if not cur or tonumber(cur) < score then redis.call('ZADD', ik, ms(score), h) end
+  idx_fix(ik, now)
+end
+local function idx_rem(ik, h, now)
+  redis.call('ZREM', ik, h)
+  idx_fix(ik, now)
+end
+local function hset_range(k, a, first, last)
+  local i = first
+  while i <= last do
+    local j = math.min(i + 999, last)
+    redis.call('HSET', k, unpack(a, i, j))
+    i = j + 1
+  end
+end
+local function hdel_range(k, a, first, last)
+  local i = first
+  while i <= last do
+    local j = math.min(i + 999, last)
+    redis.call('HDEL', k, unpack(a, i, j))
+    i = j + 1
+  end
+end
+-- A JSON number that JSON.parse reads back as exactly n (shortest of 15 to 17 digits).
+local function jnum(n)
+  if n ~= n or n == math.huge or n == -math.huge then return 'null' end
+  if n == 0 then return '0' end
+  for p = 15, 16 do
+    local s = string.format('%.' .. p .. 'g', n)
+    if tonumber(s) == n then return s end
+  end
+  return string.format('%.17g', n)
+end
+-- Cluster mode: the session hash remembers in @x the score it last asked the client to put in
+-- the user index (expiry + one ttl of headroom), so only about one write per ttl needs a second
+-- command. Returns what the client must do: {1, put?, user, score, remove?, old user}.
+local function cluster_index(k, old, cur, now, ttl)
+  local put, xs = 0, ''
+  if cur then
+    local x = tonumber(redis.call('HGET', k, '@x') or '')
+    if cur ~= old or not x or x < now + ttl then
+      xs = ms(now + 2 * ttl)
+      redis.call('HSET', k, '@x', xs)
+      put = 1
+    end
+  else
+    redis.call('HDEL', k, '@x')
+  end
+  local rem = 0
+  if old and old ~= cur then rem = 1 end
+  return {1, put, cur or '', xs, rem, old or ''}
+end
+`;
+
+// KEYS[1] session. ARGV: inline, index prefix, handle, ttl, createdAt, touchedAt, hasUser, user, field/value pairs...
+const SET_LUA = `${LUA_HELPERS}
+local k = KEYS[1]
+local inline = ARGV[1] == '1'
+local ttl = tonumber(ARGV[4])
+local now = now_ms()
+local old = redis.call('HGET', k, '@u')
+local has = ARGV[7] == '1'
+local user = has and ARGV[8] or false
+redis.call('DEL', k)
+redis.call('HSET', k, '@c', ARGV[5], '@t', ARGV[6])
+if has then redis.call('HSET', k, '@u', user) end
+hset_range(k, ARGV, 9, #ARGV)
+local out = {1}
+if not inline then out = cluster_index(k, old, user, now, ttl) end
+redis.call('PEXPIRE', k, ARGV[4])
+if inline then
+  if old and old ~= user then idx_rem(ARGV[2] .. old, ARGV[3], now) end
+  if user then idx_put(ARGV[2] .. user, ARGV[3], now + ttl, now, false) end
+end
+return out
+`;
+
+// KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt, clear, user op (k keep, s set, d delete), user,
+// #unset, #set pairs, #incr pairs, then unset fields, set field/value pairs, incr field/amount pairs.
+const PATCH_LUA = `${LUA_HELPERS}
+local k = KEYS[1]
+if redis.call('EXISTS', k) == 0 then return {0} end
+local inline = ARGV[1] == '1'
+local ttl = tonumber(ARGV[4])
+local now = now_ms()
+local old = redis.call('HGET', k, '@u')
+if ARGV[6] == '1' then
+  local fields = redis.call('HKEYS', k)
+  local data = {}
+  for _, f in ipairs(fields) do
+    if string.byte(f, 1) == 46 then data[#data + 1] = f end
+  end
+  hdel_range(k, data, 1, #data)
+end
+local nu, ns, ni = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local p = 12
+hdel_range(k, ARGV, p, p + nu - 1)
+p = p + nu
+hset_range(k, ARGV, p, p + 2 * ns - 1)
+p = p + 2 * ns
+for i = p, p + 2 * ni - 1, 2 do
+  local v = redis.call('HGET', k, ARGV[i])
+  local n = 0
+  if v and string.find(v, '^%-?%d') then n = tonumber(v) or 0 end
+  redis.call('HSET', k, ARGV[i], jnum(n + tonumber(ARGV[i + 1])))
+end
+local cur = old
+if ARGV[7] == 's' then
+  cur = ARGV[8]
+  redis.call('HSET', k, '@u', cur)
+elseif ARGV[7] == 'd' then
+  cur = false
+  redis.call('HDEL', k, '@u')
+end
+redis.call('HSET', k, '@t', ARGV[5])
+local out = {1}
+if not inline then out = cluster_index(k, old, cur, now, ttl) end
+redis.call('PEXPIRE', k, ARGV[4])
+if inline then
+  if old and old ~= cur then idx_rem(ARGV[2] .. old, ARGV[3], now) end
+  if cur then idx_put(ARGV[2] .. cur, ARGV[3], now + ttl, now, false) end
+end
+return out
+`;
+
+// KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt.
+const TOUCH_LUA = `${LUA_HELPERS}
+local k = KEYS[1]
+if redis.call('EXISTS', k) == 0 then return {0} end
+local inline = ARGV[1] == '1'
+local ttl = tonumber(ARGV[4])
+local now = now_ms()
+local user = redis.call('HGET', k, '@u')
+redis.call('HSET', k, '@t', ARGV[5])
+local out = {1}
+if not inline then out = cluster_index(k, user, user, now, ttl) end
+redis.call('PEXPIRE', k, ARGV[4])
+if inline and user then idx_put(ARGV[2] .. user, ARGV[3], now + ttl, now, false) end
+return out
+`;
+
+// KEYS[1] session. ARGV: inline, index prefix, handle.
+const DESTROY_LUA = `${LUA_HELPERS}
+local k = KEYS[1]
+local user = redis.call('HGET', k, '@u')
+redis.call('DEL', k)
+if not user then return {1, 0, ''} end
+if ARGV[1] == '1' then
+  idx_rem(ARGV[2] .. user, ARGV[3], now_ms())
+  return {1, 0, ''}
+end
+return {1, 1, user}
+`;
+
+// KEYS[1] user index. ARGV: 'put', handle, score | 'rem', handle | 'drop', handle, seen score, ...
+// 'drop' removes members only if their score is still the one seen, so a concurrent re-add survives.
+const INDEX_LUA = `${LUA_HELPERS}
+local ik = KEYS[1]
+local now = now_ms()
+if ARGV[1] == 'put' then
+  idx_put(ik, ARGV[2], tonumber(ARGV[3]), now, true)
+elseif ARGV[1] == 'rem' then
+  idx_rem(ik, ARGV[2], now)
+else
+  for i = 2, #ARGV, 2 do
+    local s = redis.call('ZSCORE', ik, ARGV[i])
+    if s and tonumber(s) == tonumber(ARGV[i + 1]) then redis.call('ZREM', ik, ARGV[i]) end
+  end
+  idx_fix(ik, now)
+end
+return 1
+`;
+
+class LuaScript {
+  readonly sha: string;
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+}
+
+const SCRIPTS = {
+  set: new LuaScript(SET_LUA),
+  patch: new LuaScript(PATCH_LUA),
+  touch: new LuaScript(TOUCH_LUA),
+  destroy: new LuaScript(DESTROY_LUA),
+  index: new LuaScript(INDEX_LUA),
+};
+
+/** What a cluster-mode session script asks the client to do on the user indexes. */
+interface IndexFollowUp {
+  put: { user: string; score: string } | undefined;
+  remove: string | undefined;
+}
+
+function noop(): void {}
+
+function ttlArg(ttlMs: number): number {
+  return Math.ceil(ttlMs);
+}
+
+function assign(target: Record<string, unknown>, key: string, value: unknown): void {
+  // Keeps a key named "__proto__" an own property, as JSON.parse would.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/**
+ * Sessions in Redis, shared by every instance of the app: `new RedisStore({ client })` with an
+ * ioredis client (`npm install ioredis`), given to `SessionModule.forRoot({ store })`.
+ *
+ * ```ts
+ * const redis = new Redis(process.env.REDIS_URL);                       // one server
+ * const redis = new Redis({ sentinels: [{ host, port }], name: 'mymaster' }); // Sentinel
+ * const redis = new Cluster([{ host, port }]);                           // Redis Cluster
+ * SessionModule.forRoot({ secret, store: new RedisStore({ client: redis }) });
+ * ```
+ *
+ * **Ownership.** The client belongs to the caller: the store opens no connection, timer or other
+ * handle of its own, and `close()` does not quit the client. Quit it after the app has closed.
+ *
+ * **Key layout.** Keys hold no session id: the core hands the store one-way hashes (handles).
+ * - `<prefix><handle>`: a hash per session, expiring with the session (`PEXPIRE`). Fields:
+ *   `@c` created at and `@t` last touched (epoch milliseconds, decimal), `@u` the user (the
+ *   string form of the `authKey` value, when logged in), `@x` (Cluster only: the expiry last
+ *   written to the user index), and one field per session value: `.` + the key, holding
+ *   `JSON.stringify(value)`. Reserved fields start with `@`, data fields with `.`, so no key
+ *   can clash with them.
+ * - `<prefix>user:<user>`: a sorted set per logged-in user: members are the user's session
+ *   handles, scored by their expiry (epoch milliseconds, Redis clock). Expired members are
+ *   trimmed on every index write, and the key itself expires with its last member, so it never
+ *   grows without bound.
+ *
+ * **Round trips and atomicity.** Loading is one `HGETALL`. `set`, `patch`, `touch` and
+ * `destroy` are each one Lua script (`EVALSHA`, falling back to `EVAL` once per server), so a
+ * change is applied whole or not at all; `patch` and `touch` change nothing when the session no
+ * longer exists, so a destroyed or expired session is never brought back. `incr` adds to the
+ * JSON number inside Redis, so parallel increments are never lost. On a single server or
+ * Sentinel the user index is updated in the same script. On a Cluster the index lives in
+ * another hash slot, so it is updated by a second command when a user logs in or out, and about
+ * once per session lifetime otherwise (best effort: `listByUser` checks every member and drops
+ * the ones whose session is gone or belongs to someone else).
+ *
+ * **Failures.** Every failure is a rejection (the core answers 503). Nothing waits in ioredis'
+ * offline queue past `commandTimeout`: while the client is (re)connecting, operations wait for it
+ * to be ready at most that long and are then dropped unsent. When Redis is back, the client
+ * reconnects and sessions written before the outage work again.
+ */
+export class RedisStore implements SessionStore {
+  private readonly client: CommandClient;
+  private readonly prefix: string;
+  private readonly scanCount: number;
+  private readonly commandTimeout: number;
+  private readonly cluster: boolean;
+  /** Prefix of user index keys as Lua scripts must spell them (ioredis' keyPrefix included). */
+  private readonly luaIndexPrefix: string;
+  private readyWaiter: Promise<void> | undefined;
+  private stopWaiting: (() => void) | undefined;
+  private closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    const client = options?.client as unknown as CommandClient | undefined;
+    if (client === undefined || client === null || typeof client.evalsha !== 'function' || typeof client.hgetall !== 'function') {
+      throw new Error('RedisStore: `client` must be an ioredis Redis or Cluster instance, e.g. new RedisStore({ client: new Redis(process.env.REDIS_URL) }).');
+    }
+    this.client = client;
+    this.prefix = options.prefix ?? 'sess:';
+    if (typeof this.prefix !== 'string') throw new Error(`RedisStore: prefix must be a string, got ${String(options.prefix)}.`);
+    this.scanCount = options.scanCount ?? 100;
+    if (!Number.isInteger(this.scanCount) || this.scanCount < 1) {
+      throw new Error(`RedisStore: scanCount must be a positive whole number, got ${String(options.scanCount)}.`);
+    }
+    this.commandTimeout = options.commandTimeout ?? 2_000;
+    if (typeof this.commandTimeout !== 'number' || !(this.commandTimeout > 0) || !Number.isFinite(this.commandTimeout)) {
+      throw new Error(`RedisStore: commandTimeout must be a positive number of milliseconds, got ${String(options.commandTimeout)}.`);
+    }
+    this.cluster = client.isCluster === true;
+    const keyPrefix = client.options?.keyPrefix;
+    this.luaIndexPrefix = `${keyPrefix === undefined || keyPrefix === null ? '' : String(keyPrefix)}${this.prefix}user:`;
+  }
+
+  async get(handle: string): Promise<SessionRecord | undefined> {
+    const fields = await this.run('get', () => this.client.hgetall(this.key(handle)));
+    const created = fields[CREATED];
+    if (created === undefined) return undefined;
+    const data: Record<string, unknown> = {};
+    for (const field in fields) {
+      if (field.startsWith(DATA)) assign(data, field.slice(DATA.length), JSON.parse(fields[field]!));
+    }
+    const record: SessionRecord = { data, createdAt: Number(created), touchedAt: Number(fields[TOUCHED] ?? created) };
+    const user = fields[USER];
+    if (user !== undefined) record.user = user;
+    return record;
+  }
+
+  async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    const has = record.user !== undefined;
+    const args: (string | number)[] = [this.inline, this.luaIndexPrefix, handle, ttlArg(ttlMs), record.createdAt, record.touchedAt, has ? '1' : '0', record.user ?? ''];
+    for (const key of Object.keys(record.data)) {
+      const json = JSON.stringify(record.data[key]);
+      if (json !== undefined) args.push(DATA + key, json);
+    }
+    await this.run('set', async () => {
+      const reply = await this.script(SCRIPTS.set, this.key(handle), args);
+      // A failed index write fails the set: the new session never gets its cookie, so it is unreachable.
+      await this.followUp(handle, reply, true);
+    });
+  }
+
+  async patch(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    const userOp = patch.user === undefined ? 'k' : patch.user === null ? 'd' : 's';
+    const unset = patch.unset.map((key) => DATA + key);
+    const set: string[] = [];
+    for (const key of Object.keys(patch.set)) {
+      const json = JSON.stringify(patch.set[key]);
+      if (json === undefined) unset.push(DATA + key);
+      else set.push(DATA + key, json);
+    }
+    const incr: string[] = [];
+    for (const key of Object.keys(patch.incr)) incr.push(DATA + key, String(patch.incr[key]));
+    const args: (string | number)[] = [
+      this.inline, this.luaIndexPrefix, handle, ttlArg(ttlMs), patch.touchedAt, patch.clear ? '1' : '0', userOp, patch.user ?? '',
+      unset.length, set.length / 2, incr.length / 2, ...unset, ...set, ...incr,
+    ];
+    return this.run('patch', async () => {
+      const reply = await this.script(SCRIPTS.patch, this.key(handle), args);
+      if (!this.applied(reply)) return false;
+      await this.followUp(handle, reply, false);
+      return true;
+    });
+  }
+
+  async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    await this.run('touch', async () => {
+      const reply = await this.script(SCRIPTS.touch, this.key(handle), [this.inline, this.luaIndexPrefix, handle, ttlArg(ttlMs), record.touchedAt]);
+      if (this.applied(reply)) await this.followUp(handle, reply, false);
+    });
+  }
+
+  async destroy(handle: string): Promise<void> {
+    await this.run('destroy', async () => {
+      const reply = (await this.script(SCRIPTS.destroy, this.key(handle), [this.inline, this.luaIndexPrefix, handle])) as unknown[];
+      if (this.cluster && Number(reply[1]) === 1) {
+        // Best effort: a member left behind is dropped by listByUser, its session being gone.
+        await this.script(SCRIPTS.index, this.indexKey(String(reply[2])), ['rem', handle]).catch(noop);
+      }
+    });
+  }
+
+  async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
+    return this.run('listByUser', async () => {
+      const indexKey = this.indexKey(user);
+      const members = new Map<string, string>();
+      let cursor = '0';
+      do {
+        const [next, items] = await this.client.zscan(indexKey, cursor, 'COUNT', this.scanCount);
+        for (let i = 0; i + 1 < items.length; i += 2) members.set(items[i]!, items[i + 1]!);
+        cursor = String(next);
+      } while (cursor !== '0');
+
+      const entries: SessionStoreUserEntry[] = [];
+      const dead: string[] = [];
+      const handles = [...members.keys()];
+      for (let i = 0; i < handles.length; i += this.scanCount) {
+        const batch = handles.slice(i, i + this.scanCount);
+        const rows = await Promise.all(batch.map((h) => this.client.hmget(this.key(h), CREATED, TOUCHED, USER)));
+        rows.forEach(([created, touched, owner], j) => {
+          const handle = batch[j]!;
+          if (created !== null && owner === user) {
+            entries.push({ handle, createdAt: Number(created), touchedAt: Number(touched ?? created) });
+          } else {
+            // Expired, destroyed, or now another user's session: drop it unless re-added meanwhile.
+            dead.push(handle, members.get(handle)!);
+          }
+        });
+      }
+      if (dead.length > 0) await this.script(SCRIPTS.index, indexKey, ['drop', ...dead]);
+      return entries;
+    });
+  }
+
+  /**
+   * Stops waiting for the client to become ready; later calls reject. Does not quit the client,
+   * which belongs to the caller.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopWaiting?.();
+  }
+
+  private get inline(): string {
+    return this.cluster ? '0' : '1';
+  }
+
+  private key(handle: string): string {
+    return this.prefix + handle;
+  }
+
+  private indexKey(user: string): string {
+    return `${this.prefix}user:${user}`;
+  }
+
+  private applied(reply: unknown): boolean {
+    return Array.isArray(reply) && Number(reply[0]) === 1;
+  }
+
+  /** Cluster mode: carries out on the user indexes what the session script asked for. */
+  private async followUp(handle: string, reply: unknown, strict: boolean): Promise<void> {
+    if (!this.cluster || !Array.isArray(reply)) return;
+    const todo: IndexFollowUp = {
+      put: Number(reply[1]) === 1 ? { user: String(reply[2]), score: String(reply[3]) } : undefined,
+      remove: Number(reply[4]) === 1 ? String(reply[5]) : undefined,
+    };
+    if (todo.remove !== undefined) {
+      // Best effort: listByUser drops members whose session now belongs to someone else.
+      await this.script(SCRIPTS.index, this.indexKey(todo.remove), ['rem', handle]).catch(noop);
+    }
+    if (todo.put !== undefined) {
+      try {
+        await this.script(SCRIPTS.index, this.indexKey(todo.put.user), ['put', handle, todo.put.score]);
+      } catch (error) {
+        // Forget the index write so that the session's next write tries again.
+        await this.client.hdel(this.key(handle), INDEXED).catch(noop);
+        if (strict) throw error;
+      }
+    }
+  }
+
+  /** Runs a script by its SHA1, sending its source only when the server does not know it yet. */
+  private async script(script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.client.evalsha(script.sha, 1, key, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.client.eval(script.source, 1, key, ...args);
+    }
+  }
+
+  /**
+   * Runs `operation` within `commandTimeout`, waiting for a (re)connecting client to become ready
+   * first. Whatever `operation` does after the deadline can no longer reject unhandled.
+   */
+  private run<T>(name: string, operation: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error(`RedisStore: ${name} called after close().`));
+    let expired = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        expired = true;
+        reject(new Error(`RedisStore: ${name} got no answer from Redis within ${this.commandTimeout} ms (client status: ${this.client.status}).`));
+      }, this.commandTimeout);
+      timer.unref();
+    });
+    const work = (async () => {
+      if (CONNECTING.has(this.client.status)) {
+        await this.whenReady();
+        // Too late: the caller was already told it failed, so it must not happen now.
+        if (expired) throw new Error(`RedisStore: ${name} dropped unsent after timing out.`);
+      }
+      return operation();
+    })();
+    work.catch(noop);
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  /** One shared wait for the client's next `ready` event, however many operations wait. */
+  private whenReady(): Promise<void> {
+    this.readyWaiter ??= new Promise<void>((resolve) => {
+      const onReady = (): void => {
+        this.readyWaiter = undefined;
+        this.stopWaiting = undefined;
+        resolve();
+      };
+      this.client.once('ready', onReady);
+      this.stopWaiting = () => {
+        this.client.off('ready', onReady);
+        this.readyWaiter = undefined;
+        this.stopWaiting = undefined;
+      };
+    });
+    return this.readyWaiter;
+  }
+}

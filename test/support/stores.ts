@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import { MemoryStore, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from 'nestjs-sessionkit';
+
+/**
+ * A real MemoryStore behind a wrapper that counts every call and can be switched to fail, so
+ * tests can see what the library asked of its store.
+ */
+@Injectable()
+export class CountingStore implements SessionStore {
+  readonly inner = new MemoryStore();
+  readonly calls = { get: 0, set: 0, touch: 0, patch: 0, destroy: 0, listByUser: 0, close: 0 };
+  /** When true, get() (and listByUser()) reject. */
+  failReads = false;
+  /** When true, set(), touch(), patch() and destroy() reject. */
+  failWrites = false;
+  /**
+   * When true, records are kept far past the TTL the library asks for, like a store that is slow
+   * to expire: then only the library's own checks end sessions.
+   */
+  keepForever = false;
+
+  /** Writes of any kind: set, touch and patch. */
+  get writes(): number {
+    return this.calls.set + this.calls.touch + this.calls.patch;
+  }
+
+  get size(): number {
+    return this.inner.size;
+  }
+
+  reset(): void {
+    for (const key of Object.keys(this.calls) as (keyof CountingStore['calls'])[]) this.calls[key] = 0;
+  }
+
+  private ttl(ttlMs: number): number {
+    return this.keepForever ? 3_600_000 : ttlMs;
+  }
+
+  private check(write: boolean): void {
+    if (write ? this.failWrites : this.failReads) throw new Error(`test store: ${write ? 'write' : 'read'} refused`);
+  }
+
+  async get(handle: string): Promise<SessionRecord | undefined> {
+    this.calls.get++;
+    this.check(false);
+    return this.inner.get(handle);
+  }
+
+  async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    this.calls.set++;
+    this.check(true);
+    return this.inner.set(handle, record, this.ttl(ttlMs));
+  }
+
+  async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    this.calls.touch++;
+    this.check(true);
+    return this.inner.touch(handle, record, this.ttl(ttlMs));
+  }
+
+  async patch(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    this.calls.patch++;
+    this.check(true);
+    return this.inner.patch(handle, patch, this.ttl(ttlMs));
+  }
+
+  async destroy(handle: string): Promise<void> {
+    this.calls.destroy++;
+    this.check(true);
+    return this.inner.destroy(handle);
+  }
+
+  async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
+    this.calls.listByUser++;
+    this.check(false);
+    return this.inner.listByUser(user);
+  }
+
+  async close(): Promise<void> {
+    this.calls.close++;
+    await this.inner.close();
+  }
+}
