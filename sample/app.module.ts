@@ -3,6 +3,7 @@ import { SessionModule } from 'nestjs-sessionkit';
 import { AuthController } from './auth.controller.js';
 import { CartController } from './cart.controller.js';
 import { HomeController } from './home.controller.js';
+import { SessionStoreProvider } from './session-store.provider.js';
 import { UsersService } from './users.service.js';
 
 function sessionSecret(): string {
@@ -12,11 +13,18 @@ function sessionSecret(): string {
   return 'development-only-secret-change-me-0123456789';
 }
 
+/** Provides the store to SessionModule's factory. */
+@Module({ providers: [SessionStoreProvider], exports: [SessionStoreProvider] })
+class SessionStoreModule {}
+
 @Module({
   imports: [
     SessionModule.forRootAsync({
-      useFactory: () => ({
+      imports: [SessionStoreModule],
+      inject: [SessionStoreProvider],
+      useFactory: async (stores: SessionStoreProvider) => ({
         secret: sessionSecret(),
+        store: await stores.create(),
         // Plain HTTP on localhost in development; Secure cookies everywhere else.
         cookie: { secure: process.env.NODE_ENV === 'production' },
       }),
