@@ -156,7 +156,7 @@ function rowsOf(report: BenchReport): string[][] {
   return report.summaries.map((s) => [
     s.scenario.label,
     adapterLabel(s.app.adapter),
-    s.app.label + (s.failures > 0 ? ` (${s.failures} failed requests)` : ''),
+    s.app.label + (s.rounds < report.config.rounds ? ` [${s.rounds} of ${report.config.rounds} rounds]` : '') + (s.failures > 0 ? ` (${s.failures} failed requests)` : ''),
     int(s.rps.median),
     s.rounds > 1 ? spread(s.rps) : '',
     ms(s.p50.median),

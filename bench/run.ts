@@ -5,7 +5,8 @@
  * Each app runs in its own process (pinned to CPU 0 where `taskset` exists) and is driven by
  * autocannon in another process (pinned to CPU 1). Options: --quick, --rounds=N, --duration=S,
  * --warmup=S, --first-warmup=S, --connections=N, --lost-amount=N, --apps=name,name, --scenarios=read,change, --no-memory,
- * --no-lost, --no-write.
+ * --no-lost, --no-write; --render=bench-dist/results-full.json prints (and, for a full run, writes
+ * the docs) from the results of an earlier run without measuring again.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -51,6 +52,8 @@ interface Options {
   memory: boolean;
   lost: boolean;
   write: boolean;
+  /** A results JSON of an earlier run to print and write again, measuring nothing. */
+  render: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -60,7 +63,7 @@ function parseOptions(argv: string[]): Options {
     if (!m) throw new Error(`Unknown argument ${arg}`);
     flags.set(m[1]!, m[2] ?? 'true');
   }
-  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'no-write'];
+  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'no-write', 'render'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`Unknown option --${key}. Known: ${known.map((k) => `--${k}`).join(' ')}`);
   const quick = flags.has('quick');
   const num = (key: string, fallback: number): number => {
@@ -84,6 +87,7 @@ function parseOptions(argv: string[]): Options {
     memory: !flags.has('no-memory'),
     lost: !flags.has('no-lost'),
     write: !quick && !flags.has('no-write'),
+    render: flags.get('render'),
   };
 }
 
@@ -141,11 +145,11 @@ function startApp(spec: AppSpec, pinning: Pinning): Promise<RunningApp> {
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${spec.name} did not start within 30 s. ${err}`));
+      reject(new Error(`${spec.name} did not start within 30 s: ${conciseError(err)}`));
     }, 30_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${spec.name} exited with code ${code} before it was ready. ${err}`));
+      reject(new Error(`${spec.name} exited with code ${code} before it was ready: ${conciseError(err)}`));
     });
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -157,6 +161,12 @@ function startApp(spec: AppSpec, pinning: Pinning): Promise<RunningApp> {
       resolvePromise({ spec, child, port: ready.port, pid: ready.pid, stderr: () => err });
     });
   });
+}
+
+/** The line of a child's stderr that names the error (the whole stack is noise in a report). */
+function conciseError(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /^(\w*Error\b|Error \[)/.test(l)) ?? lines[lines.length - 1] ?? '(no output)';
 }
 
 function stopApp(app: RunningApp): Promise<void> {
@@ -181,7 +191,7 @@ function runLoader(job: LoadJob, pinning: Pinning): Promise<LoadResult> {
   return new Promise((resolvePromise, reject) => {
     child.on('exit', (code) => {
       const line = out.trim().split('\n').pop();
-      if (code !== 0 || !line) return reject(new Error(`autocannon failed (${code}): ${err}`));
+      if (code !== 0 || !line) return reject(new Error(`autocannon failed (${code}): ${conciseError(err)}`));
       resolvePromise(JSON.parse(line) as LoadResult);
     });
   });
@@ -197,7 +207,7 @@ function runMemory(mode: 'bytes' | 'million', pinning: Pinning): Promise<unknown
   return new Promise((resolvePromise, reject) => {
     child.on('exit', (code) => {
       const line = out.trim().split('\n').pop();
-      if (code !== 0 || !line) return reject(new Error(`memory ${mode} failed (${code}): ${err}`));
+      if (code !== 0 || !line) return reject(new Error(`memory ${mode} failed (${code}): ${conciseError(err)}`));
       resolvePromise(JSON.parse(line));
     });
   });
@@ -275,6 +285,13 @@ function gitDescription(): string {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.render !== undefined) {
+    const saved = JSON.parse(readFileSync(resolve(options.render), 'utf8')) as BenchReport;
+    // Notes of older runs may carry whole stack traces: keep the sentence and the error line.
+    saved.notes = saved.notes.map((n) => (n.includes('\n') ? `${n.split('\n')[0]!.replace(/ before it was ready\b.*$/, ' before it was ready')}: ${conciseError(n)}` : n));
+    output(saved, saved.mode === 'full' && !process.argv.includes('--no-write'));
+    return;
+  }
   const started = Date.now();
   const pinning = detectPinning();
   const notes: string[] = [];
@@ -302,7 +319,7 @@ async function main(): Promise<void> {
   log(pinning.layout);
   for (const s of skipped) log(s);
 
-  // Cases: app name -> scenario -> rounds.
+  // Every measured case of every round.
   const rounds: CaseRound[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     // Rotate the order each round so slow drift (thermal, noisy neighbours) spreads over all apps.
@@ -435,10 +452,15 @@ async function main(): Promise<void> {
     million,
   };
 
-  process.stdout.write(consoleReport(report));
   mkdirSync(join(root, 'bench-dist'), { recursive: true });
   writeFileSync(join(root, 'bench-dist', `results-${report.mode}.json`), JSON.stringify(report, null, 2));
-  if (options.write) {
+  output(report, options.write);
+}
+
+/** Prints the table and, for a full run, writes docs/benchmarks.md and docs/benchmarks.svg. */
+function output(report: BenchReport, write: boolean): void {
+  process.stdout.write(consoleReport(report));
+  if (write) {
     mkdirSync(join(root, 'docs'), { recursive: true });
     writeFileSync(join(root, 'docs', 'benchmarks.md'), markdownReport(report));
     writeFileSync(join(root, 'docs', 'benchmarks.svg'), svgChart(report));
