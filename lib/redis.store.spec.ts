@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { RedisStore } from './redis.store.js';
 import { describeRedisStoreContract, newHandle, patchOf, recordOf } from '../test/support/redis-store-contract.js';
@@ -22,6 +23,7 @@ afterAll(async () => {
 describeRedisStoreContract(`RedisStore on one server (${REDIS_URL})`, () => ({ client, prefix }));
 
 describe('RedisStore round trips', () => {
+  let monitorBase: Redis;
   let monitor: Redis;
   let store: RedisStore;
   let address: string;
@@ -31,23 +33,35 @@ describe('RedisStore round trips', () => {
     store = new RedisStore({ client, prefix: `${prefix}rt:` });
     const info = String(await client.client('INFO'));
     address = /addr=(\S+)/.exec(info)![1]!;
-    monitor = await newRedis().monitor();
+    // monitor() opens a connection of its own; both are closed in afterAll.
+    monitorBase = newRedis();
+    monitor = await monitorBase.monitor();
     monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ args, source }));
   });
-  afterAll(() => closeClient(monitor));
+  afterAll(async () => {
+    monitor.disconnect();
+    await closeClient(monitorBase);
+  });
 
   /** The commands the store's connection sent for `operation`, read from MONITOR (commands run by Lua are not counted). */
   async function commandsOf(operation: () => Promise<unknown>): Promise<string[]> {
-    const marker = `marker-${Math.random()}`;
-    seen.length = 0;
+    const nonce = Math.random().toString(36).slice(2);
+    const marked = async (marker: string): Promise<number> => {
+      await client.echo(marker);
+      const end = Date.now() + 5_000;
+      for (;;) {
+        const at = seen.findIndex((c) => c.args.includes(marker));
+        if (at >= 0) return at;
+        if (Date.now() > end) throw new Error('MONITOR did not report the marker');
+        await sleep(5);
+      }
+    };
+    const from = await marked(`start-${nonce}`);
     await operation();
-    await client.echo(marker);
-    const end = Date.now() + 5_000;
-    while (!seen.some((c) => c.args.includes(marker))) {
-      if (Date.now() > end) throw new Error('MONITOR did not report the marker');
-      await sleep(5);
-    }
-    return seen.filter((c) => c.source === address && !c.args.includes(marker)).map((c) => c.args[0]!.toLowerCase());
+    const to = await marked(`end-${nonce}`);
+    const commands = seen.slice(from + 1, to).filter((c) => c.source === address).map((c) => c.args[0]!.toLowerCase());
+    seen.length = 0;
+    return commands;
   }
 
   it('takes one command per get, set, patch, touch and destroy, index upkeep included', async () => {
@@ -128,6 +142,22 @@ describe('RedisStore options and failures', () => {
     } finally {
       offline.disconnect();
     }
+  });
+
+  it('keeps ioredis an optional peer: library code imports its types only', () => {
+    const dir = new URL('.', import.meta.url);
+    const sources = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'));
+    expect(sources).toContain('redis.store.ts');
+    let imports = 0;
+    for (const file of sources) {
+      const code = readFileSync(new URL(file, dir), 'utf8');
+      for (const [statement] of code.matchAll(/^\s*(import|export)\b[^;]*?['"]ioredis['"]/gm)) {
+        expect(statement).toMatch(/^\s*import type\b/);
+        imports++;
+      }
+      expect(code).not.toMatch(/\b(require|import)\s*\(\s*['"]ioredis['"]/);
+    }
+    expect(imports).toBe(1);
   });
 
   it('close() leaves the client it was given open', async () => {

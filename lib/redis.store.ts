@@ -9,8 +9,10 @@ export interface RedisStoreOptions {
    * The ioredis client to use: a `Redis` (one server, or a Sentinel-managed master with
    * `new Redis({ sentinels, name })`) or a `Cluster`. ioredis 5 and 6 are supported.
    *
-   * The client stays yours: the store opens no connection, timer or handle of its own, and
+   * The client stays yours: the store opens no connection or other handle of its own, and
    * `close()` does not quit the client. Quit it yourself on shutdown, after the app has closed.
+   * With Sentinel, pass `new Redis({ sentinels: [{ host, port }], name: 'mymaster' })`: the
+   * store follows the master ioredis is connected to.
    */
   client: Redis | Cluster;
   /**
@@ -30,8 +32,10 @@ export interface RedisStoreOptions {
   /**
    * The longest (milliseconds) any store operation may take, waiting for a connection included.
    * Past it the operation rejects, so a request that needs the session gets a 503 within this
-   * bound while Redis is down instead of hanging in ioredis' offline queue. An operation that
-   * timed out before it was sent is never sent later.
+   * bound while Redis is down instead of hanging in ioredis' offline queue (which, by default,
+   * holds commands until the server is back). An operation that timed out while waiting for the
+   * connection is never sent later. Works whatever the client's `enableOfflineQueue`,
+   * `maxRetriesPerRequest` and `commandTimeout` settings are.
    * @defaultValue `2000`
    */
   commandTimeout?: number;
@@ -287,17 +291,20 @@ function assign(target: Record<string, unknown>, key: string, value: unknown): v
 
 /**
  * Sessions in Redis, shared by every instance of the app: `new RedisStore({ client })` with an
- * ioredis client (`npm install ioredis`), given to `SessionModule.forRoot({ store })`.
+ * ioredis client (`npm install ioredis`; versions 5 and 6), given to `SessionModule.forRoot({ store })`.
  *
  * ```ts
- * const redis = new Redis(process.env.REDIS_URL);                       // one server
- * const redis = new Redis({ sentinels: [{ host, port }], name: 'mymaster' }); // Sentinel
- * const redis = new Cluster([{ host, port }]);                           // Redis Cluster
- * SessionModule.forRoot({ secret, store: new RedisStore({ client: redis }) });
+ * import { Cluster, Redis } from 'ioredis';
+ *
+ * const client = new Redis(process.env.REDIS_URL);                                  // one server
+ * // const client = new Redis({ sentinels: [{ host: 'sentinel-1', port: 26379 }], name: 'mymaster' }); // Sentinel
+ * // const client = new Cluster([{ host: 'redis-1', port: 6379 }]);                  // Redis Cluster
+ * SessionModule.forRoot({ secret, store: new RedisStore({ client }) });
  * ```
  *
- * **Ownership.** The client belongs to the caller: the store opens no connection, timer or other
- * handle of its own, and `close()` does not quit the client. Quit it after the app has closed.
+ * **Ownership.** The client belongs to the caller: the store opens no connection and keeps no
+ * background timer (only a timeout per running operation), and `close()` does not quit the
+ * client. Quit it yourself after the app has closed.
  *
  * **Key layout.** Keys hold no session id: the core hands the store one-way hashes (handles).
  * - `<prefix><handle>`: a hash per session, expiring with the session (`PEXPIRE`). Fields:
@@ -316,15 +323,19 @@ function assign(target: Record<string, unknown>, key: string, value: unknown): v
  * change is applied whole or not at all; `patch` and `touch` change nothing when the session no
  * longer exists, so a destroyed or expired session is never brought back. `incr` adds to the
  * JSON number inside Redis, so parallel increments are never lost. On a single server or
- * Sentinel the user index is updated in the same script. On a Cluster the index lives in
- * another hash slot, so it is updated by a second command when a user logs in or out, and about
- * once per session lifetime otherwise (best effort: `listByUser` checks every member and drops
- * the ones whose session is gone or belongs to someone else).
+ * Sentinel the same script also updates the user index (a key it computes, which Redis allows
+ * outside Cluster), so the index is always exact. On a Cluster the index lives in another hash
+ * slot, so it is updated by a second command when a user logs in or out, and about once per
+ * session lifetime otherwise (the index score carries one ttl of headroom). That is best
+ * effort: `listByUser` checks every member and drops those whose session is gone or now
+ * belongs to someone else, and a lost index write is retried by the session's next write.
  *
- * **Failures.** Every failure is a rejection (the core answers 503). Nothing waits in ioredis'
- * offline queue past `commandTimeout`: while the client is (re)connecting, operations wait for it
- * to be ready at most that long and are then dropped unsent. When Redis is back, the client
- * reconnects and sessions written before the outage work again.
+ * **Failures.** Every failure is a rejection (the core answers 503), never an unhandled one.
+ * While the client is (re)connecting, an operation waits for it to be ready at most
+ * `commandTimeout` and is then dropped unsent, so nothing piles up in ioredis' offline queue.
+ * A command already sent when the connection drops may still be resent by ioredis on reconnect
+ * after its caller got the timeout; even then `patch` and `touch` never recreate a destroyed
+ * session. When Redis is back, the client reconnects and the sessions it kept work again.
  */
 export class RedisStore implements SessionStore {
   private readonly client: CommandClient;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,12 +13,19 @@ export async function redisCli(port: number, ...args: string[]): Promise<string>
   return stdout.trim();
 }
 
+/** True while process `pid` runs (an exited daemon not yet reaped by init counts as gone). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // Field 3 of /proc/<pid>/stat is the state; Z is a zombie.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
@@ -114,4 +121,48 @@ export class TestRedisServer {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** A Redis Sentinel watching one master (`name`), for one test file; its config lives in `dir`. */
+export interface TestSentinel {
+  port: number;
+  name: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a daemonized `redis-server --sentinel` on a free port monitoring the master on
+ * `masterPort` under `name`, and waits until it reports that master.
+ */
+export async function startSentinel(masterPort: number, dir: string, name = 'sessionkit'): Promise<TestSentinel> {
+  const port = await freePort();
+  const config = join(dir, `sentinel-${port}.conf`);
+  writeFileSync(
+    config,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+      `sentinel down-after-milliseconds ${name} 5000`,
+      '',
+    ].join('\n'),
+  );
+  const pidfile = join(dir, `sentinel-${port}.pid`);
+  await run('redis-server', [config, '--sentinel', '--daemonize', 'yes', '--pidfile', pidfile, '--logfile', join(dir, `sentinel-${port}.log`)]);
+  let pid = 0;
+  const stop = async (): Promise<void> => {
+    pid ||= Number(readFileSync(pidfile, 'utf8').trim());
+    if (pid) await stopRedisProcess(port, pid, false);
+  };
+  try {
+    await waitUntil(`sentinel on port ${port}`, async () => {
+      pid ||= Number(readFileSync(pidfile, 'utf8').trim());
+      return (await redisCli(port, 'sentinel', 'get-master-addr-by-name', name)).includes(String(masterPort));
+    });
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+  return { port, name, stop };
 }

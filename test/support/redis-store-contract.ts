@@ -267,7 +267,7 @@ export function describeRedisStoreContract(title: string, target: () => Contract
         expect(key).not.toContain(id);
         if (key.startsWith(`${prefix}user:`)) {
           expect(await client.type(key)).toBe('zset');
-          for (const member of await client.zrange(key, 0, -1)) expect(member).toMatch(/^[0-9a-f]{64}$/);
+          for (const member of await client.zrange(key, 0, '-1')) expect(member).toMatch(/^[0-9a-f]{64}$/);
         } else {
           expect(await client.type(key)).toBe('hash');
           const fields = await client.hgetall(key);

@@ -1,0 +1,110 @@
+import type { INestApplication } from '@nestjs/common';
+import { Cluster } from 'ioredis';
+import { RedisStore } from 'nestjs-sessionkit';
+import { redisAppModule } from '../fixtures/redis-app.fixture.js';
+import { adapters, baseUrl, startApp } from '../support/app.js';
+import { Client } from '../support/client.js';
+import { closeClient, testPrefix, waitUntil } from '../support/redis.js';
+import { type TestCluster, startRedisCluster } from '../support/redis-cluster.js';
+import { describeRedisStoreContract, newHandle, patchOf, recordOf } from '../support/redis-store-contract.js';
+
+// A real 3-master Redis Cluster on loopback, started for this file and shut down after it.
+let cluster: TestCluster | undefined;
+let client: Cluster;
+const prefix = testPrefix('cluster');
+
+beforeAll(async () => {
+  cluster = await startRedisCluster(3);
+  client = new Cluster(cluster.nodes, { redisOptions: { disconnectTimeout: 100 } });
+  client.on('error', () => {});
+  await waitUntil('the cluster client to be ready', () => client.status === 'ready', 10_000);
+}, 30_000);
+afterAll(async () => {
+  try {
+    await closeClient(client);
+  } finally {
+    await cluster?.stop();
+  }
+});
+
+describeRedisStoreContract('RedisStore on a 3-master Redis Cluster', () => ({ client, prefix }));
+
+describe('RedisStore on a Cluster: user index in another hash slot', () => {
+  it('keeps the index in its own slot, updated by a separate command, and repairs a lost index write', async () => {
+    const store = new RedisStore({ client, prefix: `${prefix}slots:` });
+    // Find a user whose index lands on another slot than the session.
+    const handle = newHandle();
+    const sessionSlot = Number(await client.cluster('KEYSLOT', `${prefix}slots:${handle}`));
+    let user = 'u0';
+    for (let i = 0; Number(await client.cluster('KEYSLOT', `${prefix}slots:user:${user}`)) === sessionSlot; i++) user = `u${i}`;
+
+    await store.set(handle, recordOf({ userId: user }, user), 60_000);
+    expect((await store.listByUser(user)).map((e) => e.handle)).toEqual([handle]);
+    // The session remembers the (headroom) score it put in the index: the next writes need no index command.
+    const indexed = Number(await client.hget(`${prefix}slots:${handle}`, '@x'));
+    expect(indexed).toBeGreaterThan(Date.now() + 100_000);
+    expect(Number(await client.zscore(`${prefix}slots:user:${user}`, handle))).toBe(indexed);
+
+    // A lost index write (index entry gone, @x cleared as after a failure) is repaired by the next write.
+    await client.zrem(`${prefix}slots:user:${user}`, handle);
+    await client.hdel(`${prefix}slots:${handle}`, '@x');
+    expect(await store.patch(handle, patchOf({ set: { step: 1 } }), 60_000)).toBe(true);
+    expect((await store.listByUser(user)).map((e) => e.handle)).toEqual([handle]);
+    await store.destroy(handle);
+    expect(await store.listByUser(user)).toEqual([]);
+  });
+});
+
+describe('RedisStore on a Cluster: a failing index write', () => {
+  it('fails a set (its session is never handed out), but not a patch, which retries on the next write', async () => {
+    const store = new RedisStore({ client, prefix: `${prefix}fault:` });
+    // A key of the wrong type makes every write to this user's index fail (WRONGTYPE).
+    await client.set(`${prefix}fault:user:broken`, 'not a sorted set');
+    const fresh = newHandle();
+    await expect(store.set(fresh, recordOf({ userId: 'broken' }, 'broken'), 60_000)).rejects.toThrow(/WRONGTYPE/);
+
+    const handle = newHandle();
+    await store.set(handle, recordOf({ n: 0 }), 60_000);
+    expect(await store.patch(handle, patchOf({ set: { userId: 'broken' }, user: 'broken' }), 60_000)).toBe(true);
+    expect((await store.get(handle))!.user).toBe('broken');
+    expect(await client.hexists(`${prefix}fault:${handle}`, '@x')).toBe(0);
+
+    await client.del(`${prefix}fault:user:broken`);
+    expect(await store.patch(handle, patchOf({ incr: { n: 1 } }), 60_000)).toBe(true);
+    expect((await store.listByUser('broken')).map((e) => e.handle)).toEqual([handle]);
+  });
+});
+
+describe.each(adapters)('login, list and destroyByUser over a Cluster (%s)', (adapter) => {
+  let app: INestApplication | undefined;
+  let base: string;
+
+  beforeAll(async () => {
+    app = await startApp(redisAppModule(new RedisStore({ client, prefix: `${prefix}${adapter}:` })), adapter);
+    base = await baseUrl(app);
+  });
+  afterAll(() => app?.close());
+
+  it('lists the sessions of a user and logs out the others', async () => {
+    const devices = [new Client(base), new Client(base), new Client(base)];
+    for (const device of devices) expect((await device.post('/login', { userId: 'cluster-user' })).status).toBe(200);
+    const stranger = new Client(base);
+    await stranger.post('/login', { userId: 'someone-else' });
+
+    const list = await devices[0]!.get('/sessions');
+    expect(list.status).toBe(200);
+    const sessions = list.body as { handle: string; current: boolean; createdAt: number; lastSeenAt: number }[];
+    expect(sessions).toHaveLength(3);
+    expect(sessions.filter((s) => s.current)).toHaveLength(1);
+
+    expect((await devices[0]!.post('/logout-others')).body).toEqual({ destroyed: 2 });
+    expect((await devices[0]!.get('/me')).status).toBe(200);
+    expect((await devices[1]!.get('/me')).status).toBe(401);
+    expect((await devices[2]!.get('/me')).status).toBe(401);
+    expect((await stranger.get('/me')).status).toBe(200);
+    expect(((await devices[0]!.get('/sessions')).body as unknown[]).length).toBe(1);
+
+    expect((await devices[0]!.post('/logout')).status).toBe(200);
+    expect((await devices[0]!.get('/me')).status).toBe(401);
+  });
+});
