@@ -39,7 +39,9 @@ describe('SessionCookie', () => {
     const id = newSessionId();
     const header = c.issue(id, 1000);
     expect(header).toMatch(/^sid=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
-    expect(c.read(`other=1; sid=${valueOf(header)}`)).toEqual({ id, rotated: false });
+    expect(c.read(`other=1; sid=${valueOf(header)}`)).toEqual({ id, handle: sessionHandle(id), rotated: false });
+    // A second read of the same cookie is served from the cache, with the same answer.
+    expect(c.read(`sid=${valueOf(header)}`)).toEqual({ id, handle: sessionHandle(id), rotated: false });
   });
 
   it('ignores missing, malformed, truncated, oversized and tampered cookies', () => {
@@ -67,9 +69,9 @@ describe('SessionCookie', () => {
     const id = newSessionId();
     const old = valueOf(cookieFor(OLD).issue(id, 1000));
     const rotating = cookieFor([NEW, OLD]);
-    expect(rotating.read(`sid=${old}`)).toEqual({ id, rotated: true });
+    expect(rotating.read(`sid=${old}`)).toEqual({ id, handle: sessionHandle(id), rotated: true });
     const reissued = valueOf(rotating.issue(id, 1000));
-    expect(cookieFor(NEW).read(`sid=${reissued}`)).toEqual({ id, rotated: false });
+    expect(cookieFor(NEW).read(`sid=${reissued}`)).toEqual({ id, handle: sessionHandle(id), rotated: false });
   });
 
   it('writes Max-Age only for persistent cookies, and expires the cookie to clear it', () => {

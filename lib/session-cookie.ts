@@ -43,8 +43,20 @@ export function isSessionId(value: string): boolean {
   return value.length === ID_LENGTH && BASE64URL.test(value);
 }
 
+/** A verified cookie: the session id in it, its store handle, and whether an older secret signed it. */
+export interface VerifiedCookie {
+  id: string;
+  handle: string;
+  rotated: boolean;
+}
+
+// Cookies verified recently, so a returning browser costs a map lookup rather than an HMAC
+// and a hash. Only cookies that passed verification get in, so nothing can be forged into it.
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /** Signs, verifies and writes the session cookie (internal). */
 export class SessionCookie {
+  private readonly verified = new Map<string, VerifiedCookie>();
   private readonly keys: Buffer[];
   private readonly name: string;
   private readonly prefix: string;
@@ -65,12 +77,23 @@ export class SessionCookie {
    * Reads the session id from a `Cookie` header. Returns `undefined` for a missing, malformed,
    * oversized or wrongly signed cookie; `rotated` is true when an older secret signed it.
    */
-  read(header: string | undefined): { id: string; rotated: boolean } | undefined {
+  read(header: string | undefined): VerifiedCookie | undefined {
     if (!header || !header.includes(this.prefix)) return undefined;
     const value = parseCookie(header)[this.name];
     if (value === undefined || value.length !== SIGNED_LENGTH || value.charCodeAt(ID_LENGTH) !== 46 /* . */) {
       return undefined;
     }
+    const cached = this.verified.get(value);
+    if (cached !== undefined) return cached;
+    const result = this.verify(value);
+    if (result !== undefined) {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(value, result);
+    }
+    return result;
+  }
+
+  private verify(value: string): VerifiedCookie | undefined {
     const id = value.slice(0, ID_LENGTH);
     const signature = value.slice(ID_LENGTH + 1);
     if (!BASE64URL.test(id) || !BASE64URL.test(signature)) return undefined;
@@ -78,7 +101,7 @@ export class SessionCookie {
     for (let i = 0; i < this.keys.length; i++) {
       const expected = Buffer.from(this.sign(id, this.keys[i]!), 'utf8');
       if (expected.length === given.length && timingSafeEqual(expected, given)) {
-        return { id, rotated: i > 0 };
+        return { id, handle: sessionHandle(id), rotated: i > 0 };
       }
     }
     return undefined;

@@ -80,7 +80,7 @@ export class SessionRuntime implements SessionHandleHost {
   private async read(req: SessionHttpRequest, res: SessionHttpResponse): Promise<SessionHandle> {
     const cookie = this.cookie.read(sessionHttp.cookieHeader(req));
     if (cookie === undefined) return this.fresh(res);
-    const handle = sessionHandle(cookie.id);
+    const handle = cookie.handle;
     let record: SessionRecord | undefined;
     try {
       record = await this.store.get(handle);
@@ -214,6 +214,7 @@ export class SessionRuntime implements SessionHandleHost {
   /** What this request changed, or `undefined` if nothing. */
   private buildPatch(session: SessionHandle, now: number): SessionPatch | undefined {
     const { data, changed, increments, watched } = session;
+    if (!session.cleared && changed.size === 0 && increments.size === 0 && watched.size === 0) return undefined;
     let dirty = session.cleared || changed.size > 0 || increments.size > 0;
     const set: Record<string, unknown> = {};
     const unset: string[] = [];
