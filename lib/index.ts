@@ -1,7 +1,7 @@
 export { MemoryStore, type MemoryStoreOptions } from './memory.store.js';
 export { RedisStore, type RedisStoreOptions } from './redis.store.js';
 export { SESSION_STORE } from './session.constants.js';
-export { Session } from './session.decorator.js';
+export { Session, UseSession } from './session.decorator.js';
 export { SessionStoreUnavailableException } from './session.errors.js';
 export { SessionGuard } from './session.guard.js';
 export type { SessionData, SessionHandleApi, SessionKey, SessionNumberKey, SessionValue } from './session.interface.js';

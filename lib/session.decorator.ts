@@ -1,5 +1,6 @@
-import { type ExecutionContext, createParamDecorator } from '@nestjs/common';
-import { SESSION_USED_METADATA } from './session.constants.js';
+import { type ExecutionContext, UseInterceptors, createParamDecorator } from '@nestjs/common';
+import { SESSION_BOUND_METADATA, SESSION_USED_METADATA } from './session.constants.js';
+import { SessionInterceptor } from './session.interceptor.js';
 import { loadedSession } from './session.runtime.js';
 import type { SessionData, SessionHandleApi } from './session.interface.js';
 
@@ -26,11 +27,44 @@ export type Session<T extends object = SessionData> = SessionHandleApi<T>;
 export function Session(key?: string): ParameterDecorator {
   const param = SessionParam(key);
   return (target, propertyKey, index) => {
-    // Marks the handler so the interceptor loads the session before it runs.
     if (propertyKey !== undefined) {
-      const handler = (target as Record<string | symbol, object>)[propertyKey];
-      if (handler !== undefined) Reflect.defineMetadata(SESSION_USED_METADATA, true, handler);
+      const descriptor = Object.getOwnPropertyDescriptor(target, propertyKey);
+      if (descriptor?.value !== undefined) {
+        // Marks the handler so the interceptor loads the session before it runs.
+        Reflect.defineMetadata(SESSION_USED_METADATA, true, descriptor.value);
+        bindInterceptor(target, propertyKey, descriptor);
+      }
     }
     param(target, propertyKey, index);
   };
+}
+
+/**
+ * Binds SessionInterceptor to one handler, once. The interceptor is bound per handler rather
+ * than globally because Nest runs its interceptor pipeline on every route of the app as soon as
+ * one global interceptor exists, and that costs routes that never use the session.
+ */
+function bindInterceptor(target: object, propertyKey: string | symbol | undefined, descriptor?: PropertyDescriptor): void {
+  const holder: object = descriptor ? (descriptor.value as object) : target;
+  if (Reflect.getMetadata(SESSION_BOUND_METADATA, holder) === true) return;
+  Reflect.defineMetadata(SESSION_BOUND_METADATA, true, holder);
+  if (descriptor) UseInterceptors(SessionInterceptor)(target, propertyKey!, descriptor);
+  else UseInterceptors(SessionInterceptor)(target as Function);
+}
+
+/**
+ * Saves the session on every route of a controller, or on one handler, without a `@Session()`
+ * parameter. Needed only where the session is loaded in another way and changed: by your own
+ * guard through `SessionService.load()`, or by `SessionService.load()` in an interceptor.
+ * (Handlers with `@Session()` are covered already.)
+ */
+export function UseSession(): ClassDecorator & MethodDecorator {
+  return (target: object, propertyKey?: string | symbol, descriptor?: PropertyDescriptor) => {
+    bindInterceptor(target, propertyKey, descriptor);
+  };
+}
+
+/** True when SessionInterceptor is bound to the handler or its controller (internal). */
+export function isSessionBound(handler: object, controller: object): boolean {
+  return Reflect.getMetadata(SESSION_BOUND_METADATA, handler) === true || Reflect.getMetadata(SESSION_BOUND_METADATA, controller) === true;
 }

@@ -31,6 +31,8 @@ export class SessionHandle {
   cookieToClear = false;
   touchRequested = false;
   cleared = false;
+  /** Loaded on a route that SessionInterceptor does not save: changes are refused. */
+  detached = false;
   data: Record<string, unknown>;
   /** Keys set or deleted by this request. */
   readonly changed = new Set<string>();
@@ -59,7 +61,16 @@ export class SessionHandle {
     this.cookieStale = cookieStale;
   }
 
+  private assertWritable(): void {
+    if (this.detached) {
+      throw new Error(
+        'The session cannot be changed on this route: nothing would save it. Add @UseSession() to the handler or its controller, or give the handler a @Session() parameter.',
+      );
+    }
+  }
+
   private watch(key: string, value: unknown): void {
+    if (this.detached) return;
     if (isObject(value) && !this.changed.has(key) && !this.watched.has(key)) {
       this.watched.set(key, JSON.stringify(value));
     }
@@ -72,6 +83,7 @@ export class SessionHandle {
   }
 
   set(key: string, value: unknown): void {
+    this.assertWritable();
     assertStorable(key, value);
     this.data[key] = value;
     this.changed.add(key);
@@ -84,6 +96,7 @@ export class SessionHandle {
   }
 
   delete(key: string): void {
+    this.assertWritable();
     if (!(key in this.data) && !this.increments.has(key)) return;
     delete this.data[key];
     this.changed.add(key);
@@ -92,6 +105,7 @@ export class SessionHandle {
   }
 
   increment(key: string, by = 1): number {
+    this.assertWritable();
     if (!Number.isFinite(by)) throw new TypeError(`Session increment of key "${key}" needs a finite number, got ${by}.`);
     const current = this.data[key];
     const next = (typeof current === 'number' ? current : 0) + by;
@@ -102,6 +116,7 @@ export class SessionHandle {
   }
 
   clear(): void {
+    this.assertWritable();
     this.data = {};
     this.cleared = true;
     this.changed.clear();
@@ -131,12 +146,14 @@ export class SessionHandle {
   }
 
   async regenerate(): Promise<void> {
+    this.assertWritable();
     if (this.inStore) await this.host.destroyInStore(this.handle);
     this.renew();
     this.cookieStale = true;
   }
 
   async destroy(): Promise<void> {
+    this.assertWritable();
     if (this.inStore) await this.host.destroyInStore(this.handle);
     // A browser holding a cookie for a stored session must be told to drop it.
     this.cookieToClear ||= this.inStore || !this.isNew;
@@ -153,12 +170,14 @@ export class SessionHandle {
   }
 
   touch(): void {
+    this.assertWritable();
     this.touchRequested = true;
   }
 
   flash(type: string, message: unknown): void;
   flash(type: string): unknown[];
   flash(type: string, ...message: unknown[]): unknown[] | void {
+    this.assertWritable();
     const store = this.data[FLASH_KEY] as Record<string, unknown[]> | undefined;
     if (message.length > 0) {
       assertStorable(`${FLASH_KEY}.${type}`, message[0]);

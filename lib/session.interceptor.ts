@@ -7,7 +7,8 @@ import { SessionRuntime, loadedSession } from './session.runtime.js';
 /**
  * Loads the session before handlers that use `@Session()`, and writes any session the request
  * loaded (by decorator, guard or `SessionService.load`) before the response is sent: after a
- * normal return, a redirect, or a thrown error. Registered globally by `SessionModule`.
+ * normal return, a redirect, or a thrown error. Bound by `@Session()` and `@UseSession()` to the
+ * handlers that need it; bind it yourself with `@UseInterceptors(SessionInterceptor)` if you like.
  */
 @Injectable()
 export class SessionInterceptor implements NestInterceptor {

@@ -6,10 +6,9 @@ import {
   type OnApplicationShutdown,
   type Type,
 } from '@nestjs/common';
-import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
+import { ModuleRef } from '@nestjs/core';
 import { MemoryStore } from './memory.store.js';
 import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js';
-import { SessionInterceptor } from './session.interceptor.js';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
 import { type ResolvedSessionOptions, resolveSessionOptions } from './session-options.js';
 import { SessionRuntime } from './session.runtime.js';
@@ -47,8 +46,9 @@ function isStoreClass(store: SessionStore | Type<SessionStore>): store is Type<S
 /**
  * Server-side sessions for the whole app. Import once, in the root module:
  * `SessionModule.forRoot({ secret })` or `SessionModule.forRootAsync({ useFactory })`.
- * Global: `SessionService`, `SessionGuard` and `SESSION_STORE` work in every module, and the
- * interceptor that loads and saves sessions is registered by the module itself.
+ * Global: `SessionService`, `SessionGuard` and `SESSION_STORE` work in every module. Nothing else
+ * to register: `@Session()` binds the interceptor that loads and saves the session to the handlers
+ * that use it, so the other routes do not even pass through it.
  */
 @Global()
 @Module({
@@ -75,7 +75,6 @@ function isStoreClass(store: SessionStore | Type<SessionStore>): store is Type<S
       useFactory: (options: ResolvedSessionOptions, store: SessionStore) => new SessionRuntime(options, store),
     },
     SessionService,
-    { provide: APP_INTERCEPTOR, useClass: SessionInterceptor },
   ],
   exports: [SessionService, SESSION_STORE, SessionRuntime],
 })

@@ -77,6 +77,20 @@ export class SessionRuntime implements SessionHandleHost {
     return pending;
   }
 
+  /**
+   * The request's session on a route SessionInterceptor is not bound to (a guard's load): what a
+   * read-only request must write (a due touch, a re-signed cookie) is written at once, and the
+   * handle refuses changes, since nothing would save them.
+   */
+  async loadDetached(req: SessionHttpRequest, res: SessionHttpResponse): Promise<SessionHandle> {
+    const session = await this.load(req, res);
+    if (!session.detached) {
+      session.detached = true;
+      await this.commit(session);
+    }
+    return session;
+  }
+
   private async read(req: SessionHttpRequest, res: SessionHttpResponse): Promise<SessionHandle> {
     const cookie = this.cookie.read(sessionHttp.cookieHeader(req));
     if (cookie === undefined) return this.fresh(res);

@@ -1,6 +1,6 @@
 import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { isSessionHandle, isSessionId, sessionHandle } from './session-cookie.js';
-import type { Session } from './session.decorator.js';
+import { type Session, isSessionBound } from './session.decorator.js';
 import type { SessionHttpRequest, SessionHttpResponse } from './session-http.adapter.js';
 import { SessionRuntime } from './session.runtime.js';
 
@@ -32,11 +32,16 @@ export class SessionService {
   /**
    * The current request's session: the same handle the handler's `@Session()` gets, loaded at
    * most once per request. Rejects with a 503 error when the store fails.
+   *
+   * On a route with neither a `@Session()` parameter nor `@UseSession()`, nothing saves the
+   * session after the handler: the handle is read-only there (a due touch is written at once),
+   * and changing it throws an error that says to add `@UseSession()`.
    */
   load(context: ExecutionContext): Promise<Session> {
     const { req, res } = this.getRequestResponse(context);
+    const loading = isSessionBound(context.getHandler(), context.getClass()) ? this.runtime.load(req, res) : this.runtime.loadDetached(req, res);
     // The handle is untyped inside; Session<T> is its public face.
-    return this.runtime.load(req, res) as Promise<unknown> as Promise<Session>;
+    return loading as Promise<unknown> as Promise<Session>;
   }
 
   /**

@@ -47,6 +47,26 @@ describe.each(adapters)('SessionService (%s)', (adapter) => {
     expect((await client.get('/guarded')).body).toMatchObject({ visits: 3 });
   });
 
+  it('refuses a change by a guard on a route nothing saves, with an error that says what to add', async () => {
+    const client = new Client(base);
+    await client.get('/guarded');
+    store.reset();
+    const res = await client.get('/guard-unbound');
+    expect(res.status).toBe(500);
+    expect(store.calls.patch + store.calls.set).toBe(0);
+    expect((await client.get('/guarded')).body).toMatchObject({ visits: 2 });
+  });
+
+  it('lets SessionGuard alone protect a route without @Session(), reading the store once', async () => {
+    const { client } = await login(`guard-only-${adapter}`);
+    store.reset();
+    const res = await client.get('/guard-read-only');
+    expect(res.status).toBe(200);
+    expect(store.calls.get).toBe(1);
+    expect(store.calls.patch + store.calls.set).toBe(0);
+    expect((await new Client(base).get('/guard-read-only')).status).toBe(401);
+  });
+
   it("lists a user's sessions with the caller marked, and logs out the others", async () => {
     const user = `user-${adapter}`;
     const laptop = await login(user);
