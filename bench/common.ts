@@ -13,17 +13,26 @@ export interface AppSpec {
   adapter: AdapterName;
   library: Library;
   store: StoreKind;
+  /**
+   * The floor app of its adapter: the bare app plus a no-op global interceptor (`APP_INTERCEPTOR`
+   * returning `next.handle()`). Nest runs every request through its interceptor pipeline once any
+   * global interceptor exists, so this is the least any library saving sessions through a Nest
+   * interceptor can cost.
+   */
+  floor?: boolean;
   /** How the app is shown in tables. */
   label: string;
 }
 
 export const APPS: readonly AppSpec[] = [
   { name: 'express-bare', adapter: 'express', library: 'bare', store: 'none', label: 'bare (no sessions)' },
+  { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'bare + no-op global interceptor (floor)' },
   { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'express-sessionkit-redis', adapter: 'express', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'express-session-memory', adapter: 'express', library: 'express-session', store: 'memory', label: 'express-session MemoryStore' },
   { name: 'express-session-redis', adapter: 'express', library: 'express-session', store: 'redis', label: 'express-session + connect-redis' },
   { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
+  { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'bare + no-op global interceptor (floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'fastify-sessionkit-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'fastify-session-memory', adapter: 'fastify', library: '@fastify/session', store: 'memory', label: '@fastify/session memory store' },

@@ -39,6 +39,11 @@ export interface CaseSummary {
   loaderCpu: Stat;
   /** Per-round ratio of requests/s to the bare app of the same adapter; null for the bare app. */
   ratio: Stat | null;
+  /**
+   * Per-round ratio of requests/s to the floor app (bare + no-op global interceptor) of the same
+   * adapter; null for the floor app itself or when it was not measured (absent in older results).
+   */
+  floorRatio?: Stat | null;
   target: number | undefined;
   pass: boolean | undefined;
   failures: number;
@@ -101,16 +106,18 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
     for (const app of apps) {
       const mine = rounds.filter((r) => r.app === app.name && r.scenario === scenario.name);
       if (mine.length === 0) continue;
-      const bareName = `${app.adapter}-bare`;
-      let ratio: Stat | null = null;
-      if (app.library !== 'bare') {
+      /** Per-round ratios of this app's req/s to those of `base` (same scenario, same round). */
+      const ratioTo = (base: AppSpec | undefined): Stat | null => {
+        if (base === undefined || base.name === app.name) return null;
         const ratios: number[] = [];
         for (const r of mine) {
-          const bare = rounds.find((b) => b.app === bareName && b.scenario === scenario.name && b.round === r.round);
-          if (bare !== undefined && bare.rps > 0) ratios.push(r.rps / bare.rps);
+          const b = rounds.find((x) => x.app === base.name && x.scenario === scenario.name && x.round === r.round);
+          if (b !== undefined && b.rps > 0) ratios.push(r.rps / b.rps);
         }
-        ratio = ratios.length > 0 ? stat(ratios) : null;
-      }
+        return ratios.length > 0 ? stat(ratios) : null;
+      };
+      const ratio = ratioTo(apps.find((a) => a.adapter === app.adapter && a.library === 'bare' && !a.floor));
+      const floorRatio = ratioTo(apps.find((a) => a.adapter === app.adapter && a.library === 'bare' && a.floor));
       const target = targetFor(app, scenario.name);
       summaries.push({
         app,
@@ -122,6 +129,7 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
         cpu: stat(mine.map((r) => r.cpuUsPerRequest)),
         loaderCpu: stat(mine.map((r) => r.loaderCpuShare)),
         ratio,
+        floorRatio,
         target,
         pass: target === undefined || ratio === null ? undefined : ratio.median >= target,
         failures: mine.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
@@ -140,17 +148,26 @@ const spread = (s: Stat): string => (s.median > 0 && Number.isFinite(s.max) ? `�
 const ms = (n: number): string => (Number.isFinite(n) ? (n >= 10 ? n.toFixed(0) : n.toFixed(1)) : 'n/a');
 const bytesText = (n: number): string => `${Math.round(n).toLocaleString('en-US')} B`;
 
-function ratioText(s: CaseSummary): string {
-  if (s.ratio === null) return s.app.library === 'bare' ? '1.00 (ceiling)' : 'n/a';
-  const r = s.ratio;
+function statRatioText(s: CaseSummary, r: Stat): string {
   return s.rounds > 1 ? `${r.median.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)})` : r.median.toFixed(2);
+}
+
+function ratioText(s: CaseSummary): string {
+  if (s.ratio === null) return s.app.library === 'bare' && !s.app.floor ? '1.00 (ceiling)' : 'n/a';
+  return statRatioText(s, s.ratio);
+}
+
+function floorRatioText(s: CaseSummary): string {
+  if (s.app.floor) return '1.00 (floor)';
+  if (s.floorRatio === undefined) return '';
+  return s.floorRatio === null ? 'n/a' : statRatioText(s, s.floorRatio);
 }
 
 function verdict(pass: boolean | undefined): string {
   return pass === undefined ? '' : pass ? 'pass' : 'MISS';
 }
 
-const HEADERS = ['Scenario', 'Adapter', 'App', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU µs/req', 'load gen CPU', 'ratio to bare', 'target', 'result'];
+const HEADERS = ['Scenario', 'Adapter', 'App', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU µs/req', 'load gen CPU', 'ratio to bare', 'ratio to floor', 'target', 'result'];
 
 function rowsOf(report: BenchReport): string[][] {
   return report.summaries.map((s) => [
@@ -164,6 +181,7 @@ function rowsOf(report: BenchReport): string[][] {
     int(s.cpu.median),
     `${Math.round(s.loaderCpu.median * 100)}%`,
     ratioText(s),
+    floorRatioText(s),
     s.target === undefined ? '' : `≥ ${s.target.toFixed(2)}`,
     verdict(s.pass),
   ]);
@@ -204,6 +222,56 @@ function lostRows(report: BenchReport): string[][] {
 }
 const LOST_HEADERS = ['Adapter', 'App', 'requests', '2xx', 'final n', 'lost updates', 'target', 'result'];
 
+// ---------------------------------------------------------------- interceptor floor
+
+interface FloorRow {
+  adapter: AdapterName;
+  scenario: Scenario;
+  bare: CaseSummary;
+  floor: CaseSummary;
+}
+
+/** Bare and floor app side by side, per scenario and adapter, where both were measured. */
+function floorRows(report: BenchReport): FloorRow[] {
+  const rows: FloorRow[] = [];
+  for (const floor of report.summaries.filter((s) => s.app.floor)) {
+    const bare = report.summaries.find((s) => s.scenario.name === floor.scenario.name && s.app.adapter === floor.app.adapter && s.app.library === 'bare' && !s.app.floor);
+    if (bare !== undefined) rows.push({ adapter: floor.app.adapter, scenario: floor.scenario, bare, floor });
+  }
+  return rows;
+}
+
+const FLOOR_HEADERS = ['Scenario', 'Adapter', 'bare CPU µs/req', 'floor CPU µs/req', 'added µs/req', 'bare req/s', 'floor req/s', 'floor ÷ bare req/s'];
+
+function floorTableRows(rows: FloorRow[]): string[][] {
+  return rows.map((r) => [
+    r.scenario.label,
+    adapterLabel(r.adapter),
+    int(r.bare.cpu.median),
+    int(r.floor.cpu.median),
+    `${r.floor.cpu.median >= r.bare.cpu.median ? '+' : ''}${int(r.floor.cpu.median - r.bare.cpu.median)}`,
+    int(r.bare.rps.median),
+    int(r.floor.rps.median),
+    r.floor.ratio === null ? 'n/a' : statRatioText(r.floor, r.floor.ratio),
+  ]);
+}
+
+/** One sentence per adapter: medians over the scenarios of the bare and floor CPU per request. */
+function floorOverview(rows: FloorRow[]): string {
+  const parts: string[] = [];
+  for (const adapter of ['express', 'fastify'] as const) {
+    const mine = rows.filter((r) => r.adapter === adapter);
+    if (mine.length === 0) continue;
+    const bareCpu = median(mine.map((r) => r.bare.cpu.median));
+    const floorCpu = median(mine.map((r) => r.floor.cpu.median));
+    const ratios = mine.filter((r) => r.floor.ratio !== null).map((r) => r.floor.ratio!.median);
+    parts.push(
+      `${adapterLabel(adapter)}: bare ${int(bareCpu)} µs/req, floor ${int(floorCpu)} µs/req (${floorCpu >= bareCpu ? '+' : ''}${int(floorCpu - bareCpu)} µs/req${ratios.length > 0 ? `; the floor serves ${median(ratios).toFixed(2)} of bare's req/s` : ''})`,
+    );
+  }
+  return parts.join('; ');
+}
+
 function memoryLines(report: BenchReport): string[] {
   const lines: string[] = [];
   const b = report.bytes;
@@ -234,7 +302,8 @@ function memoryLines(report: BenchReport): string[] {
       `  store.sweep(): removed ${int(m.removed)} in ${int(m.sweepMs)} ms, ${int(m.remaining)} left; longest event-loop stall ${fixed(m.maxStallMs, 1)} ms (target < ${SWEEP_STALL_TARGET_MS} ms: ${ok ? 'pass' : 'MISS'})`,
     );
     lines.push(
-      `  stall probe: setImmediate gaps, median ${fixed(m.medianGapMs, 1)} ms, ${m.stallsOver10ms} gap(s) over 10 ms; monitorEventLoopDelay max ${fixed(m.eldMaxMs, 1)} ms, p99 ${fixed(m.eldP99Ms, 1)} ms`,
+      `  stall probe: setImmediate gaps, median ${fixed(m.medianGapMs, 1)} ms, ${m.stallsOver10ms} gap(s) over 10 ms; monitorEventLoopDelay max ${fixed(m.eldMaxMs, 1)} ms, p99 ${fixed(m.eldP99Ms, 1)} ms` +
+        (m.settleMs === undefined ? '' : `; the sweep started once V8's helper threads were idle, ${int(m.settleMs)} ms after the forced GCs`),
     );
     lines.push(`  after the sweep: RSS ${fixed(m.rssAfterSweepMb, 0)} MB, JS heap ${fixed(m.heapAfterSweepMb, 0)} MB`);
   }
@@ -245,7 +314,7 @@ function methodLines(report: BenchReport): string[] {
   const c = report.config;
   return [
     `Core layout: ${report.coreLayout}.`,
-    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) of ${c.duration} s per case after a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case); every app starts afresh each round; figures are medians over rounds, spread = ±half the min–max range, ratio = req/s / req/s of the bare app of the same adapter in the same round.`,
+    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) of ${c.duration} s per case after a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case); every app starts afresh each round; figures are medians over rounds, spread = ±half the min–max range, ratio to bare = req/s / req/s of the bare app of the same adapter in the same round, ratio to floor = the same against the floor app (bare + no-op global interceptor) of the same adapter; targets are judged on the ratio to bare.`,
     'CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run, divided by the responses; Redis server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace).',
     'Scenarios: "route without session" GET /none and "read" GET /read send the cookie of a session made by GET /setup (user id, role, 3-item cart; the bare apps get a dummy cookie of the same size); "change" POST /change on that session (nestjs-sessionkit: session.increment("n"); peers: n = (n ?? 0) + 1); "first visit" GET /first without a cookie, setting one value in a new session. All connections of a case share the one session.',
     'Peers configured fairly: express-session with resave: false, saveUninitialized: false, rolling: false, cookie { secure: false }, with its MemoryStore and with connect-redis (redis client); @fastify/session (with @fastify/cookie) with saveUninitialized: false, rolling: false, cookie { secure: false } and its memory store. nestjs-sessionkit: SessionModule.forRoot({ secret, cookie: { secure: false }, store }) with defaults otherwise (MemoryStore, or RedisStore on ioredis). Each Redis app uses its own key prefix (bench:<app>:), removed after each app run.',
@@ -263,8 +332,15 @@ export function consoleReport(report: BenchReport): string {
   out.push(...methodLines(report));
   for (const s of report.skipped) out.push(`Skipped: ${s}`);
   for (const n of report.notes) out.push(`Note: ${n}`);
-  out.push('');
-  out.push(textTable(HEADERS, rowsOf(report), NUMERIC, 0));
+  if (report.summaries.length > 0) {
+    out.push('');
+    out.push(textTable(HEADERS, rowsOf(report), NUMERIC, 0));
+  }
+  const floors = floorRows(report);
+  if (floors.length > 0) {
+    out.push('');
+    out.push(`Interceptor floor (bare + no-op global interceptor), CPU of the app per request, median over scenarios: ${floorOverview(floors)}.`);
+  }
   if (report.lost.length > 0) {
     out.push('');
     out.push('Lost updates (one session, concurrent changes):');
@@ -286,7 +362,7 @@ function targetSummary(report: BenchReport): string {
   const passed = withTarget.filter((s) => s.pass === true).length;
   const kitLost = report.lost.filter((l) => report.apps.find((a) => a.name === l.app)?.library === 'nestjs-sessionkit');
   const lostOk = kitLost.filter((l) => l.lost === 0 && l.failed === 0).length;
-  const parts = [`Targets: ${passed}/${withTarget.length} throughput ratios met`];
+  const parts = [`Targets: ${passed}/${withTarget.length} throughput ratios to bare met`];
   if (kitLost.length > 0) parts.push(`lost updates 0 in ${lostOk}/${kitLost.length} nestjs-sessionkit apps`);
   if (report.million !== undefined) parts.push(`sweep stall ${fixed(report.million.maxStallMs, 1)} ms (< ${SWEEP_STALL_TARGET_MS} ms: ${report.million.maxStallMs < SWEEP_STALL_TARGET_MS ? 'pass' : 'MISS'})`);
   const misses = withTarget.filter((s) => s.pass === false).map((s) => `${s.scenario.name}/${s.app.adapter}/${s.app.store} ${s.ratio?.median.toFixed(2)} < ${s.target!.toFixed(2)}`);
@@ -328,6 +404,19 @@ export function markdownReport(report: BenchReport): string {
   out.push('');
   out.push(markdownTable(HEADERS, rowsOf(report), NUMERIC));
   out.push('');
+  const floors = floorRows(report);
+  if (floors.length > 0) {
+    out.push('## The interceptor floor');
+    out.push('');
+    out.push(
+      'The "bare + no-op global interceptor (floor)" app of each adapter is the bare app plus `{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }`, an interceptor whose `intercept()` only returns `next.handle()`. As soon as any global interceptor exists, NestJS 12 runs every request through its interceptor pipeline (rxjs `defer` and `mergeAll`, an `AsyncResource` and a `ReplaySubject` per request), whatever the interceptor does. A library that saves sessions through a Nest interceptor, as nestjs-sessionkit does, pays this on every request, routes without a session included: it is a floor no such library can go below. "ratio to floor" shows what the session library costs above that floor; "ratio to bare" shows the whole cost, and the targets are still judged against bare, as the issue sets them.',
+    );
+    out.push('');
+    out.push(`Measured in this run (CPU of the app process per request, medians over rounds): ${floorOverview(floors)}.`);
+    out.push('');
+    out.push(markdownTable(FLOOR_HEADERS, floorTableRows(floors), new Set([2, 3, 4, 5, 6])));
+    out.push('');
+  }
   if (report.lost.length > 0) {
     out.push('## Lost updates');
     out.push('');
@@ -358,13 +447,15 @@ const COLORS: Record<string, string> = {
   'express-session/memory': '#ea580c',
   'express-session/redis': '#fdba74',
   '@fastify/session/memory': '#16a34a',
+  floor: '#9ca3af',
 };
 
 const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Horizontal bars: each app's req/s relative to the bare app of its adapter, per scenario. */
 export function svgChart(report: BenchReport): string {
-  const rows = report.summaries.filter((s) => s.app.library !== 'bare' && s.ratio !== null);
+  // Every app but the bare one (1.00 by definition), the floor app included.
+  const rows = report.summaries.filter((s) => s.ratio !== null);
   const labelWidth = 330;
   const barWidth = 460;
   const maxRatio = Math.max(1.1, ...rows.map((r) => r.ratio!.median + 0.05));
@@ -386,7 +477,7 @@ export function svgChart(report: BenchReport): string {
     }
     previousAdapter = s.app.adapter;
     const ratio = s.ratio!.median;
-    const color = COLORS[`${s.app.library}/${s.app.store}`] ?? '#888';
+    const color = s.app.floor ? COLORS.floor! : (COLORS[`${s.app.library}/${s.app.store}`] ?? '#888');
     const w = Math.max(1, ratio * scale);
     parts.push(`<text x="${labelWidth - 8}" y="${y + 13}" text-anchor="end">${xmlEscape(`${adapterLabel(s.app.adapter)} · ${s.app.label}`)}</text>`);
     parts.push(`<rect x="${labelWidth}" y="${y + 2}" width="${w.toFixed(1)}" height="${rowHeight - 4}" fill="${color}"><title>${xmlEscape(`${ratioText(s)} of bare, ${int(s.rps.median)} req/s`)}</title></rect>`);
@@ -416,6 +507,7 @@ export function svgChart(report: BenchReport): string {
     ['express-session MemoryStore', COLORS['express-session/memory']!],
     ['express-session + connect-redis', COLORS['express-session/redis']!],
     ['@fastify/session', COLORS['@fastify/session/memory']!],
+    ['bare + no-op global interceptor (floor)', COLORS.floor!],
   ];
   for (const [label, color] of legendItems) {
     const itemWidth = 22 + label.length * 6.6;

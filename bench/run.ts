@@ -5,8 +5,12 @@
  * Each app runs in its own process (pinned to CPU 0 where `taskset` exists) and is driven by
  * autocannon in another process (pinned to CPU 1). Options: --quick, --rounds=N, --duration=S,
  * --warmup=S, --first-warmup=S, --connections=N, --lost-amount=N, --apps=name,name, --scenarios=read,change, --no-memory,
- * --no-lost, --no-write; --render=bench-dist/results-full.json prints (and, for a full run, writes
- * the docs) from the results of an earlier run without measuring again.
+ * --no-lost, --no-write, --only-memory (just the memory part: bytes per session and the 1M-session
+ * sweep); --render=bench-dist/results-full.json prints (and, for a full run, writes the docs) from
+ * the results of an earlier run without measuring again.
+ *
+ * Full-run defaults: 3 rounds of 6 s per case after a 2 s warm-up (4 s for an app's first case),
+ * which keeps the 11 apps x 4 scenarios under about 25 minutes on the reference machine.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -51,6 +55,8 @@ interface Options {
   scenarios: string[] | undefined;
   memory: boolean;
   lost: boolean;
+  /** Only the memory part: no throughput cases, no lost updates. */
+  onlyMemory: boolean;
   write: boolean;
   /** A results JSON of an earlier run to print and write again, measuring nothing. */
   render: string | undefined;
@@ -63,9 +69,11 @@ function parseOptions(argv: string[]): Options {
     if (!m) throw new Error(`Unknown argument ${arg}`);
     flags.set(m[1]!, m[2] ?? 'true');
   }
-  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'no-write', 'render'];
+  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'no-write', 'only-memory', 'render'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`Unknown option --${key}. Known: ${known.map((k) => `--${k}`).join(' ')}`);
   const quick = flags.has('quick');
+  const onlyMemory = flags.has('only-memory');
+  if (onlyMemory && (flags.has('no-memory') || flags.has('apps') || flags.has('scenarios'))) throw new Error('--only-memory excludes --no-memory, --apps and --scenarios');
   const num = (key: string, fallback: number): number => {
     const value = flags.get(key);
     if (value === undefined) return fallback;
@@ -77,16 +85,18 @@ function parseOptions(argv: string[]): Options {
   return {
     quick,
     rounds: num('rounds', quick ? 1 : 3),
-    duration: num('duration', quick ? 3 : 8),
+    duration: num('duration', quick ? 3 : 6),
     warmup: num('warmup', quick ? 1 : 2),
-    firstWarmup: num('first-warmup', quick ? 3 : 5),
+    firstWarmup: num('first-warmup', quick ? 3 : 4),
     connections: num('connections', 50),
     lostAmount: num('lost-amount', quick ? 2000 : 10000),
     apps: list('apps'),
     scenarios: list('scenarios'),
     memory: !flags.has('no-memory'),
-    lost: !flags.has('no-lost'),
-    write: !quick && !flags.has('no-write'),
+    lost: !onlyMemory && !flags.has('no-lost'),
+    onlyMemory,
+    // A memory-only run has no throughput table: never overwrite the docs with it.
+    write: !quick && !onlyMemory && !flags.has('no-write'),
     render: flags.get('render'),
   };
 }
@@ -302,20 +312,28 @@ async function main(): Promise<void> {
   const redisVersion = 'version' in redisConnection ? redisConnection.version : undefined;
   if (redis === undefined) skipped.push(`Redis apps skipped: no Redis answered on ${REDIS_URL} (${(redisConnection as { error: string }).error}).`);
 
-  let apps = APPS.filter((a) => a.store !== 'redis' || redis !== undefined);
+  let apps = options.onlyMemory ? [] : APPS.filter((a) => a.store !== 'redis' || redis !== undefined);
   if (options.apps !== undefined) {
     const wanted = new Set(options.apps);
-    // The bare app of each adapter is always measured: ratios are relative to it.
+    // The bare app and the floor app (bare + no-op interceptor) of each adapter are always measured: ratios are relative to them.
     apps = apps.filter((a) => wanted.has(a.name) || (a.library === 'bare' && options.apps!.some((n) => n.startsWith(`${a.adapter}-`))));
   }
-  const scenarios = options.scenarios === undefined ? SCENARIOS : SCENARIOS.filter((s) => options.scenarios!.includes(s.name));
+  const scenarios = options.onlyMemory ? [] : options.scenarios === undefined ? SCENARIOS : SCENARIOS.filter((s) => options.scenarios!.includes(s.name));
 
   const cleanRedis = async (): Promise<void> => {
     if (redis !== undefined) await deleteKeysUnder(redis, REDIS_PREFIX);
   };
   await cleanRedis();
 
-  log(`nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s), ${options.duration} s per case`);
+  if (options.onlyMemory) log(`nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}, memory part only)`);
+  else {
+    // Per app and round: the cases plus about 7 s of process starts (app, one autocannon per warm-up and per run).
+    const perAppRound = scenarios.length * (options.warmup + options.duration) + (options.firstWarmup - options.warmup) + 7;
+    const estimateMin = Math.round((apps.length * options.rounds * perAppRound + (options.lost ? 60 : 0) + (options.memory ? 60 : 0)) / 60);
+    log(
+      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); ${options.duration} s per case after a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.connections} connections; about ${estimateMin} min`,
+    );
+  }
   log(pinning.layout);
   for (const s of skipped) log(s);
 
@@ -453,7 +471,7 @@ async function main(): Promise<void> {
   };
 
   mkdirSync(join(root, 'bench-dist'), { recursive: true });
-  writeFileSync(join(root, 'bench-dist', `results-${report.mode}.json`), JSON.stringify(report, null, 2));
+  writeFileSync(join(root, 'bench-dist', `results-${options.onlyMemory ? 'memory' : report.mode}.json`), JSON.stringify(report, null, 2));
   output(report, options.write);
 }
 

@@ -91,6 +91,66 @@ describe('MemoryStore', () => {
     expect(store.size).toBe(2500);
   });
 
+  it('sweeps 200k expired sessions without blocking: timers and setImmediate callbacks run between slices', async () => {
+    const big = new MemoryStore({ maxSessions: 250_000 });
+    for (let i = 0; i < 200_000; i++) await big.set(`s${i}`, record({ a: 1 }, i % 10 === 0 ? `u${i % 1000}` : undefined), 1);
+    await sleep(5);
+    let done = false;
+    let turns = 0;
+    let timerRan = false;
+    const spin = (): void => {
+      if (done) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    setTimeout(() => (timerRan = !done), 0);
+    const sweeping = big.sweep().then(() => (done = true));
+    // The first slice ran synchronously and stopped: most sessions are still there.
+    expect(big.size).toBeGreaterThan(100_000);
+    await sweeping;
+    expect(big.size).toBe(0);
+    expect(await big.listByUser('u0')).toEqual([]);
+    // 200k sessions in slices of at most 2,000: the probe got a turn between (nearly) every two slices.
+    expect(turns).toBeGreaterThanOrEqual(50);
+    expect(timerRan).toBe(true);
+    await big.close();
+  });
+
+  it('stays bounded and evicts least recently used within a shard when sharded', async () => {
+    const max = 8_192; // several shards
+    const sharded = new MemoryStore({ maxSessions: max });
+    for (let i = 0; i < max; i++) await sharded.set(`k${i}`, record(), 10_000);
+    // Use every session but k0..k99 again, so those are the least recently used of their shards.
+    for (let i = 100; i < max; i++) await sharded.touch(`k${i}`, record(), 10_000);
+    for (let i = 0; i < 50; i++) await sharded.set(`new${i}`, record(), 10_000);
+    expect(sharded.size).toBe(max);
+    let evicted = 0;
+    for (let i = 0; i < 100; i++) if ((await sharded.get(`k${i}`)) === undefined) evicted++;
+    expect(evicted).toBe(50);
+    for (let i = 0; i < 50; i++) expect(await sharded.get(`new${i}`)).toBeDefined();
+    await sharded.close();
+    expect(sharded.size).toBe(0);
+  });
+
+  it('keeps the user index right with one and with many sessions per user', async () => {
+    const sharded = new MemoryStore({ maxSessions: 1_000_000 });
+    const handles = Array.from({ length: 5 }, (_, i) => `${'ab'.repeat(31)}${i}${i}`);
+    for (const h of handles) await sharded.set(h, record({}, 'u'), 10_000);
+    expect((await sharded.listByUser('u')).map((e) => e.handle).sort()).toEqual([...handles].sort());
+    for (const h of handles.slice(1)) await sharded.destroy(h);
+    expect(await sharded.listByUser('u')).toEqual([{ handle: handles[0], createdAt: 1000, touchedAt: 2000 }]);
+    await sharded.set(handles[1]!, record({}, 'u'), 10_000);
+    await sharded.set(handles[0]!, record({}, 'u'), 10_000);
+    expect((await sharded.listByUser('u')).length).toBe(2);
+    await sharded.patch(handles[0]!, patch({ user: 'v' }), 10_000);
+    expect((await sharded.listByUser('u')).map((e) => e.handle)).toEqual([handles[1]]);
+    expect((await sharded.listByUser('v')).map((e) => e.handle)).toEqual([handles[0]]);
+    await sharded.destroy(handles[1]!);
+    expect(await sharded.listByUser('u')).toEqual([]);
+    await sharded.close();
+  });
+
   it('refuses bad options with a clear message', () => {
     expect(() => new MemoryStore({ maxSessions: 0 })).toThrow(/maxSessions must be a positive whole number/);
     expect(() => new MemoryStore({ sweepInterval: -5 })).toThrow(/sweepInterval must be a positive number/);

@@ -3,8 +3,11 @@ import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry }
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * The most sessions kept at once. When full, a new session evicts the one used least recently,
-   * so memory stays bounded whatever the traffic.
+   * The most sessions kept at once. When full, a new session evicts one used least recently, so
+   * memory stays bounded whatever the traffic. Eviction is approximately least-recently-used:
+   * sessions are kept in shards (see {@link MemoryStore}), and a new session evicts the least
+   * recently used session of its own shard, which is exact when `maxSessions` is below 2,048
+   * (one shard) and close to the overall least recently used otherwise.
    * @defaultValue `100_000`
    */
   maxSessions?: number;
@@ -24,8 +27,44 @@ interface Entry {
   user: string | undefined;
 }
 
-/** Sessions checked per slice of a sweep: small enough that one slice takes well under a millisecond. */
+/** The handles of one user: one handle as a plain string (the usual case, no `Set` to pay for), more as a `Set`. */
+type UserHandles = string | Set<string>;
+
+/** The most sessions checked per slice of a sweep. */
 const SWEEP_SLICE = 2_000;
+/**
+ * The time a sweep slice may take (milliseconds) before it yields, whatever it has checked: one
+ * session costs about a microsecond when the store is large (cache misses), more while the CPU is
+ * shared, so a fixed count alone could block the event loop for several milliseconds.
+ */
+const SWEEP_SLICE_MS = 1;
+/** Sessions checked between two looks at the clock. */
+const SWEEP_CLOCK_EVERY = 64;
+/** The fewest sessions a shard is sized for: with fewer, eviction would stray further from least-recently-used. */
+const MIN_SESSIONS_PER_SHARD = 1_024;
+/** The most shards (a power of two). */
+const MAX_SHARDS = 1_024;
+
+/**
+ * Which shard a key goes to: a 32-bit FNV-1a hash of the key (of its first and last 8 characters
+ * when it is longer than 16), mixed and masked. Store handles are 64 hex characters of a hash,
+ * but any string works, and sequential keys (`user1`, `user2`, ...) spread evenly too.
+ */
+function shardOf(key: string, mask: number): number {
+  if (mask === 0) return 0;
+  const n = key.length;
+  let h = 0x811c9dc5;
+  if (n <= 16) {
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  } else {
+    for (let i = 0; i < 8; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    for (let i = n - 8; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x45d9f3b);
+  h ^= h >>> 16;
+  return h & mask;
+}
 
 /**
  * Sessions in this process's memory: the default store. For one instance only (sessions are
@@ -35,12 +74,22 @@ const SWEEP_SLICE = 2_000;
  * Every operation is synchronous inside, which makes `patch` atomic: parallel requests keep
  * each other's changes. One instance may serve several apps in one process; its sweeper timer
  * never keeps the process alive, and `close()` stops it.
+ *
+ * Sessions (and the per-user index) are spread over many small `Map`s by a hash of the handle
+ * (of the user), about one shard per 1,024 of `maxSessions`, up to 1,024 shards. A `Map` shrinks
+ * and rehashes itself when deletes leave it under a quarter full, which for one `Map` of a
+ * million sessions blocks the event loop for tens of milliseconds; small shards keep each such
+ * step, and each sweep slice, short. Because of the shards, eviction at `maxSessions` is
+ * least-recently-used within the shard a new session goes to, approximately LRU overall.
  */
 export class MemoryStore implements SessionStore {
-  private readonly sessions = new Map<string, Entry>();
-  private readonly users = new Map<string, Set<string>>();
+  private readonly sessions: Map<string, Entry>[];
+  private readonly users: Map<string, UserHandles>[];
+  /** Shard count − 1 (the count is a power of two). */
+  private readonly mask: number;
   private readonly maxSessions: number;
   private readonly sweepInterval: number;
+  private count = 0;
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
 
@@ -53,25 +102,34 @@ export class MemoryStore implements SessionStore {
     if (!(this.sweepInterval > 0)) {
       throw new Error(`MemoryStore: sweepInterval must be a positive number of milliseconds, got ${String(options.sweepInterval)}.`);
     }
+    let shards = 1;
+    while (shards < MAX_SHARDS && this.maxSessions / (shards * 2) >= MIN_SESSIONS_PER_SHARD) shards *= 2;
+    this.mask = shards - 1;
+    this.sessions = Array.from({ length: shards }, () => new Map<string, Entry>());
+    this.users = Array.from({ length: shards }, () => new Map<string, UserHandles>());
   }
 
   /** How many sessions are held, expired ones not yet swept included. */
   get size(): number {
-    return this.sessions.size;
+    return this.count;
   }
 
-  private live(handle: string, now: number): Entry | undefined {
-    const entry = this.sessions.get(handle);
+  private shard(handle: string): Map<string, Entry> {
+    return this.sessions[shardOf(handle, this.mask)]!;
+  }
+
+  private live(shard: Map<string, Entry>, handle: string, now: number): Entry | undefined {
+    const entry = shard.get(handle);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= now) {
-      this.remove(handle, entry);
+      this.remove(shard, handle, entry);
       return undefined;
     }
     return entry;
   }
 
   async get(handle: string): Promise<SessionRecord | undefined> {
-    const entry = this.live(handle, Date.now());
+    const entry = this.live(this.shard(handle), handle, Date.now());
     if (entry === undefined) return undefined;
     const record: SessionRecord = { data: JSON.parse(entry.json) as Record<string, unknown>, createdAt: entry.createdAt, touchedAt: entry.touchedAt };
     if (entry.user !== undefined) record.user = entry.user;
@@ -79,9 +137,11 @@ export class MemoryStore implements SessionStore {
   }
 
   async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const old = this.sessions.get(handle);
-    if (old !== undefined) this.remove(handle, old);
-    else if (this.sessions.size >= this.maxSessions) this.evictOne();
+    const index = shardOf(handle, this.mask);
+    const shard = this.sessions[index]!;
+    const old = shard.get(handle);
+    if (old !== undefined) this.remove(shard, handle, old);
+    else if (this.count >= this.maxSessions) this.evictOne(index);
     const entry: Entry = {
       json: JSON.stringify(record.data),
       createdAt: record.createdAt,
@@ -89,21 +149,23 @@ export class MemoryStore implements SessionStore {
       expiresAt: Date.now() + ttlMs,
       user: record.user,
     };
-    this.insert(handle, entry);
+    this.insert(shard, handle, entry);
   }
 
   async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
     const now = Date.now();
-    const entry = this.live(handle, now);
+    const shard = this.shard(handle);
+    const entry = this.live(shard, handle, now);
     if (entry === undefined) return;
     entry.touchedAt = record.touchedAt;
     entry.expiresAt = now + ttlMs;
-    this.bump(handle, entry);
+    bump(shard, handle, entry);
   }
 
   async patch(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
     const now = Date.now();
-    const entry = this.live(handle, now);
+    const shard = this.shard(handle);
+    const entry = this.live(shard, handle, now);
     if (entry === undefined) return false;
     const data = patch.clear ? {} : (JSON.parse(entry.json) as Record<string, unknown>);
     for (const key of patch.unset) delete data[key];
@@ -120,22 +182,23 @@ export class MemoryStore implements SessionStore {
       entry.user = patch.user ?? undefined;
       this.index(handle, entry.user);
     }
-    this.bump(handle, entry);
+    bump(shard, handle, entry);
     return true;
   }
 
   async destroy(handle: string): Promise<void> {
-    const entry = this.sessions.get(handle);
-    if (entry !== undefined) this.remove(handle, entry);
+    const shard = this.shard(handle);
+    const entry = shard.get(handle);
+    if (entry !== undefined) this.remove(shard, handle, entry);
   }
 
   async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
-    const handles = this.users.get(user);
+    const handles = this.users[shardOf(user, this.mask)]!.get(user);
     if (handles === undefined) return [];
     const now = Date.now();
     const entries: SessionStoreUserEntry[] = [];
-    for (const handle of [...handles]) {
-      const entry = this.live(handle, now);
+    for (const handle of typeof handles === 'string' ? [handles] : [...handles]) {
+      const entry = this.live(this.shard(handle), handle, now);
       if (entry !== undefined) entries.push({ handle, createdAt: entry.createdAt, touchedAt: entry.touchedAt });
     }
     return entries;
@@ -145,31 +208,48 @@ export class MemoryStore implements SessionStore {
   async close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    this.sessions.clear();
-    this.users.clear();
+    for (const shard of this.sessions) shard.clear();
+    for (const shard of this.users) shard.clear();
+    this.count = 0;
   }
 
-  /** Removes every expired session, a slice at a time, yielding to the event loop between slices. */
+  /**
+   * Removes every expired session, a slice at a time (at most 2,000 sessions or about 1 ms per
+   * slice), yielding to the event loop with `setImmediate` between slices.
+   */
   sweep(): Promise<void> {
     if (this.sweeping) return Promise.resolve();
     this.sweeping = true;
-    const iterator = this.sessions.entries();
+    let shardIndex = 0;
+    let iterator: IterableIterator<[string, Entry]> | undefined;
     return new Promise<void>((resolve) => {
       const slice = (): void => {
+        const started = performance.now();
         const now = Date.now();
-        for (let i = 0; i < SWEEP_SLICE; i++) {
+        let checked = 0;
+        while (checked < SWEEP_SLICE) {
+          if (checked % SWEEP_CLOCK_EVERY === SWEEP_CLOCK_EVERY - 1 && performance.now() - started >= SWEEP_SLICE_MS) break;
+          if (iterator === undefined) {
+            if (shardIndex >= this.sessions.length) {
+              this.sweeping = false;
+              if (this.count === 0 && this.timer !== undefined) {
+                clearInterval(this.timer);
+                this.timer = undefined;
+              }
+              resolve();
+              return;
+            }
+            iterator = this.sessions[shardIndex]!.entries();
+          }
           const next = iterator.next();
           if (next.done) {
-            this.sweeping = false;
-            if (this.sessions.size === 0 && this.timer !== undefined) {
-              clearInterval(this.timer);
-              this.timer = undefined;
-            }
-            resolve();
-            return;
+            iterator = undefined;
+            shardIndex++;
+            continue;
           }
+          checked++;
           const [handle, entry] = next.value;
-          if (entry.expiresAt <= now) this.remove(handle, entry);
+          if (entry.expiresAt <= now) this.remove(this.sessions[shardIndex]!, handle, entry);
         }
         setImmediate(slice);
       };
@@ -177,8 +257,9 @@ export class MemoryStore implements SessionStore {
     });
   }
 
-  private insert(handle: string, entry: Entry): void {
-    this.sessions.set(handle, entry);
+  private insert(shard: Map<string, Entry>, handle: string, entry: Entry): void {
+    shard.set(handle, entry);
+    this.count++;
     this.index(handle, entry.user);
     if (this.timer === undefined) {
       this.timer = setInterval(() => void this.sweep(), this.sweepInterval);
@@ -186,34 +267,51 @@ export class MemoryStore implements SessionStore {
     }
   }
 
-  /** Moves a session to the most-recently-used end, so eviction takes the least used. */
-  private bump(handle: string, entry: Entry): void {
-    this.sessions.delete(handle);
-    this.sessions.set(handle, entry);
+  /**
+   * Evicts the least recently used session of shard `index`, where the new session goes; of the
+   * next non-empty shard if that one is empty (possible only with uneven shards).
+   */
+  private evictOne(index: number): void {
+    for (let i = 0; i <= this.mask; i++) {
+      const shard = this.sessions[(index + i) & this.mask]!;
+      if (shard.size === 0) continue;
+      const first = shard.entries().next();
+      if (!first.done) this.remove(shard, first.value[0], first.value[1]);
+      return;
+    }
   }
 
-  private evictOne(): void {
-    const first = this.sessions.entries().next();
-    if (!first.done) this.remove(first.value[0], first.value[1]);
-  }
-
-  private remove(handle: string, entry: Entry): void {
-    this.sessions.delete(handle);
+  private remove(shard: Map<string, Entry>, handle: string, entry: Entry): void {
+    if (shard.delete(handle)) this.count--;
     this.unindex(handle, entry.user);
   }
 
   private index(handle: string, user: string | undefined): void {
     if (user === undefined) return;
-    let handles = this.users.get(user);
-    if (handles === undefined) this.users.set(user, (handles = new Set()));
-    handles.add(handle);
+    const shard = this.users[shardOf(user, this.mask)]!;
+    const handles = shard.get(user);
+    if (handles === undefined) shard.set(user, handle);
+    else if (typeof handles !== 'string') handles.add(handle);
+    else if (handles !== handle) shard.set(user, new Set([handles, handle]));
   }
 
   private unindex(handle: string, user: string | undefined): void {
     if (user === undefined) return;
-    const handles = this.users.get(user);
+    const shard = this.users[shardOf(user, this.mask)]!;
+    const handles = shard.get(user);
     if (handles === undefined) return;
+    if (typeof handles === 'string') {
+      if (handles === handle) shard.delete(user);
+      return;
+    }
     handles.delete(handle);
-    if (handles.size === 0) this.users.delete(user);
+    if (handles.size === 0) shard.delete(user);
+    else if (handles.size === 1) shard.set(user, handles.values().next().value!);
   }
+}
+
+/** Moves a session to the most-recently-used end of its shard, so eviction takes the least used. */
+function bump(shard: Map<string, Entry>, handle: string, entry: Entry): void {
+  shard.delete(handle);
+  shard.set(handle, entry);
 }

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { MemoryStore, RedisStore } from 'nestjs-sessionkit';
 import { createClient } from 'redis';
 import { type AppSpec, REDIS_URL, type ReadyMessage, appSpec, redisPrefixOf } from '../common.js';
-import { BareAppModule } from './bare.js';
+import { BareAppModule, BareInterceptorAppModule } from './bare.js';
 import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
 import { FastifySessionAppModule, useFastifySession } from './fastify-session.js';
 import { sessionKitModule } from './sessionkit.js';
@@ -26,7 +26,7 @@ async function build(spec: AppSpec): Promise<INestApplication> {
   const options = { logger: false as const };
   switch (spec.library) {
     case 'bare':
-      return NestFactory.create(BareAppModule, adapter, options);
+      return NestFactory.create(spec.floor ? BareInterceptorAppModule : BareAppModule, adapter, options);
 
     case 'nestjs-sessionkit': {
       let store;
