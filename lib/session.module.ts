@@ -11,6 +11,7 @@ import { MemoryStore } from './memory.store.js';
 import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
 import { type ResolvedSessionOptions, resolveSessionOptions } from './session-options.js';
+import { SessionInterceptor } from './session.interceptor.js';
 import { SessionRuntime } from './session.runtime.js';
 import { SessionService } from './session.service.js';
 import type { SessionStore } from './session-store.interface.js';
@@ -75,8 +76,10 @@ function isStoreClass(store: SessionStore | Type<SessionStore>): store is Type<S
       useFactory: (options: ResolvedSessionOptions, store: SessionStore) => new SessionRuntime(options, store),
     },
     SessionService,
+    // Provided too, so an app may bind it globally itself: app.useGlobalInterceptors(app.get(SessionInterceptor)).
+    SessionInterceptor,
   ],
-  exports: [SessionService, SESSION_STORE, SessionRuntime],
+  exports: [SessionService, SESSION_STORE, SessionRuntime, SessionInterceptor],
 })
 export class SessionModule extends ConfigurableModuleClass implements OnApplicationShutdown {
   constructor(@Inject(StoreOwnership) private readonly ownership: StoreOwnership) {
