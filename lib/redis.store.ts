@@ -135,6 +135,18 @@ local function cluster_index(k, old, cur, now, ttl)
   if old and old ~= cur then rem = 1 end
   return {1, put, cur or '', xs, rem, old or ''}
 end
+-- The end of every session write: the expiry, then the user index, in this script (one server)
+-- or by the client afterwards (Cluster: the index is in another hash slot).
+local function finish(k, old, cur, now, ttl, inline)
+  local out = {1}
+  if not inline then out = cluster_index(k, old, cur, now, ttl) end
+  redis.call('PEXPIRE', k, ARGV[4])
+  if inline then
+    if old and old ~= cur then idx_rem(ARGV[2] .. old, ARGV[3], now) end
+    if cur then idx_put(ARGV[2] .. cur, ARGV[3], now + ttl, now, false) end
+  end
+  return out
+end
 `;
 
 // KEYS[1] session. ARGV: inline, index prefix, handle, ttl, createdAt, touchedAt, hasUser, user, field/value pairs...
@@ -150,14 +162,7 @@ redis.call('DEL', k)
 redis.call('HSET', k, '@c', ARGV[5], '@t', ARGV[6])
 if has then redis.call('HSET', k, '@u', user) end
 hset_range(k, ARGV, 9, #ARGV)
-local out = {1}
-if not inline then out = cluster_index(k, old, user, now, ttl) end
-redis.call('PEXPIRE', k, ARGV[4])
-if inline then
-  if old and old ~= user then idx_rem(ARGV[2] .. old, ARGV[3], now) end
-  if user then idx_put(ARGV[2] .. user, ARGV[3], now + ttl, now, false) end
-end
-return out
+return finish(k, old, user, now, ttl, inline)
 `;
 
 // KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt, clear, user op (k keep, s set, d delete), user,
@@ -198,14 +203,7 @@ elseif ARGV[7] == 'd' then
   redis.call('HDEL', k, '@u')
 end
 redis.call('HSET', k, '@t', ARGV[5])
-local out = {1}
-if not inline then out = cluster_index(k, old, cur, now, ttl) end
-redis.call('PEXPIRE', k, ARGV[4])
-if inline then
-  if old and old ~= cur then idx_rem(ARGV[2] .. old, ARGV[3], now) end
-  if cur then idx_put(ARGV[2] .. cur, ARGV[3], now + ttl, now, false) end
-end
-return out
+return finish(k, old, cur, now, ttl, inline)
 `;
 
 // KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt.
@@ -217,11 +215,7 @@ local ttl = tonumber(ARGV[4])
 local now = now_ms()
 local user = redis.call('HGET', k, '@u')
 redis.call('HSET', k, '@t', ARGV[5])
-local out = {1}
-if not inline then out = cluster_index(k, user, user, now, ttl) end
-redis.call('PEXPIRE', k, ARGV[4])
-if inline and user then idx_put(ARGV[2] .. user, ARGV[3], now + ttl, now, false) end
-return out
+return finish(k, user, user, now, ttl, inline)
 `;
 
 // KEYS[1] session. ARGV: inline, index prefix, handle.
