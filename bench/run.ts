@@ -191,8 +191,9 @@ function stopApp(app: RunningApp): Promise<void> {
   });
 }
 
-function runLoader(job: LoadJob, pinning: Pinning): Promise<LoadResult> {
-  const [cmd, args] = command(pinning.loader, [LOADER, JSON.stringify(job)]);
+/** Runs a child process and resolves the JSON of the last line it prints. */
+function runJsonChild(argv: [string, string[]], what: string): Promise<unknown> {
+  const [cmd, args] = argv;
   const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -201,26 +202,18 @@ function runLoader(job: LoadJob, pinning: Pinning): Promise<LoadResult> {
   return new Promise((resolvePromise, reject) => {
     child.on('exit', (code) => {
       const line = out.trim().split('\n').pop();
-      if (code !== 0 || !line) return reject(new Error(`autocannon failed (${code}): ${conciseError(err)}`));
-      resolvePromise(JSON.parse(line) as LoadResult);
+      if (code !== 0 || !line) return reject(new Error(`${what} failed (${code}): ${conciseError(err)}`));
+      resolvePromise(JSON.parse(line));
     });
   });
 }
 
+function runLoader(job: LoadJob, pinning: Pinning): Promise<LoadResult> {
+  return runJsonChild(command(pinning.loader, [LOADER, JSON.stringify(job)]), 'autocannon') as Promise<LoadResult>;
+}
+
 function runMemory(mode: 'bytes' | 'million', pinning: Pinning): Promise<unknown> {
-  const [cmd, args] = command(pinning.app, ['--expose-gc', MEMORY, mode]);
-  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  return new Promise((resolvePromise, reject) => {
-    child.on('exit', (code) => {
-      const line = out.trim().split('\n').pop();
-      if (code !== 0 || !line) return reject(new Error(`memory ${mode} failed (${code}): ${conciseError(err)}`));
-      resolvePromise(JSON.parse(line));
-    });
-  });
+  return runJsonChild(command(pinning.app, ['--expose-gc', MEMORY, mode]), `memory ${mode}`);
 }
 
 let clockTicks: number | undefined;
