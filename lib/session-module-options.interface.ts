@@ -1,5 +1,5 @@
 import type { Type } from '@nestjs/common';
-import type { SessionStore } from './session-store.interface.js';
+import type { SessionStore } from './stores/session-store.interface.js';
 
 /** Attributes of the session cookie. */
 export interface SessionCookieOptions {

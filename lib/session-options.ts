@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
-import type { SessionStore } from './session-store.interface.js';
+import type { SessionStore } from './stores/session-store.interface.js';
 
 /** Options with every default filled in and every value checked (internal). */
 export interface ResolvedSessionOptions {

@@ -1,8 +1,8 @@
 import { type ExecutionContext, UseInterceptors, createParamDecorator } from '@nestjs/common';
 import { SESSION_BOUND_METADATA, SESSION_USED_METADATA } from './session.constants.js';
 import { SessionInterceptor } from './session.interceptor.js';
-import { loadedSession } from './session.runtime.js';
-import type { SessionData, SessionHandleApi } from './session.interface.js';
+import { loadedSession } from './core/session.runtime.js';
+import type { SessionData, SessionHandleApi } from './core/session.interface.js';
 
 const SessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
   const req = context.switchToHttp().getRequest<object>();

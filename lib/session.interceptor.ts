@@ -1,8 +1,8 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { SESSION_USED_METADATA } from './session.constants.js';
-import type { SessionHttpRequest, SessionHttpResponse } from './session-http.adapter.js';
-import { SessionRuntime, loadedSession } from './session.runtime.js';
+import type { SessionHttpRequest, SessionHttpResponse } from './http/session-http.adapter.js';
+import { SessionRuntime, loadedSession } from './core/session.runtime.js';
 
 /**
  * Loads the session before handlers that use `@Session()`, and writes any session the request

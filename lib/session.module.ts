@@ -7,14 +7,14 @@ import {
   type Type,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { MemoryStore } from './memory.store.js';
+import { MemoryStore } from './stores/memory.store.js';
 import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
 import { type ResolvedSessionOptions, resolveSessionOptions } from './session-options.js';
 import { SessionInterceptor } from './session.interceptor.js';
-import { SessionRuntime } from './session.runtime.js';
+import { SessionRuntime } from './core/session.runtime.js';
 import { SessionService } from './session.service.js';
-import type { SessionStore } from './session-store.interface.js';
+import type { SessionStore } from './stores/session-store.interface.js';
 
 const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<SessionModuleOptions>()
   .setClassMethodName('forRoot')

@@ -1,8 +1,8 @@
 import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { isSessionHandle, isSessionId, sessionHandle } from './session-cookie.js';
+import { isSessionHandle, isSessionId, sessionHandle } from './http/session-cookie.js';
 import { type Session, isSessionBound } from './session.decorator.js';
-import type { SessionHttpRequest, SessionHttpResponse } from './session-http.adapter.js';
-import { SessionRuntime } from './session.runtime.js';
+import type { SessionHttpRequest, SessionHttpResponse } from './http/session-http.adapter.js';
+import { SessionRuntime } from './core/session.runtime.js';
 
 /** One session of a user, as {@link SessionService.listByUser} reports it. */
 export interface UserSession {

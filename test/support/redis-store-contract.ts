@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { MemoryStore, RedisStore, type SessionPatch, type SessionRecord } from 'nestjs-sessionkit';
-import { newSessionId, sessionHandle } from '../../lib/session-cookie.js';
+import { newSessionId, sessionHandle } from '../../lib/http/session-cookie.js';
 import { scanKeys, sleep } from './redis.js';
 
 /** What a contract run needs: a connected client and the suite's own key prefix. */

@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { SessionCookie, newSessionId, sessionHandle } from './session-cookie.js';
+import { SessionCookie, newSessionId, sessionHandle } from '../http/session-cookie.js';
 import { SessionStoreUnavailableException } from './session.errors.js';
 import { SessionHandle, type SessionHandleHost } from './session.handle.js';
-import { type SessionHttpRequest, type SessionHttpResponse, sessionHttp } from './session-http.adapter.js';
-import type { ResolvedSessionOptions } from './session-options.js';
-import type { SessionPatch, SessionRecord, SessionStore } from './session-store.interface.js';
+import { type SessionHttpRequest, type SessionHttpResponse, sessionHttp } from '../http/session-http.adapter.js';
+import type { ResolvedSessionOptions } from '../session-options.js';
+import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
 import { SessionValueError, assertStorable } from './session-value.js';
 
 /** Where the request keeps its session: the handle once loaded, the pending load before. */

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseCookie, stringifySetCookie } from 'cookie';
-import type { ResolvedSessionOptions } from './session-options.js';
+import type { ResolvedSessionOptions } from '../session-options.js';
 
 // 32 random bytes (256 bits) give 43 base64url characters; an HMAC-SHA256 gives 43 more.
 const ID_BYTES = 32;

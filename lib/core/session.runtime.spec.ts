@@ -1,7 +1,7 @@
-import { MemoryStore } from './memory.store.js';
-import { resolveSessionOptions } from './session-options.js';
+import { MemoryStore } from '../stores/memory.store.js';
+import { resolveSessionOptions } from '../session-options.js';
 import { SessionRuntime } from './session.runtime.js';
-import type { SessionPatch, SessionRecord, SessionStore } from './session-store.interface.js';
+import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
 
 /** A MemoryStore that records every call, to assert what the core asks of a store. */
 class RecordingStore implements SessionStore {

@@ -1,6 +1,6 @@
-import { FLASH_KEY } from './session.constants.js';
-import { newSessionId, sessionHandle } from './session-cookie.js';
-import type { SessionRecord } from './session-store.interface.js';
+import { FLASH_KEY } from '../session.constants.js';
+import { newSessionId, sessionHandle } from '../http/session-cookie.js';
+import type { SessionRecord } from '../stores/session-store.interface.js';
 import { assertStorable } from './session-value.js';
 
 /** What a handle needs from the runtime that created it (internal). */

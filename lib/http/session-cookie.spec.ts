@@ -1,5 +1,5 @@
 import { SessionCookie, isSessionHandle, isSessionId, newSessionId, sessionHandle } from './session-cookie.js';
-import { resolveSessionOptions } from './session-options.js';
+import { resolveSessionOptions } from '../session-options.js';
 
 const NEW = 'n'.repeat(32) + '-new-secret';
 const OLD = 'o'.repeat(32) + '-old-secret';

@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto';
+
+// The Lua scripts of RedisStore, each run whole and atomically by Redis.
+
+// Shared Lua: index upkeep, chunked HSET/HDEL (Lua's unpack takes at most ~8000 values), JSON numbers.
+const LUA_HELPERS = String.raw`
+-- Redis 3.2 to 4 replicate scripts verbatim unless told otherwise; TIME needs effects replication.
+if redis.replicate_commands then redis.replicate_commands() end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function ms(n) return string.format('%.0f', n) end
+-- Drops index members whose expiry passed and makes the index live as long as its longest member.
+local function idx_fix(ik, now)
+  redis.call('ZREMRANGEBYSCORE', ik, '-inf', ms(now))
+  local top = redis.call('ZREVRANGE', ik, 0, 0, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIREAT', ik, ms(tonumber(top[2]))) end
+end
+local function idx_put(ik, h, score, now, raise_only)
+  local cur = raise_only and redis.call('ZSCORE', ik, h)
+  if not cur or tonumber(cur) < score then redis.call('ZADD', ik, ms(score), h) end
+  idx_fix(ik, now)
+end
+local function idx_rem(ik, h, now)
+  redis.call('ZREM', ik, h)
+  idx_fix(ik, now)
+end
+local function hset_range(k, a, first, last)
+  local i = first
+  while i <= last do
+    local j = math.min(i + 999, last)
+    redis.call('HSET', k, unpack(a, i, j))
+    i = j + 1
+  end
+end
+local function hdel_range(k, a, first, last)
+  local i = first
+  while i <= last do
+    local j = math.min(i + 999, last)
+    redis.call('HDEL', k, unpack(a, i, j))
+    i = j + 1
+  end
+end
+-- A JSON number that JSON.parse reads back as exactly n (shortest of 15 to 17 digits).
+local function jnum(n)
+  if n ~= n or n == math.huge or n == -math.huge then return 'null' end
+  if n == 0 then return '0' end
+  for p = 15, 16 do
+    local s = string.format('%.' .. p .. 'g', n)
+    if tonumber(s) == n then return s end
+  end
+  return string.format('%.17g', n)
+end
+-- Cluster mode: the session hash remembers in @x the score it last asked the client to put in
+-- the user index (expiry + one ttl of headroom), so only about one write per ttl needs a second
+-- command. Returns what the client must do: {1, put?, user, score, remove?, old user}.
+local function cluster_index(k, old, cur, now, ttl)
+  local put, xs = 0, ''
+  if cur then
+    local x = tonumber(redis.call('HGET', k, '@x') or '')
+    if cur ~= old or not x or x < now + ttl then
+      xs = ms(now + 2 * ttl)
+      redis.call('HSET', k, '@x', xs)
+      put = 1
+    end
+  else
+    redis.call('HDEL', k, '@x')
+  end
+  local rem = 0
+  if old and old ~= cur then rem = 1 end
+  return {1, put, cur or '', xs, rem, old or ''}
+end
+-- The end of every session write: the expiry, then the user index, in this script (one server)
+-- or by the client afterwards (Cluster: the index is in another hash slot).
+local function finish(k, old, cur, now, ttl, inline)
+  local out = {1}
+  if not inline then out = cluster_index(k, old, cur, now, ttl) end
+  redis.call('PEXPIRE', k, ARGV[4])
+  if inline then
+    if old and old ~= cur then idx_rem(ARGV[2] .. old, ARGV[3], now) end
+    if cur then idx_put(ARGV[2] .. cur, ARGV[3], now + ttl, now, false) end
+  end
+  return out
+end
+`;
+
+// KEYS[1] session. ARGV: inline, index prefix, handle, ttl, createdAt, touchedAt, hasUser, user, field/value pairs...
+const SET_LUA = `${LUA_HELPERS}
+local k = KEYS[1]
+local inline = ARGV[1] == '1'
+local ttl = tonumber(ARGV[4])
+local now = now_ms()
+local old = redis.call('HGET', k, '@u')
+local has = ARGV[7] == '1'
+local user = has and ARGV[8] or false
+redis.call('DEL', k)
+redis.call('HSET', k, '@c', ARGV[5], '@t', ARGV[6])
+if has then redis.call('HSET', k, '@u', user) end
+hset_range(k, ARGV, 9, #ARGV)
+return finish(k, old, user, now, ttl, inline)
+`;
+
+// KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt, clear, user op (k keep, s set, d delete), user,
+// #unset, #set pairs, #incr pairs, then unset fields, set field/value pairs, incr field/amount pairs.
+const PATCH_LUA = `${LUA_HELPERS}
+local k = KEYS[1]
+if redis.call('EXISTS', k) == 0 then return {0} end
+local inline = ARGV[1] == '1'
+local ttl = tonumber(ARGV[4])
+local now = now_ms()
+local old = redis.call('HGET', k, '@u')
+if ARGV[6] == '1' then
+  local fields = redis.call('HKEYS', k)
+  local data = {}
+  for _, f in ipairs(fields) do
+    if string.byte(f, 1) == 46 then data[#data + 1] = f end
+  end
+  hdel_range(k, data, 1, #data)
+end
+local nu, ns, ni = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local p = 12
+hdel_range(k, ARGV, p, p + nu - 1)
+p = p + nu
+hset_range(k, ARGV, p, p + 2 * ns - 1)
+p = p + 2 * ns
+for i = p, p + 2 * ni - 1, 2 do
+  local v = redis.call('HGET', k, ARGV[i])
+  local n = 0
+  if v and string.find(v, '^%-?%d') then n = tonumber(v) or 0 end
+  redis.call('HSET', k, ARGV[i], jnum(n + tonumber(ARGV[i + 1])))
+end
+local cur = old
+if ARGV[7] == 's' then
+  cur = ARGV[8]
+  redis.call('HSET', k, '@u', cur)
+elseif ARGV[7] == 'd' then
+  cur = false
+  redis.call('HDEL', k, '@u')
+end
+redis.call('HSET', k, '@t', ARGV[5])
+return finish(k, old, cur, now, ttl, inline)
+`;
+
+// KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt.
+const TOUCH_LUA = `${LUA_HELPERS}
+local k = KEYS[1]
+if redis.call('EXISTS', k) == 0 then return {0} end
+local inline = ARGV[1] == '1'
+local ttl = tonumber(ARGV[4])
+local now = now_ms()
+local user = redis.call('HGET', k, '@u')
+redis.call('HSET', k, '@t', ARGV[5])
+return finish(k, user, user, now, ttl, inline)
+`;
+
+// KEYS[1] session. ARGV: inline, index prefix, handle.
+const DESTROY_LUA = `${LUA_HELPERS}
+local k = KEYS[1]
+local user = redis.call('HGET', k, '@u')
+redis.call('DEL', k)
+if not user then return {1, 0, ''} end
+if ARGV[1] == '1' then
+  idx_rem(ARGV[2] .. user, ARGV[3], now_ms())
+  return {1, 0, ''}
+end
+return {1, 1, user}
+`;
+
+// KEYS[1] user index. ARGV: 'put', handle, score | 'rem', handle | 'drop', handle, seen score, ...
+// 'drop' removes members only if their score is still the one seen, so a concurrent re-add survives.
+const INDEX_LUA = `${LUA_HELPERS}
+local ik = KEYS[1]
+local now = now_ms()
+if ARGV[1] == 'put' then
+  idx_put(ik, ARGV[2], tonumber(ARGV[3]), now, true)
+elseif ARGV[1] == 'rem' then
+  idx_rem(ik, ARGV[2], now)
+else
+  for i = 2, #ARGV, 2 do
+    local s = redis.call('ZSCORE', ik, ARGV[i])
+    if s and tonumber(s) == tonumber(ARGV[i + 1]) then redis.call('ZREM', ik, ARGV[i]) end
+  end
+  idx_fix(ik, now)
+end
+return 1
+`;
+
+export class LuaScript {
+  readonly sha: string;
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+}
+
+export const SCRIPTS = {
+  set: new LuaScript(SET_LUA),
+  patch: new LuaScript(PATCH_LUA),
+  touch: new LuaScript(TOUCH_LUA),
+  destroy: new LuaScript(DESTROY_LUA),
+  index: new LuaScript(INDEX_LUA),
+};
