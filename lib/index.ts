@@ -2,7 +2,14 @@ export { MemoryStore, type MemoryStoreOptions } from './stores/memory.store.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.store.js';
 export { SESSION_STORE } from './session.constants.js';
 export { Session, UseSession } from './session.decorator.js';
-export { SessionStoreUnavailableException } from './core/session.errors.js';
+export {
+  SessionContextError,
+  SessionError,
+  SessionNotLoadedError,
+  SessionResponseSentError,
+  SessionStoreUnavailableException,
+} from './core/session.errors.js';
+export type { RequestSession, RequestSessionCookie } from './integrations/request-session.facade.js';
 export { SessionGuard } from './session.guard.js';
 export type { SessionData, SessionHandleApi, SessionKey, SessionNumberKey, SessionValue } from './core/session.interface.js';
 export { SessionInterceptor } from './session.interceptor.js';

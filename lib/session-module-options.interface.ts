@@ -72,4 +72,22 @@ export interface SessionModuleOptions {
    * @defaultValue `'userId'`
    */
   authKey?: string;
+  /**
+   * Load the session named by a valid cookie before any middleware of the app runs, so
+   * `req.session` can be read synchronously everywhere: needed by `passport.session()`. Costs one
+   * store read for every request that carries a session cookie (and a little work on the others),
+   * whether the route uses the session or not.
+   * Without it the session loads on first use; `req.session.x = 1` is accepted at any time, and a
+   * synchronous read before anything loaded the session throws an error saying what to do.
+   * @defaultValue `false`
+   */
+  preload?: boolean;
+  /**
+   * Keep the current request in an `AsyncLocalStorage`, so `SessionService.current()` works from
+   * any provider without an `ExecutionContext`. Costs every request of the app, session or not,
+   * an async context switch (a few percent of a bare Fastify app's throughput on Node 20; see
+   * docs/benchmarks.md); off, `current()` rejects with an error naming this option.
+   * @defaultValue `false`
+   */
+  asyncContext?: boolean;
 }

@@ -20,6 +20,8 @@ export interface ResolvedSessionOptions {
   absoluteTimeout: number;
   touchInterval: number;
   authKey: string;
+  preload: boolean;
+  asyncContext: boolean;
 }
 
 const MIN_SECRET_LENGTH = 32;
@@ -38,6 +40,12 @@ function positive(name: string, value: unknown, fallback: number, allowZero = fa
     fail(`${name} must be a positive number of milliseconds, got ${String(value)}`, `Set ${name} to e.g. ${fallback}.`);
   }
   return Math.floor(value);
+}
+
+function flag(name: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') fail(`${name} must be true or false, got ${String(value)}`, `Set ${name}: true or leave it out.`);
+  return value;
 }
 
 /**
@@ -104,5 +112,8 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     fail('store must be a SessionStore instance or class', 'Give an object with get, set and destroy methods, or a class implementing SessionStore.');
   }
 
-  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey };
+  const preload = flag('preload', options.preload);
+  const asyncContext = flag('asyncContext', options.asyncContext);
+
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, preload, asyncContext };
 }

@@ -7,11 +7,5 @@ export const SESSION_STORE = Symbol('SESSION_STORE');
 /** Token of the options after defaults are merged and checked (internal). */
 export const SESSION_RESOLVED_OPTIONS = Symbol('SESSION_RESOLVED_OPTIONS');
 
-/** Metadata key set by `@Session()` on a handler, so the interceptor knows to load the session (internal). */
-export const SESSION_USED_METADATA = 'sessionkit:used';
-
-/** Metadata key set on handlers and controllers that `SessionInterceptor` is bound to (internal). */
-export const SESSION_BOUND_METADATA = 'sessionkit:bound';
-
 /** Data key under which flash messages live inside a session (internal). */
 export const FLASH_KEY = '__flash';

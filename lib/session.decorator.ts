@@ -1,17 +1,26 @@
-import { type ExecutionContext, UseInterceptors, createParamDecorator } from '@nestjs/common';
-import { SESSION_BOUND_METADATA, SESSION_USED_METADATA } from './session.constants.js';
-import { SessionInterceptor } from './session.interceptor.js';
-import { loadedSession } from './core/session.runtime.js';
+import { type ExecutionContext, createParamDecorator } from '@nestjs/common';
 import type { SessionData, SessionHandleApi } from './core/session.interface.js';
+import { sessionHttp } from './http/session-http.adapter.js';
+import type { SessionRuntime } from './core/session.runtime.js';
 
+// Nest awaits what a parameter decorator returns before calling the handler, so the session is
+// loaded here, on first use, for handlers that ask for it and no other.
 const SessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
-  const req = context.switchToHttp().getRequest<object>();
-  const session = loadedSession(req);
-  if (session === undefined) {
-    throw new Error('@Session() found no session on this request. Import SessionModule.forRoot() in the root module; @Session() works in HTTP controllers only.');
+  const { req, res } = requestOf(context);
+  const runtime = sessionHttp.hostOf<SessionRuntime>(req);
+  if (runtime === undefined) {
+    throw new Error(
+      '@Session() found no session support on this request. Import SessionModule.forRoot() in the root module. (Nest\'s own @Session() from @nestjs/common is a different decorator: import Session from nestjs-sessionkit.)',
+    );
   }
-  return key === undefined ? session : session.get(key);
+  const loading = runtime.load(req, res);
+  return key === undefined ? loading : loading.then((session) => session.get(key));
 });
+
+function requestOf(context: ExecutionContext): { req: object; res: object } {
+  const http = context.switchToHttp();
+  return { req: http.getRequest<object>(), res: http.getResponse<object>() };
+}
 
 /**
  * The session of the current request (a {@link SessionHandleApi}). `@Session() session: Session`
@@ -22,49 +31,18 @@ export type Session<T extends object = SessionData> = SessionHandleApi<T>;
 
 /**
  * Parameter decorator injecting the current request's session, or with `key`, one of its values.
- * The session is loaded before the handler runs, only for handlers that use it.
+ * The session is loaded before the handler runs (once per request, shared with guards,
+ * middleware and services) and saved before the response is sent, whatever the handler does.
  */
 export function Session(key?: string): ParameterDecorator {
-  const param = SessionParam(key);
-  return (target, propertyKey, index) => {
-    if (propertyKey !== undefined) {
-      const descriptor = Object.getOwnPropertyDescriptor(target, propertyKey);
-      if (descriptor?.value !== undefined) {
-        // Marks the handler so the interceptor loads the session before it runs.
-        Reflect.defineMetadata(SESSION_USED_METADATA, true, descriptor.value);
-        bindInterceptor(target, propertyKey, descriptor);
-      }
-    }
-    param(target, propertyKey, index);
-  };
+  return SessionParam(key);
 }
 
 /**
- * Binds SessionInterceptor to one handler, once. The interceptor is bound per handler rather
- * than globally because Nest runs its interceptor pipeline on every route of the app as soon as
- * one global interceptor exists, and that costs routes that never use the session.
- */
-function bindInterceptor(target: object, propertyKey: string | symbol | undefined, descriptor?: PropertyDescriptor): void {
-  const holder: object = descriptor ? (descriptor.value as object) : target;
-  if (Reflect.getMetadata(SESSION_BOUND_METADATA, holder) === true) return;
-  Reflect.defineMetadata(SESSION_BOUND_METADATA, true, holder);
-  if (descriptor) UseInterceptors(SessionInterceptor)(target, propertyKey!, descriptor);
-  else UseInterceptors(SessionInterceptor)(target as Function);
-}
-
-/**
- * Saves the session on every route of a controller, or on one handler, without a `@Session()`
- * parameter. Needed only where the session is loaded in another way and changed: by your own
- * guard through `SessionService.load()`, or by `SessionService.load()` in an interceptor.
- * (Handlers with `@Session()` are covered already.)
+ * No longer needed, kept so existing code compiles: every request's session is saved before its
+ * response is sent, whoever changed it (guard, interceptor, middleware, filter, handler).
+ * @deprecated Remove it; it does nothing.
  */
 export function UseSession(): ClassDecorator & MethodDecorator {
-  return (target: object, propertyKey?: string | symbol, descriptor?: PropertyDescriptor) => {
-    bindInterceptor(target, propertyKey, descriptor);
-  };
-}
-
-/** True when SessionInterceptor is bound to the handler or its controller (internal). */
-export function isSessionBound(handler: object, controller: object): boolean {
-  return Reflect.getMetadata(SESSION_BOUND_METADATA, handler) === true || Reflect.getMetadata(SESSION_BOUND_METADATA, controller) === true;
+  return () => undefined;
 }

@@ -6,11 +6,12 @@ import {
   type OnApplicationShutdown,
   type Type,
 } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { MemoryStore } from './stores/memory.store.js';
 import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
 import { type ResolvedSessionOptions, resolveSessionOptions } from './session-options.js';
+import { sessionHttp } from './http/session-http.adapter.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { SessionRuntime } from './core/session.runtime.js';
 import { SessionService } from './session.service.js';
@@ -44,12 +45,24 @@ function isStoreClass(store: SessionStore | Type<SessionStore>): store is Type<S
   return typeof store === 'function';
 }
 
+/** Wires the app's HTTP adapter as soon as Nest knows it (internal). */
+class SessionHttpWiring {
+  constructor(runtime: SessionRuntime, adapterHost: HttpAdapterHost | undefined) {
+    // Nest sets the adapter before it builds providers (NestFactory) or when the testing module
+    // creates the app; init$ replays it. An app without HTTP (a standalone context) has none.
+    adapterHost?.init$.subscribe(() => {
+      const adapter = adapterHost.httpAdapter;
+      if (adapter) sessionHttp.install(adapter, runtime);
+    });
+  }
+}
+
 /**
  * Server-side sessions for the whole app. Import once, in the root module:
  * `SessionModule.forRoot({ secret })` or `SessionModule.forRootAsync({ useFactory })`.
  * Global: `SessionService`, `SessionGuard` and `SESSION_STORE` work in every module. Nothing else
- * to register: `@Session()` binds the interceptor that loads and saves the session to the handlers
- * that use it, so the other routes do not even pass through it.
+ * to register: every request can use its session (`@Session()`, `req.session`, guards, filters,
+ * middleware, services), and whatever it changed is saved before the response headers leave.
  */
 @Global()
 @Module({
@@ -75,8 +88,13 @@ function isStoreClass(store: SessionStore | Type<SessionStore>): store is Type<S
       inject: [SESSION_RESOLVED_OPTIONS, SESSION_STORE],
       useFactory: (options: ResolvedSessionOptions, store: SessionStore) => new SessionRuntime(options, store),
     },
+    {
+      provide: SessionHttpWiring,
+      inject: [SessionRuntime, { token: HttpAdapterHost, optional: true }],
+      useFactory: (runtime: SessionRuntime, adapterHost?: HttpAdapterHost) => new SessionHttpWiring(runtime, adapterHost),
+    },
     SessionService,
-    // Provided too, so an app may bind it globally itself: app.useGlobalInterceptors(app.get(SessionInterceptor)).
+    // Kept for apps that bound it themselves; it does nothing.
     SessionInterceptor,
   ],
   exports: [SessionService, SESSION_STORE, SessionRuntime, SessionInterceptor],

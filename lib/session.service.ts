@@ -1,7 +1,7 @@
-import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { type ArgumentsHost, Inject, Injectable } from '@nestjs/common';
 import { isSessionHandle, isSessionId, sessionHandle } from './http/session-cookie.js';
-import { type Session, isSessionBound } from './session.decorator.js';
-import type { SessionHttpRequest, SessionHttpResponse } from './http/session-http.adapter.js';
+import { SessionContextError } from './core/session.errors.js';
+import type { Session } from './session.decorator.js';
 import { SessionRuntime } from './core/session.runtime.js';
 
 /** One session of a user, as {@link SessionService.listByUser} reports it. */
@@ -30,18 +30,40 @@ export class SessionService {
   }
 
   /**
-   * The current request's session: the same handle the handler's `@Session()` gets, loaded at
-   * most once per request. Rejects with a 503 error when the store fails.
-   *
-   * On a route with neither a `@Session()` parameter nor `@UseSession()`, nothing saves the
-   * session after the handler: the handle is read-only there (a due touch is written at once),
-   * and changing it throws an error that says to add `@UseSession()`.
+   * The session of the request `context` belongs to: the same handle the handler's `@Session()`
+   * gets, loaded at most once per request. Works in guards, interceptors, pipes and exception
+   * filters (an `ExecutionContext` or `ArgumentsHost`). Rejects with a 503 error when the store fails.
    */
-  load(context: ExecutionContext): Promise<Session> {
-    const { req, res } = this.getRequestResponse(context);
-    const loading = isSessionBound(context.getHandler(), context.getClass()) ? this.runtime.load(req, res) : this.runtime.loadDetached(req, res);
+  load(context: ArgumentsHost): Promise<Session> {
+    const http = context.switchToHttp();
     // The handle is untyped inside; Session<T> is its public face.
-    return loading as Promise<unknown> as Promise<Session>;
+    return this.runtime.load(http.getRequest<object>(), http.getResponse<object>()) as Promise<unknown> as Promise<Session>;
+  }
+
+  /**
+   * The session of the request being handled, from any provider (singleton or request-scoped)
+   * without an `ExecutionContext`. Needs `asyncContext: true` in `SessionModule.forRoot()`;
+   * rejects with a {@link SessionContextError} without it, or when no request is being handled
+   * (a timer, a queue consumer, application startup).
+   */
+  current(): Promise<Session> {
+    const requests = this.runtime.requests;
+    if (requests === undefined) {
+      return Promise.reject(
+        new SessionContextError(
+          'SessionService.current() needs `asyncContext: true` in SessionModule.forRoot(). Set it, or use load(context) in guards, interceptors and filters and @Session() in handlers.',
+        ),
+      );
+    }
+    const request = requests.getStore();
+    if (request === undefined) {
+      return Promise.reject(
+        new SessionContextError(
+          'SessionService.current() was called outside an HTTP request (a timer, a queue consumer or startup code?): there is no session here. Pass the session (or its handle) in from the request that started the work.',
+        ),
+      );
+    }
+    return this.runtime.load(request.req, request.res) as Promise<unknown> as Promise<Session>;
   }
 
   /**
@@ -98,11 +120,5 @@ export class SessionService {
     if (value === undefined) return undefined;
     if (typeof value !== 'string') return value.handle;
     return isSessionHandle(value) ? value : sessionHandle(value);
-  }
-
-  /** Where the request and response are found; override for other transports. */
-  protected getRequestResponse(context: ExecutionContext): { req: SessionHttpRequest; res: SessionHttpResponse } {
-    const http = context.switchToHttp();
-    return { req: http.getRequest<SessionHttpRequest>(), res: http.getResponse<SessionHttpResponse>() };
   }
 }

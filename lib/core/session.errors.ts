@@ -12,3 +12,38 @@ export class SessionStoreUnavailableException extends ServiceUnavailableExceptio
     );
   }
 }
+
+/** Base class of the library's errors that are not HTTP answers: catch it to handle them all. */
+export class SessionError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * The session changed after the response headers had left, so the change could not reach the
+ * client (a new cookie) or was made too late to be saved.
+ */
+export class SessionResponseSentError extends SessionError {
+  constructor() {
+    super(
+      'The session was changed after the response headers were sent, so the change cannot be saved. Change the session before sending the response (before the first write of a streamed response).',
+    );
+  }
+}
+
+/**
+ * `req.session` was read synchronously before anything loaded the session. Raised instead of
+ * answering with an empty value that would look like a logged-out user.
+ */
+export class SessionNotLoadedError extends SessionError {
+  constructor(what: string) {
+    super(
+      `req.session.${what} was read before the session was loaded. Set \`preload: true\` in SessionModule.forRoot() to load it before the app's middleware runs (needed for passport.session()), or read it with \`await sessionService.current()\` / @Session().`,
+    );
+  }
+}
+
+/** `SessionService.current()` was called where no request is being handled, or without `asyncContext`. */
+export class SessionContextError extends SessionError {}

@@ -1,12 +1,13 @@
 import { FLASH_KEY } from '../session.constants.js';
 import { newSessionId, sessionHandle } from '../http/session-cookie.js';
 import type { SessionRecord } from '../stores/session-store.interface.js';
+import type { SessionContext } from './session.context.js';
 import { assertStorable } from './session-value.js';
 
 /** What a handle needs from the runtime that created it (internal). */
 export interface SessionHandleHost {
   destroyInStore(handle: string): Promise<void>;
-  commit(session: SessionHandle): Promise<void>;
+  readRecord(handle: string): Promise<SessionRecord | undefined>;
 }
 
 function isObject(value: unknown): value is object {
@@ -31,8 +32,6 @@ export class SessionHandle {
   cookieToClear = false;
   touchRequested = false;
   cleared = false;
-  /** Loaded on a route that SessionInterceptor does not save: changes are refused. */
-  detached = false;
   data: Record<string, unknown>;
   /** Keys set or deleted by this request. */
   readonly changed = new Set<string>();
@@ -43,8 +42,8 @@ export class SessionHandle {
 
   constructor(
     private readonly host: SessionHandleHost,
-    /** The response, for `save()` (internal). */
-    readonly response: object,
+    /** The request this handle belongs to: it saves the handle before the response leaves. */
+    private readonly context: SessionContext,
     id: string,
     handle: string,
     record: SessionRecord | undefined,
@@ -61,16 +60,12 @@ export class SessionHandle {
     this.cookieStale = cookieStale;
   }
 
-  private assertWritable(): void {
-    if (this.detached) {
-      throw new Error(
-        'The session cannot be changed on this route: nothing would save it. Add @UseSession() to the handler or its controller, or give the handler a @Session() parameter.',
-      );
-    }
+  /** The response the session's cookie goes on. */
+  get response(): object {
+    return this.context.response;
   }
 
   private watch(key: string, value: unknown): void {
-    if (this.detached) return;
     if (isObject(value) && !this.changed.has(key) && !this.watched.has(key)) {
       this.watched.set(key, JSON.stringify(value));
     }
@@ -83,7 +78,6 @@ export class SessionHandle {
   }
 
   set(key: string, value: unknown): void {
-    this.assertWritable();
     assertStorable(key, value);
     this.data[key] = value;
     this.changed.add(key);
@@ -96,7 +90,6 @@ export class SessionHandle {
   }
 
   delete(key: string): void {
-    this.assertWritable();
     if (!(key in this.data) && !this.increments.has(key)) return;
     delete this.data[key];
     this.changed.add(key);
@@ -105,7 +98,6 @@ export class SessionHandle {
   }
 
   increment(key: string, by = 1): number {
-    this.assertWritable();
     if (!Number.isFinite(by)) throw new TypeError(`Session increment of key "${key}" needs a finite number, got ${by}.`);
     const current = this.data[key];
     const next = (typeof current === 'number' ? current : 0) + by;
@@ -116,7 +108,6 @@ export class SessionHandle {
   }
 
   clear(): void {
-    this.assertWritable();
     this.data = {};
     this.cleared = true;
     this.changed.clear();
@@ -146,14 +137,12 @@ export class SessionHandle {
   }
 
   async regenerate(): Promise<void> {
-    this.assertWritable();
     if (this.inStore) await this.host.destroyInStore(this.handle);
     this.renew();
     this.cookieStale = true;
   }
 
   async destroy(): Promise<void> {
-    this.assertWritable();
     if (this.inStore) await this.host.destroyInStore(this.handle);
     // A browser holding a cookie for a stored session must be told to drop it.
     this.cookieToClear ||= this.inStore || !this.isNew;
@@ -165,19 +154,36 @@ export class SessionHandle {
     this.touchedAt = this.createdAt;
   }
 
+  /** Drops unsaved changes and reads the session again from the store (gone: as after destroy). */
+  async reload(): Promise<void> {
+    const record = this.inStore ? await this.host.readRecord(this.handle) : undefined;
+    this.changed.clear();
+    this.increments.clear();
+    this.watched.clear();
+    this.cleared = false;
+    this.touchRequested = false;
+    if (record === undefined) {
+      this.cookieToClear ||= this.inStore;
+      this.inStore = false;
+      this.data = {};
+      return;
+    }
+    this.data = record.data;
+    this.createdAt = record.createdAt;
+    this.touchedAt = record.touchedAt;
+  }
+
   save(): Promise<void> {
-    return this.host.commit(this);
+    return this.context.flush();
   }
 
   touch(): void {
-    this.assertWritable();
     this.touchRequested = true;
   }
 
   flash(type: string, message: unknown): void;
   flash(type: string): unknown[];
   flash(type: string, ...message: unknown[]): unknown[] | void {
-    this.assertWritable();
     const store = this.data[FLASH_KEY] as Record<string, unknown[]> | undefined;
     if (message.length > 0) {
       assertStorable(`${FLASH_KEY}.${type}`, message[0]);

@@ -1,99 +1,122 @@
-import { Logger } from '@nestjs/common';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { HttpException, Logger } from '@nestjs/common';
 import { SessionCookie, newSessionId, sessionHandle } from '../http/session-cookie.js';
-import { SessionStoreUnavailableException } from './session.errors.js';
+import { SessionResponseSentError, SessionStoreUnavailableException } from './session.errors.js';
 import { SessionHandle, type SessionHandleHost } from './session.handle.js';
-import { type SessionHttpRequest, type SessionHttpResponse, sessionHttp } from '../http/session-http.adapter.js';
+import { type SessionHttpHost, type SessionHttpResponse, sessionHttp } from '../http/session-http.adapter.js';
+import { type RequestSessionCookie, type RequestSessionSource, createRequestSession } from '../integrations/request-session.facade.js';
+import { SessionContext, type SessionContextHost } from './session.context.js';
 import type { ResolvedSessionOptions } from '../session-options.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
 import { SessionValueError, assertStorable } from './session-value.js';
 
-/** Where the request keeps its session: the handle once loaded, the pending load before. */
-const kSession = Symbol('nestjs-sessionkit.session');
+/** Where a request keeps its session context, on the Node request both frameworks share. */
+const kContext = Symbol('nestjs-sessionkit.context');
 
-/** Marks a request that SessionInterceptor let through without a session, for a clear error on a late load(). */
-const BYPASSED = Symbol('bypassed');
-
-type SessionSlot = SessionHandle | Promise<SessionHandle> | typeof BYPASSED;
-type RequestWithSession = SessionHttpRequest & { [kSession]?: SessionSlot };
-
-/** The request's session if it was loaded already (internal; the decorator reads it). */
-export function loadedSession(req: object): SessionHandle | undefined {
-  const slot = (req as RequestWithSession)[kSession];
-  return slot instanceof SessionHandle ? slot : undefined;
-}
+type RequestWithContext = { [kContext]?: SessionContext };
 
 function isEmpty(data: Record<string, unknown>): boolean {
   for (const _ in data) return false;
   return true;
 }
 
+/** The request being handled, as `asyncContext` keeps it for `SessionService.current()`. */
+export interface CurrentRequest {
+  req: object;
+  res: object;
+}
+
 /**
- * Loads sessions from cookies and writes them back (internal): the lifecycle that the guard,
- * the interceptor, the decorator and `SessionService` share.
+ * Loads sessions from cookies and writes them back (internal): the lifecycle that the adapter
+ * hooks, `req.session`, the guard, the decorator and `SessionService` share.
  */
-export class SessionRuntime implements SessionHandleHost {
+export class SessionRuntime implements SessionHandleHost, SessionContextHost, SessionHttpHost, RequestSessionSource {
   private readonly logger = new Logger('SessionModule');
   readonly cookie: SessionCookie;
+  /** The request being handled; only with `asyncContext: true`. */
+  readonly requests: AsyncLocalStorage<CurrentRequest> | undefined;
+  readonly onRequest: SessionHttpHost['onRequest'];
 
   constructor(
     readonly options: ResolvedSessionOptions,
     readonly store: SessionStore,
   ) {
     this.cookie = new SessionCookie(options);
+    const requests = options.asyncContext ? new AsyncLocalStorage<CurrentRequest>() : undefined;
+    this.requests = requests;
+    const { preload } = options;
+    this.onRequest =
+      !preload && requests === undefined
+        ? undefined
+        : (req, res, next) => {
+            const go = requests === undefined ? next : () => requests.run({ req, res }, next);
+            if (preload) this.contextOf(req, res).preload().then(go);
+            else go();
+          };
   }
 
-  /**
-   * Claims the request for a route that does not use the session, unless something (a guard)
-   * loaded it already. Returns false when the session is in use and must be written.
-   */
-  bypass(req: SessionHttpRequest): boolean {
-    const r = req as RequestWithSession;
-    if (r[kSession] !== undefined) return false;
-    r[kSession] = BYPASSED;
-    return true;
+  requestSession(req: object, res: object): object {
+    return createRequestSession(this, req, res);
+  }
+
+  beforeHeaders(req: object): Promise<void> | undefined {
+    const context = this.contextIf(req);
+    return context?.started ? context.flush() : undefined;
+  }
+
+  failure(error: unknown): { status: number; body: object } {
+    if (error instanceof HttpException) {
+      const body = error.getResponse();
+      return { status: error.getStatus(), body: typeof body === 'object' ? body : { statusCode: error.getStatus(), message: body } };
+    }
+    this.logger.error(`The session could not be saved: ${error instanceof Error ? error.message : String(error)}`);
+    return { status: 500, body: { statusCode: 500, message: 'Internal server error' } };
+  }
+
+  logLate(error: unknown): void {
+    this.logger.error(`The session could not be saved after the response headers were sent; the connection was closed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  cookieInfo(session: SessionHandle | undefined): RequestSessionCookie {
+    const { path, domain, secure, httpOnly, sameSite, persistent } = this.options.cookie;
+    const maxAge = persistent && session !== undefined ? Math.max(0, this.remainingTtl(session, Date.now())) : null;
+    return { path, domain, secure, httpOnly, sameSite, maxAge, expires: maxAge === null ? null : new Date(Date.now() + maxAge) };
+  }
+
+  /** The record the store holds now under `handle` (for `reload()`). */
+  async readRecord(handle: string): Promise<SessionRecord | undefined> {
+    try {
+      return await this.store.get(handle);
+    } catch (error) {
+      throw this.storeFailure('read', error);
+    }
+  }
+
+  /** The request's session context if anything used the session yet. */
+  contextIf(req: object): SessionContext | undefined {
+    return (sessionHttp.nodeRequest(req) as RequestWithContext)[kContext];
+  }
+
+  /** The request's session context, created on first use. */
+  contextOf(req: object, res: object): SessionContext {
+    const node = sessionHttp.nodeRequest(req) as RequestWithContext;
+    let context = node[kContext];
+    if (context === undefined) {
+      context = node[kContext] = new SessionContext(this, req, res);
+      sessionHttp.commitBeforeHeaders(context, this);
+    }
+    return context;
   }
 
   /** The request's session, loaded once per request however many callers ask. */
-  load(req: SessionHttpRequest, res: SessionHttpResponse): Promise<SessionHandle> {
-    const r = req as RequestWithSession;
-    const slot = r[kSession];
-    if (slot === BYPASSED) {
-      return Promise.reject(
-        new Error(
-          'SessionService.load() was called after SessionInterceptor had let this request through without a session, so changes would not be saved. Call load() from a guard, or use @Session() in the handler.',
-        ),
-      );
-    }
-    if (slot !== undefined) return Promise.resolve(slot);
-    const pending = this.read(req, res).then(
-      (session) => (r[kSession] = session),
-      (error: unknown) => {
-        // A failed load may be retried by a later caller of the same request.
-        r[kSession] = undefined;
-        throw error;
-      },
-    );
-    r[kSession] = pending;
-    return pending;
+  load(req: object, res: object): Promise<SessionHandle> {
+    return this.contextOf(req, res).load();
   }
 
-  /**
-   * The request's session on a route SessionInterceptor is not bound to (a guard's load): what a
-   * read-only request must write (a due touch, a re-signed cookie) is written at once, and the
-   * handle refuses changes, since nothing would save them.
-   */
-  async loadDetached(req: SessionHttpRequest, res: SessionHttpResponse): Promise<SessionHandle> {
-    const session = await this.load(req, res);
-    if (!session.detached) {
-      session.detached = true;
-      await this.commit(session);
-    }
-    return session;
-  }
-
-  private async read(req: SessionHttpRequest, res: SessionHttpResponse): Promise<SessionHandle> {
-    const cookie = this.cookie.read(sessionHttp.cookieHeader(req));
-    if (cookie === undefined) return this.fresh(res);
+  /** Reads the session the request's cookie names, or starts a new one (for {@link SessionContext}). */
+  async read(context: SessionContext): Promise<SessionHandle> {
+    const cookie = this.cookie.read(sessionHttp.cookieHeader(context.request));
+    if (cookie === undefined) return this.fresh(context);
     const handle = cookie.handle;
     let record: SessionRecord | undefined;
     try {
@@ -101,18 +124,18 @@ export class SessionRuntime implements SessionHandleHost {
     } catch (error) {
       throw this.storeFailure('read', error);
     }
-    if (record === undefined) return this.fresh(res);
+    if (record === undefined) return this.fresh(context);
     if (this.remainingTtl(record, Date.now()) <= 0) {
       // Expired by our clock even if the store still kept it: drop it and start afresh.
       this.store.destroy(handle).catch((error: unknown) => this.logFailure('destroy', error));
-      return this.fresh(res);
+      return this.fresh(context);
     }
-    return new SessionHandle(this, res, cookie.id, handle, record, cookie.rotated);
+    return new SessionHandle(this, context, cookie.id, handle, record, cookie.rotated);
   }
 
-  private fresh(res: SessionHttpResponse): SessionHandle {
+  private fresh(context: SessionContext): SessionHandle {
     const id = newSessionId();
-    return new SessionHandle(this, res, id, sessionHandle(id), undefined, true);
+    return new SessionHandle(this, context, id, sessionHandle(id), undefined, true);
   }
 
   /** Milliseconds the session may still live, by both timeouts. */
@@ -130,7 +153,7 @@ export class SessionRuntime implements SessionHandleHost {
     }
   }
 
-  /** Writes what the request changed, if anything, and sets the cookie headers. Called once per request by the interceptor. */
+  /** Writes what the request changed, if anything, and sets the cookie headers (through {@link SessionContext.flush}, which serializes commits). */
   async commit(session: SessionHandle): Promise<void> {
     const res = session.response;
     const now = Date.now();
@@ -156,7 +179,7 @@ export class SessionRuntime implements SessionHandleHost {
           if (this.store.patch) {
             // false: destroyed or expired meanwhile; it must stay gone. The handle goes on as after
             // destroy() (new id, no data, cookie cleared), so a later commit of this request
-            // (the interceptor commits on each event) cannot write it back with set().
+            // (save() then the response's own commit) cannot write it back with set().
             if (!(await this.store.patch(session.handle, patch, ttl))) {
               session.inStore = false;
               await session.destroy();
@@ -193,7 +216,7 @@ export class SessionRuntime implements SessionHandleHost {
 
   private sendCookie(res: SessionHttpResponse, value: string): void {
     if (sessionHttp.headersSent(res)) {
-      throw new Error('The session cookie could not be set because the response was already sent. In handlers that use @Res(), call `await session.save()` before sending.');
+      throw new SessionResponseSentError();
     }
     sessionHttp.appendSetCookie(res, value);
     // A shared cache must never hand one user's cookie to another.

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 
 /** What the core needs of a request: its headers (Express `Request` and Fastify `FastifyRequest` both qualify). */
 export interface SessionHttpRequest {
@@ -7,6 +7,26 @@ export interface SessionHttpRequest {
 
 /** What the core needs of a response: Express `Response` or Fastify `FastifyReply`. */
 export type SessionHttpResponse = object;
+
+/** What the adapter asks of the library when it wires an app (internal). */
+export interface SessionHttpHost {
+  /** The `req.session` object of a request (framework request and response). */
+  requestSession(req: object, res: object): object;
+  /** Runs before any middleware of the app, when preload or async context need it. */
+  readonly onRequest: ((req: object, res: object, next: () => void) => void) | undefined;
+  /** Writes the request's session if it was used; `undefined` when there is nothing to do. */
+  beforeHeaders(req: object): Promise<void> | undefined;
+  /** The answer that replaces the response when the session could not be saved. */
+  failure(error: unknown): { status: number; body: object };
+  /** Reports an error that can no longer reach the client. */
+  logLate(error: unknown): void;
+}
+
+/** The session context the adapter saves before the headers leave (internal). */
+export interface SessionFlushable {
+  readonly response: object;
+  flush(): Promise<void>;
+}
 
 interface ExpressLikeResponse {
   getHeader(name: string): number | string | string[] | undefined;
@@ -18,19 +38,141 @@ interface FastifyLikeReply {
   raw: { headersSent: boolean };
   getHeader(name: string): number | string | string[] | undefined;
   header(name: string, value: string): unknown;
+  code(status: number): unknown;
+  removeHeader(name: string): unknown;
 }
+
+interface FastifyLikeRequest {
+  raw: IncomingMessage & { session?: object };
+}
+
+type Hook = (req: object, res: object, done: (error?: unknown) => void) => unknown;
+
+/** The parts of Nest's `AbstractHttpAdapter` used here. */
+interface NestHttpAdapterLike {
+  getType(): string;
+  getInstance(): unknown;
+  setOnRequestHook?(hook: Hook): void;
+  onRequestHook?: Hook;
+}
+
+interface ExpressLikeApp {
+  request: object;
+  use(handler: (req: object, res: object, next: () => void) => void): unknown;
+}
+
+interface FastifyLikeInstance {
+  decorateRequest(name: string | symbol, value: { getter(this: FastifyLikeRequest): unknown }): unknown;
+  hasRequestDecorator(name: string | symbol): boolean;
+  addHook(name: 'onSend', hook: (request: FastifyLikeRequest, reply: FastifyLikeReply, payload: unknown, done: (error: unknown, payload?: unknown) => void) => void): unknown;
+  addHook(name: 'onRequest', hook: Hook): unknown;
+}
+
+/** The library's host of an app's requests, reachable from every request of that app. */
+const kHost = Symbol('nestjs-sessionkit.host');
 
 function isFastifyReply(res: object): res is FastifyLikeReply {
   return 'raw' in res && typeof (res as { header?: unknown }).header === 'function';
 }
 
+function isStream(payload: unknown): payload is { pipe: unknown; destroy(): void } {
+  return payload !== null && typeof payload === 'object' && typeof (payload as { pipe?: unknown }).pipe === 'function';
+}
+
+/** Headers that described the body the failure answer replaces. */
+const BODY_HEADERS = ['content-length', 'content-type', 'content-encoding', 'content-disposition', 'etag', 'last-modified', 'transfer-encoding'];
+
+/**
+ * Express: holds the first write, `writeHead` or `end` of the response until the session is
+ * saved, so the cookie goes out with the headers and a store failure can still become a 503.
+ * Only responses whose request used the session are wrapped.
+ */
+function guardNodeResponse(res: ServerResponse, context: SessionFlushable, host: SessionHttpHost): void {
+  const { write, end, writeHead } = res;
+  let state: 'open' | 'saving' | 'saved' = 'open';
+  let blocked = false;
+  const held: (() => void)[] = [];
+  const restore = (): void => {
+    res.write = write;
+    res.writeHead = writeHead;
+  };
+  const release = (): void => {
+    state = 'saved';
+    restore();
+    for (const deliver of held.splice(0)) deliver();
+    // A stream piped into the response paused on our `false`: let it go on.
+    if (blocked) res.emit('drain');
+  };
+  const fail = (error: unknown): void => {
+    state = 'saved';
+    restore();
+    res.end = end;
+    held.length = 0;
+    if (res.headersSent) {
+      host.logLate(error);
+      res.destroy();
+      return;
+    }
+    const { status, body } = host.failure(error);
+    for (const name of BODY_HEADERS) res.removeHeader(name);
+    const text = JSON.stringify(body);
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(text));
+    (end as (...a: unknown[]) => ServerResponse).call(res, text);
+  };
+  const hold = (deliver: () => void): void => {
+    held.push(deliver);
+    if (state === 'open') {
+      state = 'saving';
+      context.flush().then(release, fail);
+    }
+  };
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (state === 'saved') return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    hold(() => (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args));
+    return res;
+  } as ServerResponse['writeHead'];
+  res.write = function (this: ServerResponse, ...args: unknown[]) {
+    if (state === 'saved') return (write as (...a: unknown[]) => boolean).apply(this, args);
+    blocked = true;
+    hold(() => (write as (...a: unknown[]) => boolean).apply(res, args));
+    return false;
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    const finish = (): void => void (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+    if (state !== 'saved') {
+      hold(finish);
+      return res;
+    }
+    // After the headers left (a streamed body): save what changed since, then end. A failure
+    // now cannot become a 503, so it is logged and the connection is cut: never a silent success.
+    context.flush().then(finish, (error: unknown) => {
+      host.logLate(error);
+      res.destroy();
+    });
+    return res;
+  } as ServerResponse['end'];
+}
+
 /**
  * The one place that knows how Express and Fastify differ: everything else in the library
- * reads and writes headers through these functions.
+ * reads and writes requests and responses through these functions.
  */
 export const sessionHttp = {
-  cookieHeader(req: SessionHttpRequest): string | undefined {
-    return req.headers.cookie;
+  cookieHeader(req: SessionHttpRequest | object): string | undefined {
+    return (req as SessionHttpRequest).headers.cookie;
+  },
+
+  /** The Node request under a framework request (both frameworks keep one per request). */
+  nodeRequest(req: object): object {
+    const raw = (req as { raw?: unknown }).raw;
+    return raw !== null && typeof raw === 'object' && 'headers' in raw ? raw : req;
+  },
+
+  /** The library's host of the app a request belongs to, if the app imported SessionModule. */
+  hostOf<T>(req: object): T | undefined {
+    return (req as { [kHost]?: T })[kHost];
   },
 
   headersSent(res: SessionHttpResponse): boolean {
@@ -57,5 +199,94 @@ export const sessionHttp = {
     const r = res as ExpressLikeResponse;
     const prev = r.getHeader('set-cookie');
     r.setHeader('set-cookie', prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value]);
+  },
+
+  /**
+   * Makes sure a request's session is saved before its response headers leave. Fastify: the
+   * app-wide `onSend` hook (installed once) does it. Express: this response's first write is
+   * held until the save is done.
+   */
+  commitBeforeHeaders(context: SessionFlushable, host: SessionHttpHost): void {
+    if (!isFastifyReply(context.response)) guardNodeResponse(context.response as ServerResponse, context, host);
+  },
+
+  /**
+   * Wires an app once, when Nest knows its HTTP adapter: `req.session` on every request, the
+   * save before the headers leave, and the per-request hook (only when preload or async context
+   * need one). The hook goes through Nest's own `setOnRequestHook`, which runs before every
+   * middleware the app registers.
+   */
+  install(adapter: NestHttpAdapterLike, host: SessionHttpHost): void {
+    const fastify = adapter.getType() === 'fastify';
+    if (fastify) {
+      const instance = adapter.getInstance() as FastifyLikeInstance;
+      if (!instance.hasRequestDecorator('session')) {
+        instance.decorateRequest('session', {
+          getter(this: FastifyLikeRequest) {
+            return this.raw.session;
+          },
+        });
+      }
+      instance.decorateRequest(kHost, { getter: () => host });
+      instance.addHook('onSend', (request, reply, payload, done) => {
+        const saving = host.beforeHeaders(request);
+        if (saving === undefined) return done(null, payload);
+        saving.then(
+          () => done(null, payload),
+          (error: unknown) => {
+            const { status, body } = host.failure(error);
+            if (isStream(payload)) payload.destroy();
+            reply.code(status);
+            for (const name of BODY_HEADERS) reply.removeHeader(name);
+            reply.header('content-type', 'application/json; charset=utf-8');
+            done(null, JSON.stringify(body));
+          },
+        );
+      });
+    } else {
+      const app = adapter.getInstance() as ExpressLikeApp;
+      Object.defineProperty(app.request, kHost, { configurable: true, value: host });
+      Object.defineProperty(app.request, 'session', {
+        configurable: true,
+        get(this: { res: object }) {
+          const session = host.requestSession(this, this.res);
+          Object.defineProperty(this, 'session', { configurable: true, enumerable: true, writable: true, value: session });
+          return session;
+        },
+        // Another session middleware assigning req.session gets its own property, as before.
+        set(this: object, value: unknown) {
+          Object.defineProperty(this, 'session', { configurable: true, enumerable: true, writable: true, value });
+        },
+      });
+    }
+
+    const onRequest = host.onRequest;
+    // Fastify's middleware (and so Nest middleware on Fastify) see the Node request: it needs
+    // its own `session`. Express requests find theirs on the app's request prototype.
+    const hook: Hook | undefined = fastify
+      ? (request, reply, done) => {
+          const raw = (request as FastifyLikeRequest).raw;
+          raw.session = host.requestSession(request, reply);
+          if (onRequest === undefined) return done();
+          onRequest(request, reply, done);
+        }
+      : onRequest === undefined
+        ? undefined
+        : (req, res, done) => onRequest(req, res, done);
+    if (hook === undefined) return;
+    if (typeof adapter.setOnRequestHook === 'function') {
+      // Keep a hook the app set before us.
+      const previous = adapter.onRequestHook;
+      adapter.setOnRequestHook(
+        previous === undefined
+          ? hook
+          : (req, res, done) =>
+              hook(req, res, (error?: unknown) => (error === undefined ? previous.call(adapter, req, res, done) : done(error))),
+      );
+    } else if (fastify) {
+      (adapter.getInstance() as FastifyLikeInstance).addHook('onRequest', hook);
+    } else {
+      (adapter.getInstance() as ExpressLikeApp).use(hook);
+    }
   },
 };

@@ -1,0 +1,97 @@
+import type { SessionHandle } from './session.handle.js';
+
+/** What a request context needs from the runtime (internal). */
+export interface SessionContextHost {
+  read(context: SessionContext): Promise<SessionHandle>;
+  commit(session: SessionHandle): Promise<void>;
+}
+
+/**
+ * One request's session: created on first use by whoever asks first (middleware, guard, pipe,
+ * decorator, service, `req.session`), loaded at most once, and committed before the response
+ * headers leave (internal).
+ */
+export class SessionContext {
+  private handle: SessionHandle | undefined;
+  private loading: Promise<SessionHandle> | undefined;
+  /** Writes made through `req.session` before the session was loaded, applied once it is. */
+  private queued: ((session: SessionHandle) => void)[] | undefined;
+  /** The last commit, so commits of one request never overlap. */
+  private committing: Promise<void> = Promise.resolve();
+  /** A load started by `preload` failed: the error reaches the first caller that needs the session. */
+  private preloadError: unknown;
+
+  constructor(
+    private readonly host: SessionContextHost,
+    /** The framework's request (Express `Request` or `FastifyRequest`). */
+    readonly request: object,
+    /** The framework's response (Express `Response` or `FastifyReply`). */
+    readonly response: object,
+  ) {}
+
+  /** The session if it was loaded already. */
+  get loaded(): SessionHandle | undefined {
+    return this.handle;
+  }
+
+  /** True once anything asked for the session (its load may still be running). */
+  get started(): boolean {
+    return this.loading !== undefined || this.queued !== undefined;
+  }
+
+  /** The session, loaded once per request however many callers ask. */
+  load(): Promise<SessionHandle> {
+    if (this.preloadError !== undefined) return Promise.reject(this.preloadError);
+    if (this.loading === undefined) {
+      this.loading = this.host.read(this).then(
+        (session) => {
+          this.handle = session;
+          for (const write of this.queued?.splice(0) ?? []) write(session);
+          return session;
+        },
+        (error: unknown) => {
+          // A failed load may be retried by a later caller of the same request.
+          this.loading = undefined;
+          throw error;
+        },
+      );
+    }
+    return this.loading;
+  }
+
+  /** Loads ahead of the app's middleware; a failure is kept for whoever needs the session. */
+  async preload(): Promise<void> {
+    try {
+      await this.load();
+    } catch (error) {
+      this.preloadError = error;
+    }
+  }
+
+  /**
+   * Applies a synchronous write now if the session is loaded, or once it is: `req.session.x = 1`
+   * before anything loaded the session is kept, not lost.
+   */
+  write(change: (session: SessionHandle) => void): void {
+    if (this.handle !== undefined) return change(this.handle);
+    (this.queued ??= []).push(change);
+    // Started now so that the commit before the response finds it loaded, or fails loudly.
+    this.load().catch(() => undefined);
+  }
+
+  /**
+   * Writes what the request changed, before the response headers leave: waits for a load in
+   * progress (or one that queued writes need), then commits once more for anything changed since
+   * the last commit. Rejects with the store's failure.
+   */
+  flush(): Promise<void> {
+    const next = this.committing.then(async () => {
+      if (!this.started) return;
+      const session = await this.load();
+      await this.host.commit(session);
+    });
+    // A failed commit must not block a later one (e.g. save() failed, the response commit retries).
+    this.committing = next.catch(() => undefined);
+    return next;
+  }
+}
