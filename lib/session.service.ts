@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Inject, Injectable } from '@nestjs/common';
 import { isSessionHandle, isSessionId, sessionHandle } from './http/session-cookie.js';
 import { SessionContextError } from './core/session.errors.js';
+import { requestSessionOwner } from './integrations/request-session.facade.js';
 import type { Session } from './session.decorator.js';
 import { SessionRuntime } from './core/session.runtime.js';
 
@@ -30,14 +31,24 @@ export class SessionService {
   }
 
   /**
-   * The session of the request `context` belongs to: the same handle the handler's `@Session()`
-   * gets, loaded at most once per request. Works in guards, interceptors, pipes and exception
-   * filters (an `ExecutionContext` or `ArgumentsHost`). Rejects with a 503 error when the store fails.
+   * The session of a request: the same handle the handler's `@Session()` gets, loaded at most
+   * once per request. Pass the `ExecutionContext` or `ArgumentsHost` in guards, interceptors,
+   * pipes and exception filters, or `(req, res)` in middleware. Rejects with a 503 error when the
+   * store fails.
    */
-  load(context: ArgumentsHost): Promise<Session> {
-    const http = context.switchToHttp();
+  load(context: ArgumentsHost): Promise<Session>;
+  load(req: object, res: object): Promise<Session>;
+  load(contextOrRequest: ArgumentsHost | object, res?: object): Promise<Session> {
+    let pair: { req: object; res: object };
+    if (typeof (contextOrRequest as Partial<ArgumentsHost>).switchToHttp === 'function') {
+      const http = (contextOrRequest as ArgumentsHost).switchToHttp();
+      pair = { req: http.getRequest<object>(), res: http.getResponse<object>() };
+    } else {
+      const req = contextOrRequest;
+      pair = requestSessionOwner((req as { session?: unknown }).session) ?? { req, res: res ?? {} };
+    }
     // The handle is untyped inside; Session<T> is its public face.
-    return this.runtime.load(http.getRequest<object>(), http.getResponse<object>()) as Promise<unknown> as Promise<Session>;
+    return this.runtime.load(pair.req, pair.res) as Promise<unknown> as Promise<Session>;
   }
 
   /**

@@ -127,8 +127,22 @@ const handler: ProxyHandler<Target> = {
   },
 };
 
+const targets = new WeakMap<object, Target>();
+
 /** Creates the `req.session` of one request; nothing is loaded until it is used. */
 export function createRequestSession(source: RequestSessionSource, req: object, res: object): RequestSession {
   const target = { [kSource]: { source, req, res } } as Target;
-  return new Proxy(target, handler) as unknown as RequestSession;
+  const facade = new Proxy(target, handler) as unknown as RequestSession;
+  targets.set(facade, target);
+  return facade;
+}
+
+/**
+ * The framework request and response behind a `req.session` this library made: Fastify's
+ * middleware see only the Node request, whose session belongs to the `FastifyRequest`.
+ */
+export function requestSessionOwner(value: unknown): { req: object; res: object } | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const target = targets.get(value);
+  return target && { req: target[kSource].req, res: target[kSource].res };
 }
