@@ -1,0 +1,100 @@
+import type { INestApplication } from '@nestjs/common';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import type { Redis } from 'ioredis';
+import passport from 'passport';
+import { RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import { passportApp } from './fixtures/passport.fixture.js';
+import { type AdapterName, adapters, baseUrl } from './support/app.js';
+import { Client } from './support/client.js';
+import { handleOf, idOf } from './support/cookies.js';
+import { deleteKeys, newRedis, testPrefix } from './support/redis.js';
+import { CountingStore } from './support/stores.js';
+
+type Middleware = (req: unknown, res: unknown, next: (error?: unknown) => void) => void;
+
+interface FastifyLike {
+  addHook(name: 'preHandler', hook: (req: unknown, reply: unknown, done: (error?: unknown) => void) => void): void;
+}
+
+/**
+ * Passport's own middleware, mounted as the README says: `app.use()` on Express; on Fastify as
+ * `preHandler` hooks, so that they see the `FastifyRequest` that @nestjs/passport's guards get.
+ */
+function mountPassport(app: INestApplication, adapter: AdapterName): void {
+  const middleware = [passport.initialize() as Middleware, passport.session() as Middleware];
+  if (adapter === 'express') {
+    for (const m of middleware) app.use(m);
+    return;
+  }
+  const fastify = app.getHttpAdapter().getInstance() as FastifyLike;
+  for (const m of middleware) fastify.addHook('preHandler', (req, reply, done) => m(req, reply, done));
+}
+
+describe.each(adapters)('Passport with @nestjs/passport (%s)', (adapter) => {
+  describe.each(['memory', 'redis'] as const)('on %s', (storeName) => {
+    let app: INestApplication;
+    let base: string;
+    let store: SessionStore;
+    let redis: Redis | undefined;
+    const prefix = testPrefix(`passport-${adapter}`);
+
+    beforeAll(async () => {
+      if (storeName === 'redis') redis = newRedis();
+      store = redis ? new RedisStore({ client: redis, prefix }) : new CountingStore();
+      const ref = await Test.createTestingModule({ imports: [passportApp(store)] }).compile();
+      app = ref.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
+      mountPassport(app, adapter);
+      await app.init();
+      if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
+      await app.listen(0, '127.0.0.1');
+      base = await baseUrl(app);
+    });
+    afterAll(async () => {
+      await app.close();
+      if (redis) {
+        await deleteKeys(redis, prefix);
+        redis.disconnect();
+      }
+    });
+
+    async function stored(client: Client) {
+      const cookie = client.jar.get('sid');
+      return cookie === undefined ? undefined : (await store.get(handleOf(idOf(cookie))))?.data;
+    }
+
+    it('logs in with passport-local, stays logged in across requests, and logs out', async () => {
+      const client = new Client(base);
+      expect((await client.get('/me')).status).toBe(403);
+      // A session from before login, so the login must move it to a new id.
+      const refused = await client.post('/login', { username: 'ada', password: 'wrong' });
+      expect(refused.status).toBe(401);
+
+      const login = await client.post('/login', { username: 'ada', password: 'lovelace' });
+      expect(login.status).toBe(200);
+      expect(login.body).toEqual({ user: { id: 42, name: 'ada' } });
+      const loggedIn = client.jar.get('sid')!;
+      expect(await stored(client)).toEqual({ passport: { user: 42 } });
+
+      for (let i = 0; i < 2; i++) {
+        const me = await client.get('/me');
+        expect(me.status).toBe(200);
+        expect(me.body).toEqual({ user: { id: 42, name: 'ada' } });
+      }
+
+      const logout = await client.post('/logout');
+      expect(logout.status).toBe(200);
+      // Passport regenerates on logout: the old id is gone from the store.
+      expect(await store.get(handleOf(idOf(loggedIn)))).toBeUndefined();
+      // As with express-session, Passport keeps an empty `passport` object after removing the user.
+      expect(await stored(client)).toEqual({ passport: {} });
+      expect((await client.get('/me')).status).toBe(403);
+
+      // The old cookie no longer logs anyone in.
+      const replay = new Client(base);
+      replay.jar.set('sid', loggedIn);
+      expect((await replay.get('/me')).status).toBe(403);
+    });
+  });
+});
