@@ -20,6 +20,8 @@ export interface AppSpec {
    * interceptor can cost.
    */
   floor?: boolean;
+  /** A nestjs-sessionkit option turned on, to measure what it costs every request. */
+  option?: 'asyncContext' | 'preload';
   /** How the app is shown in tables. */
   label: string;
 }
@@ -28,12 +30,16 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-bare', adapter: 'express', library: 'bare', store: 'none', label: 'bare (no sessions)' },
   { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'bare + no-op global interceptor (floor)' },
   { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
+  { name: 'express-sessionkit-memory-async', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
+  { name: 'express-sessionkit-memory-preload', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'express-sessionkit-redis', adapter: 'express', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'express-session-memory', adapter: 'express', library: 'express-session', store: 'memory', label: 'express-session MemoryStore' },
   { name: 'express-session-redis', adapter: 'express', library: 'express-session', store: 'redis', label: 'express-session + connect-redis' },
   { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
   { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'bare + no-op global interceptor (floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
+  { name: 'fastify-sessionkit-memory-async', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
+  { name: 'fastify-sessionkit-memory-preload', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'fastify-sessionkit-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'fastify-session-memory', adapter: 'fastify', library: '@fastify/session', store: 'memory', label: '@fastify/session memory store' },
 ];

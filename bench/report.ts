@@ -80,7 +80,8 @@ const TARGETS: Record<ScenarioName, Partial<Record<'memory' | 'redis', Record<Ad
 };
 
 export function targetFor(app: AppSpec, scenario: ScenarioName): number | undefined {
-  if (app.library !== 'nestjs-sessionkit' || app.store === 'none') return undefined;
+  // Apps with an option turned on show what the option costs; the targets are for the defaults.
+  if (app.library !== 'nestjs-sessionkit' || app.store === 'none' || app.option !== undefined) return undefined;
   return TARGETS[scenario][app.store]?.[app.adapter];
 }
 

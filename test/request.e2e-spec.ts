@@ -147,6 +147,15 @@ describe.each(adapters)('the session belongs to the whole request (%s)', (adapte
         expect((await client.get('/data')).body).toEqual({ streamable: true });
       });
 
+      it('saves a body streamed in chunks before its headers, and a change made mid-stream before it ends', async () => {
+        const client = new Client(s.client.base);
+        const res = await client.get('/chunks');
+        expect(res.status).toBe(200);
+        expect(res.text).toBe('one,two');
+        expect(res.setCookies).toHaveLength(1);
+        expect((await s.store.get(handleOf(idOf(client.jar.get('sid')!))))?.data).toEqual({ beforeChunks: true, afterFirstChunk: true });
+      });
+
       it('persists a write through req.session like session.set()', async () => {
         const client = new Client(s.client.base);
         await client.post('/set', { value: 1 });
@@ -248,7 +257,7 @@ describe.each(adapters)('the session belongs to the whole request (%s)', (adapte
         const s = await start();
         await s.client.post('/set', { value: 'kept' });
         (s.store as CountingStore).failWrites = true;
-        for (const path of ['/res', '/streamable', '/redirect', '/return-to']) {
+        for (const path of ['/res', '/streamable', '/chunks', '/redirect', '/return-to']) {
           const res = await s.client.get(path);
           expect({ path, status: res.status }).toEqual({ path, status: 503 });
           expect(res.body).toMatchObject({ statusCode: 503 });

@@ -38,7 +38,7 @@ async function build(spec: AppSpec): Promise<INestApplication> {
       } else {
         store = new MemoryStore();
       }
-      return NestFactory.create(sessionKitModule(store), adapter, options);
+      return NestFactory.create(sessionKitModule(store, spec.option === undefined ? {} : { [spec.option]: true }), adapter, options);
     }
 
     case 'express-session': {

@@ -1,5 +1,5 @@
 import { Controller, type DynamicModule, Get, HttpCode, Module, Post } from '@nestjs/common';
-import { Session, SessionModule, type SessionStore } from 'nestjs-sessionkit';
+import { Session, SessionModule, type SessionModuleOptions, type SessionStore } from 'nestjs-sessionkit';
 import { BENCH_SECRET, typicalSession } from '../common.js';
 
 /** The routes as a user of nestjs-sessionkit writes them. */
@@ -37,13 +37,13 @@ class SessionKitController {
   }
 }
 
-/** The root module of a nestjs-sessionkit app using `store`. */
-export function sessionKitModule(store: SessionStore): DynamicModule {
+/** The root module of a nestjs-sessionkit app using `store`, with `extra` options. */
+export function sessionKitModule(store: SessionStore, extra: Partial<SessionModuleOptions> = {}): DynamicModule {
   @Module({})
   class SessionKitAppModule {}
   return {
     module: SessionKitAppModule,
-    imports: [SessionModule.forRoot({ secret: BENCH_SECRET, cookie: { secure: false }, store })],
+    imports: [SessionModule.forRoot({ secret: BENCH_SECRET, cookie: { secure: false }, store, ...extra })],
     controllers: [SessionKitController],
   };
 }

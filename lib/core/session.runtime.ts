@@ -59,11 +59,6 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return createRequestSession(this, req, res);
   }
 
-  beforeHeaders(req: object): Promise<void> | undefined {
-    const context = this.contextIf(req);
-    return context?.started ? context.flush() : undefined;
-  }
-
   failure(error: unknown): { status: number; body: object } {
     if (error instanceof HttpException) {
       const body = error.getResponse();

@@ -14,8 +14,8 @@ export interface SessionHttpHost {
   requestSession(req: object, res: object): object;
   /** Runs before any middleware of the app, when preload or async context need it. */
   readonly onRequest: ((req: object, res: object, next: () => void) => void) | undefined;
-  /** Writes the request's session if it was used; `undefined` when there is nothing to do. */
-  beforeHeaders(req: object): Promise<void> | undefined;
+  /** The request's session context, if anything used the session. */
+  contextIf(req: object): SessionFlushable | undefined;
   /** The answer that replaces the response when the session could not be saved. */
   failure(error: unknown): { status: number; body: object };
   /** Reports an error that can no longer reach the client. */
@@ -25,6 +25,8 @@ export interface SessionHttpHost {
 /** The session context the adapter saves before the headers leave (internal). */
 export interface SessionFlushable {
   readonly response: object;
+  /** True once anything asked for the session. */
+  readonly started: boolean;
   flush(): Promise<void>;
 }
 
@@ -35,7 +37,7 @@ interface ExpressLikeResponse {
 }
 
 interface FastifyLikeReply {
-  raw: { headersSent: boolean };
+  raw: ServerResponse;
   getHeader(name: string): number | string | string[] | undefined;
   header(name: string, value: string): unknown;
   code(status: number): unknown;
@@ -83,6 +85,23 @@ function isStream(payload: unknown): payload is { pipe: unknown; destroy(): void
 const BODY_HEADERS = ['content-length', 'content-type', 'content-encoding', 'content-disposition', 'etag', 'last-modified', 'transfer-encoding'];
 
 /**
+ * After the headers left (a streamed body): saves what changed since, then ends. A failure now
+ * cannot become a 503, so it is logged and the connection is cut: never a silent success.
+ */
+function saveBeforeEnd(res: ServerResponse, end: ServerResponse['end'], context: SessionFlushable, host: SessionHttpHost): void {
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    context.flush().then(
+      () => void (end as (...a: unknown[]) => ServerResponse).apply(res, args),
+      (error: unknown) => {
+        host.logLate(error);
+        res.destroy();
+      },
+    );
+    return res;
+  } as ServerResponse['end'];
+}
+
+/**
  * Express: holds the first write, `writeHead` or `end` of the response until the session is
  * saved, so the cookie goes out with the headers and a store failure can still become a 503.
  * Only responses whose request used the session are wrapped.
@@ -99,6 +118,7 @@ function guardNodeResponse(res: ServerResponse, context: SessionFlushable, host:
   const release = (): void => {
     state = 'saved';
     restore();
+    saveBeforeEnd(res, end, context, host);
     for (const deliver of held.splice(0)) deliver();
     // A stream piped into the response paused on our `false`: let it go on.
     if (blocked) res.emit('drain');
@@ -140,17 +160,7 @@ function guardNodeResponse(res: ServerResponse, context: SessionFlushable, host:
     return false;
   } as ServerResponse['write'];
   res.end = function (this: ServerResponse, ...args: unknown[]) {
-    const finish = (): void => void (end as (...a: unknown[]) => ServerResponse).apply(res, args);
-    if (state !== 'saved') {
-      hold(finish);
-      return res;
-    }
-    // After the headers left (a streamed body): save what changed since, then end. A failure
-    // now cannot become a 503, so it is logged and the connection is cut: never a silent success.
-    context.flush().then(finish, (error: unknown) => {
-      host.logLate(error);
-      res.destroy();
-    });
+    hold(() => (end as (...a: unknown[]) => ServerResponse).apply(res, args));
     return res;
   } as ServerResponse['end'];
 }
@@ -229,10 +239,14 @@ export const sessionHttp = {
       }
       instance.decorateRequest(kHost, { getter: () => host });
       instance.addHook('onSend', (request, reply, payload, done) => {
-        const saving = host.beforeHeaders(request);
-        if (saving === undefined) return done(null, payload);
-        saving.then(
-          () => done(null, payload),
+        const context = host.contextIf(request);
+        if (context === undefined || !context.started) return done(null, payload);
+        context.flush().then(
+          () => {
+            // A streamed body is written after this hook: changes made meanwhile are saved before it ends.
+            if (isStream(payload)) saveBeforeEnd(reply.raw, reply.raw.end, context, host);
+            done(null, payload);
+          },
           (error: unknown) => {
             const { status, body } = host.failure(error);
             if (isStream(payload)) payload.destroy();

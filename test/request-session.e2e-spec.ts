@@ -1,0 +1,104 @@
+import type { INestApplication } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import { requestSessionApp } from './fixtures/request-session.fixture.js';
+import { adapters, baseUrl, delay, startApp } from './support/app.js';
+import { Client } from './support/client.js';
+import { handleOf, idOf } from './support/cookies.js';
+import { deleteKeys, newRedis, testPrefix } from './support/redis.js';
+import { CountingStore } from './support/stores.js';
+
+describe.each(adapters)('req.session, the express-session surface (%s)', (adapter) => {
+  describe.each(['memory', 'redis'] as const)('on %s', (storeName) => {
+    let app: INestApplication;
+    let base: string;
+    let store: SessionStore;
+    let redis: Redis | undefined;
+    const prefix = testPrefix(`req-session-${adapter}`);
+
+    beforeAll(async () => {
+      if (storeName === 'redis') redis = newRedis();
+      store = redis ? new RedisStore({ client: redis, prefix }) : new CountingStore();
+      app = await startApp(requestSessionApp(store), adapter);
+      base = await baseUrl(app);
+    });
+    afterAll(async () => {
+      await app.close();
+      if (redis) {
+        await deleteKeys(redis, prefix);
+        redis.disconnect();
+      }
+    });
+
+    const handleIn = (client: Client) => handleOf(idOf(client.jar.get('sid')!));
+    const stored = async (client: Client) => (await store.get(handleIn(client)))?.data;
+
+    it('reads, writes, deletes and lists values as properties, nested changes included', async () => {
+      const client = new Client(base);
+      const res = await client.post('/rs/props');
+      expect(res.body).toEqual({
+        a: 1,
+        hasA: true,
+        hasGone: false,
+        keys: ['a', 'b'],
+        json: { a: 1, b: { deep: [1, 2, 3] } },
+      });
+      expect(await stored(client)).toEqual({ a: 1, b: { deep: [1, 2, 3] } });
+    });
+
+    it('regenerate(cb) moves the data to a new id and deletes the old record', async () => {
+      const client = new Client(base);
+      await client.post('/rs/props');
+      const oldHandle = handleIn(client);
+      const res = await client.post('/rs/regenerate');
+      const body = res.body as { before: string; after: string; a: number };
+      expect(body.after).not.toBe(body.before);
+      expect(body.a).toBe(1);
+      expect(idOf(client.jar.get('sid')!)).toBe(body.after);
+      expect(await store.get(oldHandle)).toBeUndefined();
+      expect(await stored(client)).toMatchObject({ a: 1 });
+    });
+
+    it('save(cb) writes before the handler returns', async () => {
+      const client = new Client(base);
+      await client.post('/rs/props');
+      const res = await client.post('/rs/save');
+      expect(res.status).toBe(200);
+      expect((await store.get((res.body as { handle: string }).handle))?.data).toMatchObject({ saved: 'yes' });
+    });
+
+    it('destroy(cb) deletes the record and clears the cookie', async () => {
+      const client = new Client(base);
+      await client.post('/rs/props');
+      const handle = handleIn(client);
+      const res = await client.post('/rs/destroy');
+      expect(res.body).toEqual({ a: null });
+      expect(await store.get(handle)).toBeUndefined();
+      expect(client.jar.has('sid')).toBe(false);
+    });
+
+    it('reload(cb) drops unsaved changes and reads the store again', async () => {
+      const client = new Client(base);
+      await client.post('/rs/props');
+      const res = await client.post('/rs/reload');
+      expect(res.body).toEqual({ unsaved: null, a: 1 });
+      expect(await stored(client)).toEqual({ a: 1, b: { deep: [1, 2, 3] } });
+    });
+
+    it('id is the handle\'s id, and cookie reports the cookie attributes', async () => {
+      const client = new Client(base);
+      await client.post('/rs/props');
+      expect((await client.get('/rs/id')).body).toEqual({ same: true });
+      expect((await client.get('/rs/cookie')).body).toEqual({ path: '/', secure: false, httpOnly: true, sameSite: 'lax', maxAge: null, expires: null });
+    });
+
+    it('touch() extends the idle expiry although the touch interval has not passed', async () => {
+      const client = new Client(base);
+      await client.post('/rs/props');
+      const before = (await store.get(handleIn(client)))!.touchedAt;
+      await delay(20);
+      await client.post('/rs/touch');
+      expect((await store.get(handleIn(client)))!.touchedAt).toBeGreaterThan(before);
+    });
+  });
+});
