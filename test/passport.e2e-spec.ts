@@ -1,16 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
-import { ExpressAdapter } from '@nestjs/platform-express';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
-import type { Redis } from 'ioredis';
 import passport from 'passport';
-import { RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import type { SessionStore } from 'nestjs-sessionkit';
 import { passportApp } from './fixtures/passport.fixture.js';
-import { type AdapterName, adapters, baseUrl } from './support/app.js';
+import { type AdapterName, adapters, baseUrl, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { handleOf, idOf } from './support/cookies.js';
-import { deleteKeys, newRedis, testPrefix } from './support/redis.js';
-import { CountingStore } from './support/stores.js';
+import { type TestStore, storeKinds, testStore } from './support/store-matrix.js';
 
 type Middleware = (req: unknown, res: unknown, next: (error?: unknown) => void) => void;
 
@@ -33,30 +28,21 @@ function mountPassport(app: INestApplication, adapter: AdapterName): void {
 }
 
 describe.each(adapters)('Passport with @nestjs/passport (%s)', (adapter) => {
-  describe.each(['memory', 'redis'] as const)('on %s', (storeName) => {
+  describe.each(storeKinds)('on %s', (kind) => {
     let app: INestApplication;
     let base: string;
     let store: SessionStore;
-    let redis: Redis | undefined;
-    const prefix = testPrefix(`passport-${adapter}`);
+    let testing: TestStore;
 
     beforeAll(async () => {
-      if (storeName === 'redis') redis = newRedis();
-      store = redis ? new RedisStore({ client: redis, prefix }) : new CountingStore();
-      const ref = await Test.createTestingModule({ imports: [passportApp(store)] }).compile();
-      app = ref.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
-      mountPassport(app, adapter);
-      await app.init();
-      if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
-      await app.listen(0, '127.0.0.1');
+      testing = testStore(kind, `passport-${adapter}`);
+      store = testing.store;
+      app = await startApp(passportApp(store), adapter, { beforeInit: (a) => mountPassport(a, adapter) });
       base = await baseUrl(app);
     });
     afterAll(async () => {
       await app.close();
-      if (redis) {
-        await deleteKeys(redis, prefix);
-        redis.disconnect();
-      }
+      await testing.close();
     });
 
     async function stored(client: Client) {

@@ -1,33 +1,27 @@
 import type { INestApplication } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import type { SessionStore } from 'nestjs-sessionkit';
 import { requestSessionApp } from './fixtures/request-session.fixture.js';
 import { adapters, baseUrl, delay, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { handleOf, idOf } from './support/cookies.js';
-import { deleteKeys, newRedis, testPrefix } from './support/redis.js';
-import { CountingStore } from './support/stores.js';
+import { type TestStore, storeKinds, testStore } from './support/store-matrix.js';
 
 describe.each(adapters)('req.session, the express-session surface (%s)', (adapter) => {
-  describe.each(['memory', 'redis'] as const)('on %s', (storeName) => {
+  describe.each(storeKinds)('on %s', (kind) => {
     let app: INestApplication;
     let base: string;
     let store: SessionStore;
-    let redis: Redis | undefined;
-    const prefix = testPrefix(`req-session-${adapter}`);
+    let testing: TestStore;
 
     beforeAll(async () => {
-      if (storeName === 'redis') redis = newRedis();
-      store = redis ? new RedisStore({ client: redis, prefix }) : new CountingStore();
+      testing = testStore(kind, `req-session-${adapter}`);
+      store = testing.store;
       app = await startApp(requestSessionApp(store), adapter);
       base = await baseUrl(app);
     });
     afterAll(async () => {
       await app.close();
-      if (redis) {
-        await deleteKeys(redis, prefix);
-        redis.disconnect();
-      }
+      await testing.close();
     });
 
     const handleIn = (client: Client) => handleOf(idOf(client.jar.get('sid')!));

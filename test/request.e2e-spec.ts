@@ -1,20 +1,12 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, Provider } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { ExpressAdapter } from '@nestjs/platform-express';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
-import type { Redis } from 'ioredis';
-import { RedisStore, SessionContextError, SessionInterceptor, SessionService, type SessionModuleOptions, type SessionStore } from 'nestjs-sessionkit';
+import { SessionContextError, SessionInterceptor, SessionService, type SessionModuleOptions, type SessionStore } from 'nestjs-sessionkit';
 import { requestApp } from './fixtures/request.fixture.js';
-import { type AdapterName, adapters, baseUrl } from './support/app.js';
+import { type AdapterName, adapters, baseUrl, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { handleOf, idOf } from './support/cookies.js';
-import { deleteKeys, newRedis, testPrefix } from './support/redis.js';
+import { type StoreKind, type TestStore, storeKinds, testStore } from './support/store-matrix.js';
 import { CountingStore } from './support/stores.js';
-
-/** The stores every lifecycle guarantee is checked on. */
-const stores = ['memory', 'redis'] as const;
-type StoreName = (typeof stores)[number];
 
 interface Started {
   app: INestApplication;
@@ -33,40 +25,33 @@ const appMiddleware: PlainMiddleware = (req, _res, next) => {
 };
 
 describe.each(adapters)('the session belongs to the whole request (%s)', (adapter: AdapterName) => {
-  describe.each(stores)('on %s', (storeName: StoreName) => {
-    let redis: Redis | undefined;
-    let prefix: string;
+  describe.each(storeKinds)('on %s', (kind: StoreKind) => {
+    const stores: TestStore[] = [];
     const apps: INestApplication[] = [];
-
-    beforeAll(() => {
-      if (storeName === 'redis') redis = newRedis();
-      prefix = testPrefix(`request-${adapter}`);
-    });
     afterAll(async () => {
       await Promise.all(apps.map((app) => app.close()));
-      if (redis) {
-        await deleteKeys(redis, prefix);
-        redis.disconnect();
-      }
+      await Promise.all(stores.map((store) => store.close()));
     });
 
-    async function start(options: Partial<SessionModuleOptions> = {}, middleware?: PlainMiddleware, extra: object[] = []): Promise<Started> {
-      const store: SessionStore = storeName === 'redis' ? new RedisStore({ client: redis!, prefix }) : new CountingStore();
-      const ref = await Test.createTestingModule({ imports: [requestApp(store, options)], providers: extra as never[] }).compile();
-      const app = ref.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
-      // Registered the way an app's main.ts does it, before init.
-      if (middleware) app.use(middleware);
-      if (adapter === 'fastify' && middleware) {
-        app
-          .getHttpAdapter()
-          .getInstance()
-          .addHook('preHandler', async (request: { url: string; session: Record<string, unknown> }) => {
-            if (request.url.startsWith('/data')) request.session.fastifyHook = true;
-          });
-      }
-      await app.init();
-      if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
-      await app.listen(0, '127.0.0.1');
+    async function start(options: Partial<SessionModuleOptions> = {}, middleware?: PlainMiddleware, providers: Provider[] = []): Promise<Started> {
+      const testing = testStore(kind, `request-${adapter}`);
+      stores.push(testing);
+      const { store } = testing;
+      const app = await startApp(requestApp(store, options), adapter, {
+        providers,
+        beforeInit: (a) => {
+          if (!middleware) return;
+          // Registered the way an app's main.ts does it, before init.
+          a.use(middleware);
+          if (adapter === 'fastify') {
+            a.getHttpAdapter()
+              .getInstance()
+              .addHook('preHandler', async (request: { url: string; session: Record<string, unknown> }) => {
+                if (request.url.startsWith('/data')) request.session.fastifyHook = true;
+              });
+          }
+        },
+      });
       apps.push(app);
       const client = new Client(await baseUrl(app));
       return {
@@ -253,7 +238,7 @@ describe.each(adapters)('the session belongs to the whole request (%s)', (adapte
 
     describe('when the store fails on the save', () => {
       // A store that can be switched to fail: the in-memory one (Redis outages have their own suite).
-      (storeName === 'memory' ? it : it.skip)('answers 503 on every exit path instead of a silent success', async () => {
+      (kind === 'memory' ? it : it.skip)('answers 503 on every exit path instead of a silent success', async () => {
         const s = await start();
         await s.client.post('/set', { value: 'kept' });
         (s.store as CountingStore).failWrites = true;

@@ -1,4 +1,4 @@
-import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplication, Provider, Type } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -11,10 +11,19 @@ export type AdapterName = (typeof adapters)[number];
 export const SECRET = 'test-secret-that-is-long-enough-0123456789';
 export const OLD_SECRET = 'old-secret-that-is-long-enough-9876543210';
 
+/** What a suite may add when it starts an app. */
+export interface StartOptions {
+  /** Extra root providers (e.g. `APP_INTERCEPTOR`). */
+  providers?: Provider[];
+  /** Runs before `init()`, where an app's main.ts registers its middleware. */
+  beforeInit?: (app: INestApplication) => void;
+}
+
 /** Starts `module` on the given platform, listening on a free loopback port. */
-export async function startApp(module: Type<unknown> | DynamicModule, adapter: AdapterName): Promise<INestApplication> {
-  const ref = await Test.createTestingModule({ imports: [module] }).compile();
+export async function startApp(module: Type<unknown> | DynamicModule, adapter: AdapterName, options: StartOptions = {}): Promise<INestApplication> {
+  const ref = await Test.createTestingModule({ imports: [module], providers: options.providers ?? [] }).compile();
   const app = ref.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
+  options.beforeInit?.(app);
   await app.init();
   if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
   await app.listen(0, '127.0.0.1');
