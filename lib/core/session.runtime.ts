@@ -78,7 +78,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return { path, domain, secure, httpOnly, sameSite, maxAge, expires: maxAge === null ? null : new Date(Date.now() + maxAge) };
   }
 
-  /** The record the store holds now under `handle` (for `reload()`). */
+  /** The record the store holds now under `handle`; a store failure becomes a 503. */
   async readRecord(handle: string): Promise<SessionRecord | undefined> {
     try {
       return await this.store.get(handle);
@@ -113,12 +113,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     const cookie = this.cookie.read(sessionHttp.cookieHeader(context.request));
     if (cookie === undefined) return this.fresh(context);
     const handle = cookie.handle;
-    let record: SessionRecord | undefined;
-    try {
-      record = await this.store.get(handle);
-    } catch (error) {
-      throw this.storeFailure('read', error);
-    }
+    const record = await this.readRecord(handle);
     if (record === undefined) return this.fresh(context);
     if (this.remainingTtl(record, Date.now()) <= 0) {
       // Expired by our clock even if the store still kept it: drop it and start afresh.
