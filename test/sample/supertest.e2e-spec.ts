@@ -21,7 +21,7 @@ describe.each(adapters)('the sample with supertest request.agent (%s)', (adapter
 
     await agent.post('/cart').send({ sku: 'book-1', qty: 2 }).expect(201);
     const login = await agent.post('/login').send({ username: 'alice', password: 'wonderland' }).expect(200);
-    const sid = setCookieValue(login.get('set-cookie') ?? [])!;
+    const sid = setCookieValue(login.get('Set-Cookie') ?? [])!;
     expect((await sample.record(sid))?.data).toMatchObject({ userId: 1, cart: [{ sku: 'book-1', qty: 2 }] });
 
     const profile = await agent.get('/profile').expect(200);
@@ -73,10 +73,10 @@ describe.each(adapters)('the Secure default over plain HTTP (%s)', (adapter) => 
     try {
       const agent = request.agent(app.getHttpServer());
       const login = await agent.post('/login').expect(200);
-      expect(login.get('set-cookie')?.[0]).toMatch(/; Secure/);
+      expect(login.get('Set-Cookie')?.[0]).toMatch(/; Secure/);
       await agent.get('/me').expect(401);
       // The same cookie sent by hand works: the session is there, only the client held it back.
-      await request(app.getHttpServer()).get('/me').set('Cookie', `sid=${setCookieValue(login.get('set-cookie')!)}`).expect(200, { userId: 1 });
+      await request(app.getHttpServer()).get('/me').set('Cookie', `sid=${setCookieValue(login.get('Set-Cookie')!)}`).expect(200, { userId: 1 });
     } finally {
       await app.close();
     }
