@@ -8,6 +8,7 @@ export {
   SessionNotLoadedError,
   SessionResponseSentError,
   SessionStoreUnavailableException,
+  SessionWrongDecoratorError,
 } from './core/session.errors.js';
 export type { RequestSession, RequestSessionCookie } from './integrations/request-session.facade.js';
 export { SessionGuard } from './session.guard.js';

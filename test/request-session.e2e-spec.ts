@@ -86,6 +86,12 @@ describe.each(adapters)('req.session, the express-session surface (%s)', (adapte
       expect((await client.get('/rs/cookie')).body).toEqual({ path: '/', secure: false, httpOnly: true, sameSite: 'lax', maxAge: null, expires: null });
     });
 
+    it("names the fix when a handler got Nest's own @Session() and calls a handle method", async () => {
+      const res = await new Client(base).post('/rs/wrong-decorator');
+      expect(res.body).toMatchObject({ error: 'SessionWrongDecoratorError' });
+      expect((res.body as { message: string }).message).toContain("import { Session } from 'nestjs-sessionkit'");
+    });
+
     it('touch() extends the idle expiry although the touch interval has not passed', async () => {
       const client = new Client(base);
       await client.post('/rs/props');

@@ -47,3 +47,15 @@ export class SessionNotLoadedError extends SessionError {
 
 /** `SessionService.current()` was called where no request is being handled, or without `asyncContext`. */
 export class SessionContextError extends SessionError {}
+
+/**
+ * A handle method (`get`, `set`, ...) was called on `req.session`: the parameter was injected by
+ * Nest's own `@Session()` from `@nestjs/common` rather than the library's.
+ */
+export class SessionWrongDecoratorError extends SessionError {
+  constructor(method: string) {
+    super(
+      `session.${method}() was called on req.session, which is what Nest's own @Session() from @nestjs/common injects. Import the decorator from the library instead: import { Session } from 'nestjs-sessionkit'.`,
+    );
+  }
+}

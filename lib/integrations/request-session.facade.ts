@@ -1,4 +1,4 @@
-import { SessionNotLoadedError } from '../core/session.errors.js';
+import { SessionNotLoadedError, SessionWrongDecoratorError } from '../core/session.errors.js';
 import type { SessionContext } from '../core/session.context.js';
 import type { SessionHandle } from '../core/session.handle.js';
 import { assertStorable } from '../core/session-value.js';
@@ -90,6 +90,12 @@ const METHODS: Record<string, (target: Target, receiver: unknown) => unknown> = 
   toJSON: (t) => () => loaded(t, 'toJSON').all(),
 };
 
+/**
+ * Methods of the library's handle: called on `req.session`, they mean the handler got Nest's own
+ * `@Session()` (from `@nestjs/common`), which injects `req.session`, instead of the library's.
+ */
+const HANDLE_METHODS = new Set(['get', 'set', 'has', 'delete', 'increment', 'clear', 'all', 'flash']);
+
 function isMember(key: string): boolean {
   return Object.prototype.hasOwnProperty.call(METHODS, key);
 }
@@ -98,7 +104,10 @@ const handler: ProxyHandler<Target> = {
   get(target, key, receiver) {
     if (typeof key === 'symbol') return undefined;
     if (isMember(key)) return METHODS[key]!(target, receiver);
-    return loaded(target, key).get(key);
+    const session = contextOf(target).loaded;
+    if (HANDLE_METHODS.has(key) && (session === undefined || !session.has(key))) throw new SessionWrongDecoratorError(key);
+    if (session === undefined) throw new SessionNotLoadedError(key);
+    return session.get(key);
   },
   set(target, key, value) {
     if (typeof key === 'symbol' || isMember(key)) return false;
