@@ -94,7 +94,7 @@ export class SessionService {
    * Pass the caller's session as `current` to have it marked. Needs a store with `listByUser`
    * (`MemoryStore` and `RedisStore` have it).
    */
-  async listByUser(userId: unknown, options: { current?: Session | string } = {}): Promise<UserSession[]> {
+  async listByUser(userId: unknown, options: { current?: Pick<Session, 'handle'> | string } = {}): Promise<UserSession[]> {
     const store = this.runtime.store;
     if (!store.listByUser) {
       throw new Error('SessionService.listByUser() needs a store that implements listByUser(); MemoryStore and RedisStore do.');
@@ -115,7 +115,7 @@ export class SessionService {
    * Destroys every session of a user, except the one named by `except` (an id, handle or
    * session: "log out my other devices"). Resolves the number destroyed.
    */
-  async destroyByUser(userId: unknown, options: { except?: Session | string } = {}): Promise<number> {
+  async destroyByUser(userId: unknown, options: { except?: Pick<Session, 'handle'> | string } = {}): Promise<number> {
     const except = this.toHandle(options.except);
     const sessions = await this.listByUser(userId);
     let destroyed = 0;
@@ -127,7 +127,7 @@ export class SessionService {
     return destroyed;
   }
 
-  private toHandle(value: Session | string | undefined): string | undefined {
+  private toHandle(value: Pick<Session, 'handle'> | string | undefined): string | undefined {
     if (value === undefined) return undefined;
     if (typeof value !== 'string') return value.handle;
     return isSessionHandle(value) ? value : sessionHandle(value);
