@@ -11,10 +11,18 @@ export type AdapterName = (typeof adapters)[number];
 export const SECRET = 'test-secret-that-is-long-enough-0123456789';
 export const OLD_SECRET = 'old-secret-that-is-long-enough-9876543210';
 
-/** Starts `module` on the given platform, listening on a free loopback port. */
-export async function startApp(module: Type<unknown> | DynamicModule, adapter: AdapterName): Promise<INestApplication> {
+/**
+ * Starts `module` on the given platform, listening on a free loopback port. `prepare` runs
+ * before `init()` (e.g. to set a WebSocket adapter).
+ */
+export async function startApp(
+  module: Type<unknown> | DynamicModule,
+  adapter: AdapterName,
+  prepare?: (app: INestApplication) => void,
+): Promise<INestApplication> {
   const ref = await Test.createTestingModule({ imports: [module] }).compile();
   const app = ref.createNestApplication(adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
+  prepare?.(app);
   await app.init();
   if (adapter === 'fastify') await app.getHttpAdapter().getInstance().ready();
   await app.listen(0, '127.0.0.1');
