@@ -1,26 +1,15 @@
 import { type ExecutionContext, createParamDecorator } from '@nestjs/common';
 import type { SessionData, SessionHandleApi } from './core/session.interface.js';
-import { sessionHttp } from './http/session-http.adapter.js';
-import type { SessionRuntime } from './core/session.runtime.js';
+import { loadSession, sessionSource } from './integrations/session-transport.js';
+import { socketSessions } from './integrations/socket-session.js';
+import { SocketSessionInterceptor } from './integrations/socket-session.interceptor.js';
 
 // Nest awaits what a parameter decorator returns before calling the handler, so the session is
 // loaded here, on first use, for handlers that ask for it and no other.
 const SessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
-  const { req, res } = requestOf(context);
-  const runtime = sessionHttp.hostOf<SessionRuntime>(req);
-  if (runtime === undefined) {
-    throw new Error(
-      '@Session() found no session support on this request. Import SessionModule.forRoot() in the root module. (Nest\'s own @Session() from @nestjs/common is a different decorator: import Session from nestjs-sessionkit.)',
-    );
-  }
-  const loading = runtime.load(req, res);
+  const loading = loadSession(sessionSource(context));
   return key === undefined ? loading : loading.then((session) => session.get(key));
 });
-
-function requestOf(context: ExecutionContext): { req: object; res: object } {
-  const http = context.switchToHttp();
-  return { req: http.getRequest<object>(), res: http.getResponse<object>() };
-}
 
 /**
  * The session of the current request (a {@link SessionHandleApi}). `@Session() session: Session`
@@ -33,9 +22,17 @@ export type Session<T extends object = SessionData> = SessionHandleApi<T>;
  * Parameter decorator injecting the current request's session, or with `key`, one of its values.
  * The session is loaded before the handler runs (once per request, shared with guards,
  * middleware and services) and saved before the response is sent, whatever the handler does.
+ * Works the same in GraphQL resolvers (once per operation, shared by all its fields) and in
+ * `@SubscribeMessage()` handlers (loaded from the store for each message, saved before the
+ * reply is emitted).
  */
 export function Session(key?: string): ParameterDecorator {
-  return SessionParam(key);
+  const param = SessionParam(key);
+  return (target, propertyKey, index) => {
+    param(target, propertyKey, index);
+    // A socket message has no response to save before: its handler gets an interceptor instead.
+    if (propertyKey !== undefined) socketSessions.bindSaving(target, propertyKey, SocketSessionInterceptor);
+  };
 }
 
 /**

@@ -1,8 +1,11 @@
+import { EventEmitter } from 'node:events';
+import type { Server } from 'node:http';
 import {
   ConfigurableModuleBuilder,
   Global,
   Inject,
   Module,
+  type OnApplicationBootstrap,
   type OnApplicationShutdown,
   type Type,
 } from '@nestjs/common';
@@ -12,6 +15,7 @@ import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js'
 import type { SessionModuleOptions } from './session-module-options.interface.js';
 import { type ResolvedSessionOptions, resolveSessionOptions } from './session-options.js';
 import { sessionHttp } from './http/session-http.adapter.js';
+import { socketSessions } from './integrations/socket-session.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { SessionRuntime } from './core/session.runtime.js';
 import { SessionService } from './session.service.js';
@@ -46,14 +50,23 @@ function isStoreClass(store: SessionStore | Type<SessionStore>): store is Type<S
 }
 
 /** Wires the app's HTTP adapter as soon as Nest knows it (internal). */
-class SessionHttpWiring {
-  constructor(runtime: SessionRuntime, adapterHost: HttpAdapterHost | undefined) {
+class SessionHttpWiring implements OnApplicationBootstrap {
+  constructor(
+    runtime: SessionRuntime,
+    private readonly adapterHost: HttpAdapterHost | undefined,
+  ) {
     // Nest sets the adapter before it builds providers (NestFactory) or when the testing module
     // creates the app; init$ replays it. An app without HTTP (a standalone context) has none.
     adapterHost?.init$.subscribe(() => {
       const adapter = adapterHost.httpAdapter;
       if (adapter) sessionHttp.install(adapter, runtime);
     });
+  }
+
+  /** The HTTP server exists now: `ws` gateways on it find their handshake's cookie through this. */
+  onApplicationBootstrap(): void {
+    const server: unknown = this.adapterHost?.httpAdapter?.getHttpServer();
+    if (server instanceof EventEmitter) socketSessions.watch(server as Server);
   }
 }
 

@@ -2,6 +2,7 @@ import { type ArgumentsHost, Inject, Injectable } from '@nestjs/common';
 import { isSessionHandle, isSessionId, sessionHandle } from './http/session-cookie.js';
 import { SessionContextError } from './core/session.errors.js';
 import { requestSessionOwner } from './integrations/request-session.facade.js';
+import { loadSession, sessionSource } from './integrations/session-transport.js';
 import type { Session } from './session.decorator.js';
 import { SessionRuntime } from './core/session.runtime.js';
 
@@ -33,22 +34,23 @@ export class SessionService {
   /**
    * The session of a request: the same handle the handler's `@Session()` gets, loaded at most
    * once per request. Pass the `ExecutionContext` or `ArgumentsHost` in guards, interceptors,
-   * pipes and exception filters, or `(req, res)` in middleware. Rejects with a 503 error when the
-   * store fails.
+   * pipes and exception filters (of controllers, resolvers and gateways), or `(req, res)` in
+   * middleware. Rejects with a 503 error when the store fails (a `WsException` in a gateway).
+   * In a gateway the session is loaded once per message.
    */
   load(context: ArgumentsHost): Promise<Session>;
   load(req: object, res: object): Promise<Session>;
   load(contextOrRequest: ArgumentsHost | object, res?: object): Promise<Session> {
-    let pair: { req: object; res: object };
+    let loading: Promise<unknown>;
     if (typeof (contextOrRequest as Partial<ArgumentsHost>).switchToHttp === 'function') {
-      const http = (contextOrRequest as ArgumentsHost).switchToHttp();
-      pair = { req: http.getRequest<object>(), res: http.getResponse<object>() };
+      loading = loadSession(sessionSource(contextOrRequest as ArgumentsHost), this.runtime);
     } else {
       const req = contextOrRequest;
-      pair = requestSessionOwner((req as { session?: unknown }).session) ?? { req, res: res ?? {} };
+      const pair = requestSessionOwner((req as { session?: unknown }).session) ?? { req, res: res ?? {} };
+      loading = this.runtime.load(pair.req, pair.res);
     }
     // The handle is untyped inside; Session<T> is its public face.
-    return this.runtime.load(pair.req, pair.res) as Promise<unknown> as Promise<Session>;
+    return loading as Promise<Session>;
   }
 
   /**

@@ -15,7 +15,7 @@ export const OLD_SECRET = 'old-secret-that-is-long-enough-9876543210';
 export interface StartOptions {
   /** Extra root providers (e.g. `APP_INTERCEPTOR`). */
   providers?: Provider[];
-  /** Runs before `init()`, where an app's main.ts registers its middleware. */
+  /** Runs before `init()`, where an app's main.ts registers its middleware or WebSocket adapter. */
   beforeInit?: (app: INestApplication) => void;
 }
 

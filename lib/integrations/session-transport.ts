@@ -1,0 +1,101 @@
+import { type ArgumentsHost, HttpException } from '@nestjs/common';
+import { SessionContextError } from '../core/session.errors.js';
+import type { SessionHandle } from '../core/session.handle.js';
+import type { SessionRuntime } from '../core/session.runtime.js';
+import { sessionHttp } from '../http/session-http.adapter.js';
+import { socketSessions } from './socket-session.js';
+
+/**
+ * Where the session of a handler comes from (internal): an HTTP request (controllers, and GraphQL
+ * operations, which are HTTP requests too), or one message of a WebSocket.
+ */
+export type SessionSource =
+  | { readonly transport: 'http' | 'graphql'; readonly req: object; readonly res: object }
+  | {
+      readonly transport: 'ws';
+      /** The arguments of the message's handler: guards and interceptors of one message share them. */
+      readonly message: unknown[];
+      /** The socket (a Socket.IO `Socket` or a `ws` `WebSocket`). */
+      readonly client: object;
+    };
+
+/** What a GraphQL context may carry: `{ req, res }` as documented, or the drivers' own defaults. */
+interface GraphqlContextLike {
+  req?: { res?: object };
+  res?: object;
+  /** Mercurius puts the Fastify reply in every context. */
+  reply?: { request?: object };
+}
+
+const GRAPHQL_CONTEXT_HELP =
+  'The GraphQL context has no HTTP request and response, so the session cannot be found. Pass them in GraphQLModule.forRoot(): `context: ({ req, res }) => ({ req, res })` with Apollo, `context: (request, reply) => ({ req: request, res: reply })` with Mercurius. (Subscriptions over a WebSocket have no session.)';
+
+/**
+ * The one place that tells the transports apart: the request and response of an HTTP handler or
+ * a GraphQL resolver, or the message of a WebSocket handler.
+ */
+export function sessionSource(host: ArgumentsHost): SessionSource {
+  const type = host.getType<string>();
+  if (type === 'graphql') {
+    // Resolver arguments are (root, args, context, info).
+    const context = (host.getArgByIndex(2) ?? {}) as GraphqlContextLike;
+    const req = context.req ?? context.reply?.request;
+    // Apollo's default context holds only `req`; Express requests know their response.
+    const res = context.res ?? context.reply ?? context.req?.res;
+    if (req === undefined || res === undefined) throw new SessionContextError(GRAPHQL_CONTEXT_HELP);
+    return { transport: 'graphql', req, res };
+  }
+  if (type === 'ws') {
+    return { transport: 'ws', message: host.getArgs(), client: host.getArgByIndex(0) as object };
+  }
+  if (type !== 'http') {
+    throw new SessionContextError(
+      `Sessions live in cookies, and a "${type}" handler has none: use @Session(), SessionGuard and SessionService.load() in HTTP controllers, GraphQL resolvers and WebSocket gateways.`,
+    );
+  }
+  const http = host.switchToHttp();
+  return { transport: 'http', req: http.getRequest<object>(), res: http.getResponse<object>() };
+}
+
+/**
+ * The session of a source, loaded once per HTTP request or once per socket message. `runtime`
+ * is the module's (guards and services have it); the decorator, which has none, finds it from
+ * the request or the message.
+ */
+export function loadSession(source: SessionSource, runtime?: SessionRuntime): Promise<SessionHandle> {
+  if (source.transport === 'ws') return socketSessions.load(source.message, source.client, runtime);
+  const owner = runtime ?? sessionHttp.hostOf<SessionRuntime>(source.req);
+  if (owner === undefined) {
+    throw new Error(
+      '@Session() found no session support on this request. Import SessionModule.forRoot() in the root module. (Nest\'s own @Session() from @nestjs/common is a different decorator: import Session from nestjs-sessionkit.)',
+    );
+  }
+  const loading = owner.load(source.req, source.res);
+  return source.transport === 'graphql' ? loading.catch((error: unknown) => Promise.reject(graphqlError(error))) : loading;
+}
+
+/**
+ * The error a handler of `source` throws for an HTTP error (or a session error): as it is over HTTP; with its status
+ * in GraphQL `extensions`; a `WsException` over a socket, which the client receives as its
+ * standard `exception` event.
+ */
+export function refusal(source: SessionSource, exception: unknown): Promise<unknown> {
+  if (source.transport === 'ws') return socketSessions.wsError(exception);
+  return Promise.resolve(source.transport === 'graphql' ? graphqlError(exception) : exception);
+}
+
+const GRAPHQL_CODES: Record<number, string> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 503: 'SERVICE_UNAVAILABLE' };
+
+/**
+ * graphql-js copies the `extensions` of an error thrown by a resolver into the GraphQL error,
+ * whichever server sends it; Apollo's driver adds `originalError` to them.
+ */
+function graphqlError(error: unknown): unknown {
+  if (!(error instanceof HttpException)) return error;
+  const status = error.getStatus();
+  Object.defineProperty(error, 'extensions', {
+    configurable: true,
+    value: { code: GRAPHQL_CODES[status] ?? 'INTERNAL_SERVER_ERROR', status },
+  });
+  return error;
+}
