@@ -8,13 +8,26 @@ export {
   SessionNotLoadedError,
   SessionResponseSentError,
   SessionStoreUnavailableException,
+  SessionTooLargeError,
   SessionWrongDecoratorError,
 } from './core/session.errors.js';
+export { CsrfGuard, InvalidCsrfTokenException } from './csrf/csrf.guard.js';
+export { SkipCsrf } from './csrf/skip-csrf.decorator.js';
+export type {
+  SessionCreatedEvent,
+  SessionDestroyedEvent,
+  SessionEvent,
+  SessionEventType,
+  SessionExpiredEvent,
+  SessionRegeneratedEvent,
+  SessionRevokedEvent,
+  SessionStoreErrorEvent,
+} from './core/session.events.js';
 export type { RequestSession, RequestSessionCookie } from './integrations/request-session.facade.js';
 export { SessionGuard } from './session.guard.js';
 export type { SessionData, SessionHandleApi, SessionKey, SessionNumberKey, SessionValue } from './core/session.interface.js';
 export { SessionInterceptor } from './session.interceptor.js';
-export type { SessionCookieOptions, SessionModuleOptions } from './session-module-options.interface.js';
+export type { SessionCookieOptions, SessionCsrfOptions, SessionModuleOptions } from './session-module-options.interface.js';
 export { SessionModule, type SessionModuleAsyncOptions, type SessionOptionsFactory } from './session.module.js';
 export { SessionService, type UserSession } from './session.service.js';
 export type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './stores/session-store.interface.js';

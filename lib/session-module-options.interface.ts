@@ -33,6 +33,14 @@ export interface SessionCookieOptions {
   persistent?: boolean;
 }
 
+/** Where {@link CsrfGuard} looks for the CSRF token of an unsafe request. */
+export interface SessionCsrfOptions {
+  /** Request header carrying the token (JSON clients, `fetch`). @defaultValue `'x-csrf-token'` */
+  headerName?: string;
+  /** Body field carrying the token (HTML forms). @defaultValue `'_csrf'` */
+  fieldName?: string;
+}
+
 /** Options of `SessionModule.forRoot()` and of the factory of `forRootAsync()`. */
 export interface SessionModuleOptions {
   /**
@@ -90,4 +98,13 @@ export interface SessionModuleOptions {
    * @defaultValue `false`
    */
   asyncContext?: boolean;
+  /**
+   * The largest a session's data may grow, in bytes of its JSON: a `set()` past it throws a
+   * `SessionTooLargeError` naming the key, leaving the session unchanged; a value grown in place
+   * past it fails the save. `0` for no limit.
+   * @defaultValue `65_536` (64 KiB)
+   */
+  maxSessionBytes?: number;
+  /** Where `CsrfGuard` reads the token. @defaultValue `{ headerName: 'x-csrf-token', fieldName: '_csrf' }` */
+  csrf?: SessionCsrfOptions;
 }

@@ -22,6 +22,8 @@ export interface ResolvedSessionOptions {
   authKey: string;
   preload: boolean;
   asyncContext: boolean;
+  maxSessionBytes: number;
+  csrf: { headerName: string; fieldName: string };
 }
 
 const MIN_SECRET_LENGTH = 32;
@@ -115,5 +117,15 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   const preload = flag('preload', options.preload);
   const asyncContext = flag('asyncContext', options.asyncContext);
 
-  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, preload, asyncContext };
+  const maxSessionBytes = options.maxSessionBytes ?? 65_536;
+  if (typeof maxSessionBytes !== 'number' || !Number.isInteger(maxSessionBytes) || maxSessionBytes < 0) {
+    fail(`maxSessionBytes must be a whole number of bytes, got ${String(options.maxSessionBytes)}`, 'Set it to e.g. 65536, or 0 for no limit.');
+  }
+  const csrf = { headerName: options.csrf?.headerName ?? 'x-csrf-token', fieldName: options.csrf?.fieldName ?? '_csrf' };
+  if (typeof csrf.headerName !== 'string' || !COOKIE_NAME.test(csrf.headerName) || typeof csrf.fieldName !== 'string' || csrf.fieldName.length === 0) {
+    fail('csrf.headerName must be a valid header name and csrf.fieldName a non-empty string', "Use e.g. { headerName: 'x-csrf-token', fieldName: '_csrf' }.");
+  }
+  csrf.headerName = csrf.headerName.toLowerCase();
+
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, preload, asyncContext, maxSessionBytes, csrf };
 }

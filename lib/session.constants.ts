@@ -9,3 +9,12 @@ export const SESSION_RESOLVED_OPTIONS = Symbol('SESSION_RESOLVED_OPTIONS');
 
 /** Data key under which flash messages live inside a session (internal). */
 export const FLASH_KEY = '__flash';
+
+/** Data key under which the session's CSRF secret lives (internal; rotated by regenerate() and destroy()). */
+export const CSRF_KEY = '__csrf';
+
+/** Data key under which a per-session cookie persistence chosen with `persist()` lives (internal). */
+export const PERSIST_KEY = '__persist';
+
+/** Data keys the library keeps for itself: hidden from `all()` and `req.session`'s keys. */
+export const INTERNAL_KEYS: ReadonlySet<string> = new Set([FLASH_KEY, CSRF_KEY, PERSIST_KEY]);

@@ -20,6 +20,7 @@ import { SessionInterceptor } from './session.interceptor.js';
 import { SessionRuntime } from './core/session.runtime.js';
 import { SessionService } from './session.service.js';
 import type { SessionStore } from './stores/session-store.interface.js';
+import { SessionEventEmitterBridge } from './integrations/event-emitter.bridge.js';
 
 const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<SessionModuleOptions>()
   .setClassMethodName('forRoot')
@@ -107,6 +108,7 @@ class SessionHttpWiring implements OnApplicationBootstrap {
       useFactory: (runtime: SessionRuntime, adapterHost?: HttpAdapterHost) => new SessionHttpWiring(runtime, adapterHost),
     },
     SessionService,
+    SessionEventEmitterBridge,
     // Kept for apps that bound it themselves; it does nothing.
     SessionInterceptor,
   ],

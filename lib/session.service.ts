@@ -5,6 +5,8 @@ import { requestSessionOwner } from './integrations/request-session.facade.js';
 import { loadSession, sessionSource } from './integrations/session-transport.js';
 import type { Session } from './session.decorator.js';
 import { SessionRuntime } from './core/session.runtime.js';
+import type { Observable } from 'rxjs';
+import type { SessionEvent } from './core/session.events.js';
 
 /** One session of a user, as {@link SessionService.listByUser} reports it. */
 export interface UserSession {
@@ -24,7 +26,18 @@ export interface UserSession {
  */
 @Injectable()
 export class SessionService {
-  constructor(@Inject(SessionRuntime) private readonly runtime: SessionRuntime) {}
+  /**
+   * Session lifecycle events: `created`, `regenerated`, `destroyed`, `expired`, `revoked` and
+   * `store-error`, each `{ type, handle, user?, at }`. Delivered after the request's own work, on a
+   * later turn of the event loop: a slow subscriber never delays a request. A subscriber that
+   * throws is rxjs' unhandled error (`config.onUnhandledError`), never the request's: catch inside
+   * it, or use `catchError`.
+   */
+  readonly events$: Observable<SessionEvent>;
+
+  constructor(@Inject(SessionRuntime) private readonly runtime: SessionRuntime) {
+    this.events$ = runtime.events.events$;
+  }
 
   /** The session key that marks a session as logged in (the `authKey` option). */
   get authKey(): string {
@@ -89,6 +102,7 @@ export class SessionService {
       throw new TypeError('SessionService.destroy() takes a session id (session.id) or a session handle (session.handle).');
     }
     await this.runtime.destroyInStore(handle);
+    this.runtime.events.emit({ type: 'revoked', handle });
   }
 
   /**
@@ -124,6 +138,7 @@ export class SessionService {
     for (const { handle } of sessions) {
       if (handle === except) continue;
       await this.runtime.destroyInStore(handle);
+      this.runtime.events.emit({ type: 'revoked', handle, user: this.runtime.userKey(userId) });
       destroyed++;
     }
     return destroyed;

@@ -31,7 +31,7 @@ describe('README code', () => {
       `${dir}tsconfig.json`,
       JSON.stringify({
         extends: `${root}tsconfig.json`,
-        compilerOptions: { noEmit: true, types: ['node', 'jest'], paths: { 'nestjs-sessionkit': [`${root}lib/index.ts`] } },
+        compilerOptions: { noEmit: true, types: ['node', 'jest'], paths: { 'nestjs-sessionkit': [`${root}lib/index.ts`], 'nestjs-sessionkit/*': [`${root}lib/*.ts`, `${root}lib/*/index.ts`] } },
         include: ['*.ts'],
       }),
     );

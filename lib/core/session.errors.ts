@@ -49,6 +49,25 @@ export class SessionNotLoadedError extends SessionError {
 export class SessionContextError extends SessionError {}
 
 /**
+ * A change would make the session's data larger than `maxSessionBytes`. Thrown by `set()` (the
+ * session is left unchanged) or by the save of a value grown in place (nothing is written).
+ */
+export class SessionTooLargeError extends SessionError {
+  constructor(
+    /** The key whose value made the session too large. */
+    readonly key: string,
+    /** The size the session's data would have, in bytes of JSON. */
+    readonly size: number,
+    /** The `maxSessionBytes` limit. */
+    readonly limit: number,
+  ) {
+    super(
+      `Session value "${key}" would make the session ${size} bytes, over maxSessionBytes (${limit}); the session was left unchanged. Keep large data elsewhere (a database row, a cache) and store its id in the session, or raise maxSessionBytes.`,
+    );
+  }
+}
+
+/**
  * A handle method (`get`, `set`, ...) was called on `req.session`: the parameter was injected by
  * Nest's own `@Session()` from `@nestjs/common` rather than the library's.
  */

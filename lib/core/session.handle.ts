@@ -1,4 +1,6 @@
-import { FLASH_KEY } from '../session.constants.js';
+import { CSRF_KEY, FLASH_KEY, INTERNAL_KEYS, PERSIST_KEY } from '../session.constants.js';
+import { isCsrfSecret, maskCsrfToken, newCsrfSecret } from '../csrf/csrf.token.js';
+import { assertSessionSize } from './session-size.js';
 import { newSessionId, sessionHandle } from '../http/session-cookie.js';
 import type { SessionRecord } from '../stores/session-store.interface.js';
 import type { SessionContext } from './session.context.js';
@@ -8,6 +10,10 @@ import { assertStorable } from './session-value.js';
 export interface SessionHandleHost {
   destroyInStore(handle: string): Promise<void>;
   readRecord(handle: string): Promise<SessionRecord | undefined>;
+  readonly options: { readonly maxSessionBytes: number };
+  remainingTtl(record: { createdAt: number; touchedAt: number }, now: number): number;
+  /** Reports that `session` was destroyed by its own request (the `destroyed` event). */
+  destroyed(session: SessionHandle): void;
 }
 
 function isObject(value: unknown): value is object {
@@ -39,6 +45,8 @@ export class SessionHandle {
   readonly increments = new Map<string, number>();
   /** Object values handed out, with their JSON when handed out, to catch changes made in place. */
   readonly watched = new Map<string, string>();
+  /** The stored handle `regenerate()` moved away from, until the new record is stored (for the event). */
+  regeneratedFrom: string | undefined;
 
   constructor(
     private readonly host: SessionHandleHost,
@@ -79,6 +87,7 @@ export class SessionHandle {
 
   set(key: string, value: unknown): void {
     assertStorable(key, value);
+    assertSessionSize(this.data, key, value, this.host.options.maxSessionBytes);
     this.data[key] = value;
     this.changed.add(key);
     this.increments.delete(key);
@@ -118,7 +127,7 @@ export class SessionHandle {
   all(): Record<string, unknown> {
     const copy: Record<string, unknown> = {};
     for (const key of Object.keys(this.data)) {
-      if (key === FLASH_KEY) continue;
+      if (INTERNAL_KEYS.has(key)) continue;
       const value = this.data[key];
       this.watch(key, value);
       copy[key] = value;
@@ -137,13 +146,22 @@ export class SessionHandle {
   }
 
   async regenerate(): Promise<void> {
-    if (this.inStore) await this.host.destroyInStore(this.handle);
+    if (this.inStore) {
+      await this.host.destroyInStore(this.handle);
+      this.regeneratedFrom ??= this.handle;
+    }
     this.renew();
+    // A new CSRF secret with the new id: tokens handed out before login stop working.
+    if (CSRF_KEY in this.data) this.setInternal(CSRF_KEY, newCsrfSecret());
     this.cookieStale = true;
   }
 
   async destroy(): Promise<void> {
-    if (this.inStore) await this.host.destroyInStore(this.handle);
+    if (this.inStore) {
+      await this.host.destroyInStore(this.handle);
+      this.host.destroyed(this);
+    }
+    this.regeneratedFrom = undefined;
     // A browser holding a cookie for a stored session must be told to drop it.
     this.cookieToClear ||= this.inStore || !this.isNew;
     this.renew();
@@ -200,7 +218,30 @@ export class SessionHandle {
     return messages;
   }
 
+  /** Earlier of the idle and absolute deadlines, epoch ms, as of the last write or touch. */
+  get expiresAt(): number {
+    const now = Date.now();
+    return now + this.host.remainingTtl(this, now);
+  }
+
+  csrfToken(): string {
+    const stored = this.data[CSRF_KEY];
+    const secret = isCsrfSecret(stored) ? stored : newCsrfSecret();
+    if (secret !== stored) this.setInternal(CSRF_KEY, secret);
+    return maskCsrfToken(secret);
+  }
+
+  persist(ms?: number | false): void {
+    if (ms !== undefined && ms !== false && !(typeof ms === 'number' && Number.isFinite(ms) && ms > 0)) {
+      throw new TypeError(`session.persist() takes a positive number of milliseconds or false, got ${String(ms)}.`);
+    }
+    this.setInternal(PERSIST_KEY, ms ?? true);
+    // The cookie changes (Max-Age added or removed) even if nothing else does.
+    this.cookieStale = true;
+  }
+
   private setInternal(key: string, value: unknown): void {
+    assertSessionSize(this.data, key, value, this.host.options.maxSessionBytes);
     this.data[key] = value;
     this.changed.add(key);
     this.increments.delete(key);

@@ -43,7 +43,10 @@ export interface SessionHandleApi<T extends object = SessionData> {
   readonly createdAt: number;
   /** The value under `key`, or `undefined`. Objects may be changed in place: the change is saved. */
   get<K extends SessionKey<T>>(key: K): SessionValue<T, K> | undefined;
-  /** Sets `key` to `value`. Throws a `TypeError` naming the key, changing nothing, if `value` is not plain JSON data. */
+  /**
+   * Sets `key` to `value`. Throws, naming the key and changing nothing, a `TypeError` if `value`
+   * is not plain JSON data, or a `SessionTooLargeError` if the session would exceed `maxSessionBytes`.
+   */
   set<K extends SessionKey<T>>(key: K, value: SessionValue<T, K>): void;
   /** True when the session holds a value under `key`. */
   has(key: SessionKey<T>): boolean;
@@ -79,4 +82,25 @@ export interface SessionHandleApi<T extends object = SessionData> {
   flash(type: string, message: unknown): void;
   /** Reads and removes the flash messages of `type` (an empty array if there are none). */
   flash(type: string): unknown[];
+  /**
+   * When the session expires unless used again: the earlier of its idle and absolute deadlines
+   * (epoch milliseconds), as of its last write or touch.
+   */
+  readonly expiresAt: number;
+  /**
+   * A CSRF token for this session, to put in a form's `_csrf` field or send in the `x-csrf-token`
+   * header; `CsrfGuard` checks it. The session keeps a secret, created on first use and replaced
+   * by `regenerate()` and `destroy()`; each call returns that secret under a new random mask, so
+   * the token differs on every page (which defeats BREACH-style compression attacks) and every
+   * token handed out stays valid until the secret changes.
+   */
+  csrfToken(): string;
+  /**
+   * Chooses this session's cookie kind, whatever the module's `cookie.persistent` says ("remember
+   * me"): `persist()` sends it with a `Max-Age` of the session's remaining life, `persist(ms)` with
+   * `ms` (at most the remaining life), `persist(false)` as a browser-session cookie. Kept with the
+   * session, across `regenerate()`, until `destroy()`. Throws a `TypeError` for anything but a
+   * positive number of milliseconds or `false`.
+   */
+  persist(ms?: number | false): void;
 }

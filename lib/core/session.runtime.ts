@@ -9,6 +9,10 @@ import { SessionContext, type SessionContextHost } from './session.context.js';
 import type { ResolvedSessionOptions } from '../session-options.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
 import { SessionValueError, assertStorable } from './session-value.js';
+import { PERSIST_KEY } from '../session.constants.js';
+import { SessionEvents } from './session.events.js';
+import { assertSavedSize } from './session-size.js';
+import { SessionTooLargeError } from './session.errors.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
 const kContext = Symbol('nestjs-sessionkit.context');
@@ -36,6 +40,8 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   /** The request being handled; only with `asyncContext: true`. */
   readonly requests: AsyncLocalStorage<CurrentRequest> | undefined;
   readonly onRequest: SessionHttpHost['onRequest'];
+  /** Lifecycle events, for `SessionService.events$` and the `@nestjs/event-emitter` bridge. */
+  readonly events = new SessionEvents();
 
   constructor(
     readonly options: ResolvedSessionOptions,
@@ -73,8 +79,8 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   }
 
   cookieInfo(session: SessionHandle | undefined): RequestSessionCookie {
-    const { path, domain, secure, httpOnly, sameSite, persistent } = this.options.cookie;
-    const maxAge = persistent && session !== undefined ? Math.max(0, this.remainingTtl(session, Date.now())) : null;
+    const { path, domain, secure, httpOnly, sameSite } = this.options.cookie;
+    const maxAge = session !== undefined && this.persistent(session) ? Math.max(0, this.cookieMaxAge(session, this.remainingTtl(session, Date.now()))) : null;
     return { path, domain, secure, httpOnly, sameSite, maxAge, expires: maxAge === null ? null : new Date(Date.now() + maxAge) };
   }
 
@@ -83,7 +89,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     try {
       return await this.store.get(handle);
     } catch (error) {
-      throw this.storeFailure('read', error);
+      throw this.storeFailure('read', error, handle);
     }
   }
 
@@ -118,6 +124,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     if (this.remainingTtl(record, Date.now()) <= 0) {
       // Expired by our clock even if the store still kept it: drop it and start afresh.
       this.store.destroy(handle).catch((error: unknown) => this.logFailure('destroy', error));
+      this.events.emit({ type: 'expired', handle, user: record.user });
       return this.fresh(context);
     }
     return new SessionHandle(this, context, cookie.id, handle, record, cookie.rotated);
@@ -139,8 +146,28 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     try {
       await this.store.destroy(handle);
     } catch (error) {
-      throw this.storeFailure('write', error);
+      throw this.storeFailure('write', error, handle);
     }
+  }
+
+  destroyed(session: SessionHandle): void {
+    this.events.emit({ type: 'destroyed', handle: session.handle, user: this.userOf(session.data) });
+  }
+
+  /** Whether the session's cookie carries a `Max-Age`: its own `persist()` choice, or the module's. */
+  private persistent(session: SessionHandle): boolean {
+    const chosen = session.data[PERSIST_KEY];
+    return typeof chosen === 'number' || typeof chosen === 'boolean' ? chosen !== false : this.options.cookie.persistent;
+  }
+
+  /** The cookie's `Max-Age` in ms: the session's remaining life, or less if `persist(ms)` asked for less. */
+  private cookieMaxAge(session: SessionHandle, ttl: number): number {
+    const chosen = session.data[PERSIST_KEY];
+    return typeof chosen === 'number' ? Math.min(chosen, ttl) : ttl;
+  }
+
+  private issueCookie(session: SessionHandle, ttl: number): string {
+    return this.cookie.issue(session.id, this.cookieMaxAge(session, ttl), this.persistent(session));
   }
 
   /** Writes what the request changed, if anything, and sets the cookie headers (through {@link SessionContext.flush}, which serializes commits). */
@@ -154,10 +181,12 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
           const record = this.fullRecord(session, now);
           const ttl = this.remainingTtl(record, now);
           if (ttl > 0) {
+            assertSavedSize(session.data, Object.keys(session.data), this.options.maxSessionBytes);
             await this.store.set(session.handle, record, ttl);
             session.inStore = true;
             session.touchedAt = now;
-            setCookie = this.cookie.issue(session.id, ttl);
+            setCookie = this.issueCookie(session, ttl);
+            this.stored(session);
           }
         } else if (session.cookieToClear) {
           setCookie = this.cookie.clear();
@@ -166,6 +195,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
         const patch = this.buildPatch(session, now);
         const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
         if (patch !== undefined) {
+          if (Object.keys(patch.set).length > 0) assertSavedSize(session.data, Object.keys(patch.set), this.options.maxSessionBytes);
           if (this.store.patch) {
             // false: destroyed or expired meanwhile; it must stay gone. The handle goes on as after
             // destroy() (new id, no data, cookie cleared), so a later commit of this request
@@ -183,14 +213,14 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
           if (this.store.touch) await this.store.touch(session.handle, record, ttl);
           else await this.store.set(session.handle, record, ttl);
           session.touchedAt = now;
-          if (this.options.cookie.persistent) setCookie = this.cookie.issue(session.id, ttl);
+          if (this.persistent(session)) setCookie = this.issueCookie(session, ttl);
         }
-        if (session.cookieStale && session.inStore) setCookie = this.cookie.issue(session.id, ttl);
+        if (session.cookieStale && session.inStore) setCookie = this.issueCookie(session, ttl);
         else if (!session.inStore && session.cookieToClear) setCookie = this.cookie.clear();
       }
     } catch (error) {
-      if (error instanceof SessionValueError) throw error;
-      throw this.storeFailure('write', error);
+      if (error instanceof SessionValueError || error instanceof SessionTooLargeError) throw error;
+      throw this.storeFailure('write', error, session.handle);
     }
     session.changed.clear();
     session.increments.clear();
@@ -268,8 +298,18 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return patch;
   }
 
-  storeFailure(operation: 'read' | 'write', error: unknown): SessionStoreUnavailableException {
+  /** Reports a newly stored session: `regenerated` if it moved from a stored one, `created` otherwise. */
+  private stored(session: SessionHandle): void {
+    const user = this.userOf(session.data);
+    const previousHandle = session.regeneratedFrom;
+    session.regeneratedFrom = undefined;
+    if (previousHandle === undefined) this.events.emit({ type: 'created', handle: session.handle, user });
+    else this.events.emit({ type: 'regenerated', handle: session.handle, previousHandle, user });
+  }
+
+  storeFailure(operation: 'read' | 'write', error: unknown, handle?: string): SessionStoreUnavailableException {
     this.logFailure(operation, error);
+    this.events.emit({ type: 'store-error', handle, operation, error });
     return new SessionStoreUnavailableException(operation, { cause: error });
   }
 

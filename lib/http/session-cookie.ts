@@ -107,10 +107,13 @@ export class SessionCookie {
     return undefined;
   }
 
-  /** A `Set-Cookie` value carrying `id`, signed with the first secret. `maxAgeMs` only for persistent cookies. */
-  issue(id: string, maxAgeMs: number | undefined): string {
+  /**
+   * A `Set-Cookie` value carrying `id`, signed with the first secret, with `Max-Age` from
+   * `maxAgeMs` when `persistent` (default: the `cookie.persistent` option; a session's `persist()` overrides it).
+   */
+  issue(id: string, maxAgeMs: number | undefined, persistent = this.options.cookie.persistent): string {
     const signed = `${id}.${this.sign(id, this.keys[0]!)}`;
-    return this.serialize(signed, this.options.cookie.persistent ? Math.max(0, Math.floor((maxAgeMs ?? 0) / 1000)) : undefined);
+    return this.serialize(signed, persistent ? Math.max(0, Math.floor((maxAgeMs ?? 0) / 1000)) : undefined);
   }
 
   /** A `Set-Cookie` value that removes the cookie. */

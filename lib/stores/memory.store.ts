@@ -204,6 +204,9 @@ export class MemoryStore implements SessionStore {
     return entries;
   }
 
+  /** Always up: the sessions are in this process. */
+  async ping(): Promise<void> {}
+
   /** Stops the sweeper and drops every session. */
   async close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);

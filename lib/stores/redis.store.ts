@@ -49,6 +49,7 @@ interface CommandClient {
   evalsha(sha: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
   hgetall(key: string): Promise<Record<string, string>>;
+  ping(): Promise<string>;
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   hdel(key: string, ...fields: string[]): Promise<number>;
   zscan(key: string, cursor: string, countToken: 'COUNT', count: number): Promise<[string, string[]]>;
@@ -263,6 +264,11 @@ export class RedisStore implements SessionStore {
       if (dead.length > 0) await this.script(SCRIPTS.index, indexKey, ['drop', ...dead]);
       return entries;
     });
+  }
+
+  /** Sends `PING`; rejects if Redis does not answer within `commandTimeout` (for health checks). */
+  async ping(): Promise<void> {
+    await this.run('ping', () => this.client.ping());
   }
 
   /**

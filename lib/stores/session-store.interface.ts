@@ -86,6 +86,12 @@ export interface SessionStore {
   patch?(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean>;
   /** The live sessions whose `user` is `user`. Optional: needed for `SessionService.listByUser`. */
   listByUser?(user: string): Promise<SessionStoreUserEntry[]>;
+  /**
+   * Resolves when the store can serve requests, rejects otherwise (a round trip to its server:
+   * `PING`, `SELECT 1`). Optional: used by `SessionStoreHealthIndicator`, which reads a missing
+   * session with `get` instead when it is absent.
+   */
+  ping?(): Promise<void>;
   /** Releases what the store holds (timers, connections it opened). Called on shutdown for stores the module created. */
   close?(): Promise<void>;
 }

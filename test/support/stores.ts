@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { MemoryStore, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from 'nestjs-sessionkit';
+import { MemoryStore, RedisStore, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from 'nestjs-sessionkit';
 
 /**
  * A real MemoryStore behind a wrapper that counts every call and can be switched to fail, so
@@ -79,5 +79,21 @@ export class CountingStore implements SessionStore {
   async close(): Promise<void> {
     this.calls.close++;
     await this.inner.close();
+  }
+}
+
+/** A real RedisStore that counts its `get` calls (what a cookie made the library look up). */
+export class CountingRedisStore extends RedisStore {
+  gets = 0;
+  /** When set, records live this much longer than the library asks, like a store slow to expire. */
+  extraTtl = 0;
+
+  override get(handle: string): Promise<SessionRecord | undefined> {
+    this.gets++;
+    return super.get(handle);
+  }
+
+  override set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    return super.set(handle, record, ttlMs + this.extraTtl);
   }
 }

@@ -1,0 +1,36 @@
+import { SessionTooLargeError } from './session.errors.js';
+
+/** Bytes of `value`'s JSON (UTF-8), as a store would write it. */
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
+
+/**
+ * Throws a {@link SessionTooLargeError} if setting `key` to `value` would make `data` larger than
+ * `limit` bytes of JSON (`0`: no limit). Checked before the change, so a refused `set()` changes nothing.
+ */
+export function assertSessionSize(data: Record<string, unknown>, key: string, value: unknown, limit: number): void {
+  if (limit === 0) return;
+  const next = { ...data };
+  Object.defineProperty(next, key, { value, enumerable: true, writable: true, configurable: true });
+  const size = jsonBytes(next);
+  // A change that shrinks a session already over the limit (the limit was lowered) is let through.
+  if (size > limit && !(key in data && jsonBytes(value) <= jsonBytes(data[key]))) throw new SessionTooLargeError(key, size, limit);
+}
+
+/**
+ * Throws a {@link SessionTooLargeError} if `data` is larger than `limit` bytes of JSON, naming the
+ * largest of `keys` (the values this request wrote or changed in place): checked before a save.
+ */
+export function assertSavedSize(data: Record<string, unknown>, keys: Iterable<string>, limit: number): void {
+  if (limit === 0) return;
+  const size = jsonBytes(data);
+  if (size <= limit) return;
+  let culprit = '';
+  let largest = -1;
+  for (const key of keys) {
+    const bytes = key in data ? jsonBytes(data[key]) : 0;
+    if (bytes > largest) [culprit, largest] = [key, bytes];
+  }
+  throw new SessionTooLargeError(culprit, size, limit);
+}
