@@ -6,7 +6,7 @@ import {
   type OnApplicationShutdown,
   type Type,
 } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { ModuleRef, ModulesContainer } from '@nestjs/core';
 import { MemoryStore } from './stores/memory.store.js';
 import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
@@ -14,6 +14,7 @@ import { type ResolvedSessionOptions, resolveSessionOptions } from './session-op
 import { SessionInterceptor } from './session.interceptor.js';
 import { SessionRuntime } from './core/session.runtime.js';
 import { SessionService } from './session.service.js';
+import { SessionStoreLifecycle, assertNoForeignStoreProvider, storeClassError } from './session-store.lifecycle.js';
 import type { SessionStore } from './stores/session-store.interface.js';
 
 const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<SessionModuleOptions>()
@@ -61,11 +62,13 @@ function isStoreClass(store: SessionStore | Type<SessionStore>): store is Type<S
     },
     {
       provide: StoreOwnership,
-      inject: [SESSION_RESOLVED_OPTIONS, ModuleRef],
-      useFactory: async (options: ResolvedSessionOptions, moduleRef: ModuleRef) => {
+      inject: [SESSION_RESOLVED_OPTIONS, ModuleRef, ModulesContainer],
+      useFactory: async (options: ResolvedSessionOptions, moduleRef: ModuleRef, modules: ModulesContainer) => {
+        // A SESSION_STORE provided elsewhere would be silently ignored: refuse it.
+        assertNoForeignStoreProvider(modules, SessionModule);
         const { store } = options;
         if (store === undefined) return new StoreOwnership(new MemoryStore(), true);
-        if (isStoreClass(store)) return new StoreOwnership(await moduleRef.create(store), true);
+        if (isStoreClass(store)) return new StoreOwnership(await moduleRef.create(store).catch((error: unknown) => Promise.reject(storeClassError(store, error))), true);
         return new StoreOwnership(store, false);
       },
     },
@@ -76,6 +79,7 @@ function isStoreClass(store: SessionStore | Type<SessionStore>): store is Type<S
       useFactory: (options: ResolvedSessionOptions, store: SessionStore) => new SessionRuntime(options, store),
     },
     SessionService,
+    SessionStoreLifecycle,
     // Provided too, so an app may bind it globally itself: app.useGlobalInterceptors(app.get(SessionInterceptor)).
     SessionInterceptor,
   ],
