@@ -220,7 +220,11 @@ export class PostgresStore implements SessionStore {
   async cleanup(): Promise<number> {
     let total = 0;
     while (!this.closed) {
-      const { rowCount } = await this.query('cleanup', this.sql.cleanup, [this.cleanupBatchSize]);
+      const { rowCount } = await this.query('cleanup', this.sql.cleanup, [this.cleanupBatchSize]).catch((error: unknown) => {
+        // Closed while waiting for the table: nothing was deleted in this round.
+        if (this.closed) return { rowCount: 0 };
+        throw error;
+      });
       total += rowCount ?? 0;
       if ((rowCount ?? 0) < this.cleanupBatchSize) break;
       // Let requests run between batches.
@@ -236,7 +240,15 @@ export class PostgresStore implements SessionStore {
 
   private async query(name: string, text: string, values: unknown[]): Promise<PostgresQueryResult> {
     if (this.createTable) await this.init();
-    return this.run(name, (client, remaining) => client.query({ text, values, query_timeout: remaining }), this.statementTimeout) as Promise<PostgresQueryResult>;
+    try {
+      return await this.run(name, (client, remaining) => client.query({ text, values, query_timeout: remaining }), this.statementTimeout);
+    } catch (error) {
+      // undefined_table: say how to get one.
+      if ((error as { code?: unknown }).code === '42P01') {
+        throw new Error(`PostgresStore: the table ${this.table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
+      }
+      throw error;
+    }
   }
 
   /**
