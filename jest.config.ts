@@ -11,6 +11,7 @@ const config: Config = {
   moduleNameMapper: {
     '^nestjs-sessionkit$': '<rootDir>/lib/index.ts',
     '^nestjs-sessionkit/terminus$': '<rootDir>/lib/terminus.ts',
+    '^nestjs-sessionkit/testing$': '<rootDir>/lib/testing/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -5,7 +5,7 @@
 
 export type AdapterName = 'express' | 'fastify';
 export type Library = 'bare' | 'nestjs-sessionkit' | 'express-session' | '@fastify/session';
-export type StoreKind = 'none' | 'memory' | 'redis';
+export type StoreKind = 'none' | 'memory' | 'redis' | 'postgres';
 
 export interface AppSpec {
   /** The name the launcher takes as argument. */
@@ -35,12 +35,15 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-sessionkit-redis', adapter: 'express', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'express-session-memory', adapter: 'express', library: 'express-session', store: 'memory', label: 'express-session MemoryStore' },
   { name: 'express-session-redis', adapter: 'express', library: 'express-session', store: 'redis', label: 'express-session + connect-redis' },
+  { name: 'express-sessionkit-postgres', adapter: 'express', library: 'nestjs-sessionkit', store: 'postgres', label: 'nestjs-sessionkit PostgresStore' },
+  { name: 'express-session-postgres', adapter: 'express', library: 'express-session', store: 'postgres', label: 'express-session + connect-pg-simple' },
   { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
   { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'bare + no-op global interceptor (floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'fastify-sessionkit-memory-async', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
   { name: 'fastify-sessionkit-memory-preload', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'fastify-sessionkit-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
+  { name: 'fastify-sessionkit-postgres', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'postgres', label: 'nestjs-sessionkit PostgresStore' },
   { name: 'fastify-session-memory', adapter: 'fastify', library: '@fastify/session', store: 'memory', label: '@fastify/session memory store' },
 ];
 
@@ -79,6 +82,16 @@ export const REDIS_PREFIX = 'bench:';
 
 export function redisPrefixOf(appName: string): string {
   return `${REDIS_PREFIX}${appName}:`;
+}
+
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** The schema every PostgreSQL table of the benchmark lives in; the harness drops it afterwards. */
+export const PG_SCHEMA = 'bench';
+
+/** The table of one app (or memory measurement) in {@link PG_SCHEMA}. */
+export function pgTableOf(name: string): string {
+  return name.replace(/\W/g, '_');
 }
 
 export interface CartItem {

@@ -9,12 +9,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import connectPgSimple from 'connect-pg-simple';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import session from 'express-session';
 import { Redis } from 'ioredis';
-import { MemoryStore, RedisStore, type SessionRecord } from 'nestjs-sessionkit';
+import { MemoryStore, PostgresStore, RedisStore, type SessionRecord } from 'nestjs-sessionkit';
+import { Pool } from 'pg';
 import { createClient } from 'redis';
-import { REDIS_PREFIX, REDIS_URL, typicalSession } from './common.js';
+import { DATABASE_URL, PG_SCHEMA, REDIS_PREFIX, REDIS_URL, pgTableOf, typicalSession } from './common.js';
 
 export interface BytesResult {
   /** Sessions created per in-process measurement. */
@@ -30,7 +32,17 @@ export interface BytesResult {
   /** `MEMORY USAGE` summed over the store's keys, per session; null when not measured. */
   sessionkitRedis: RedisBytes | null;
   connectRedis: RedisBytes | null;
+  /** PostgreSQL bytes per session (absent in results of older runs); null when not measured. */
+  sessionkitPostgres?: PgBytes | null;
+  connectPg?: PgBytes | null;
   notes: string[];
+}
+
+export interface PgBytes {
+  /** Growth of `pg_total_relation_size` (heap, TOAST and every index), per session. */
+  totalBytes: number;
+  /** Average `pg_column_size` of a whole row (the tuple as stored, without its index entries). */
+  rowBytes: number;
 }
 
 export interface RedisBytes {
@@ -185,6 +197,21 @@ async function redisBytes(redis: Redis, prefix: string, count: number, fill: () 
   return { memoryUsage: total / count, keysPerSession: keys.length / count, indexBytes: index / count, usedMemoryDelta: (after - before) / count };
 }
 
+/** Bytes per session in a fresh table `table` of the benchmark schema that `fill` fills with `count` sessions. */
+async function pgBytes(pool: Pool, table: string, count: number, fill: () => Promise<void>): Promise<PgBytes> {
+  const qualified = `${PG_SCHEMA}."${table}"`;
+  // The store creates its table on first use: one session first, the baseline after it.
+  await fill();
+  const size = async (): Promise<number> => Number((await pool.query(`SELECT pg_total_relation_size('${qualified}') AS n`)).rows[0].n);
+  await pool.query(`TRUNCATE ${qualified}`);
+  const before = await size();
+  await fill();
+  const totalBytes = ((await size()) - before) / count;
+  const rowBytes = Number((await pool.query(`SELECT avg(pg_column_size(t.*)) AS n FROM ${qualified} AS t`)).rows[0].n);
+  await pool.query(`DROP TABLE ${qualified}`);
+  return { totalBytes, rowBytes };
+}
+
 async function measureBytes(count: number, redisCount: number): Promise<BytesResult> {
   const notes: string[] = [];
   const now = Date.now();
@@ -246,6 +273,34 @@ async function measureBytes(count: number, redisCount: number): Promise<BytesRes
     redis.disconnect();
   }
 
+  let sessionkitPostgres: PgBytes | null = null;
+  let connectPg: PgBytes | null = null;
+  const pool = new Pool({ connectionString: DATABASE_URL, max: 4 });
+  pool.on('error', () => undefined);
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${PG_SCHEMA}`);
+    {
+      const table = pgTableOf('mem-sessionkit');
+      const store = new PostgresStore({ pool, schema: PG_SCHEMA, table, createTable: true });
+      sessionkitPostgres = await pgBytes(pool, table, redisCount, async () => {
+        for (let i = 0; i < redisCount; i++) await store.set(kitHandle(), kitRecord(100_000 + i, now), ttl);
+      });
+    }
+    const table = pgTableOf('mem-connect-pg');
+    const PgStore = connectPgSimple(session);
+    const store = new PgStore({ pool, schemaName: PG_SCHEMA, tableName: table, createTableIfMissing: true, pruneSessionInterval: false });
+    connectPg = await pgBytes(pool, table, redisCount, async () => {
+      for (let i = 0; i < redisCount; i++) {
+        await new Promise<void>((resolve, reject) => store.set(expressSid(), expressSession(100_000 + i), (e) => (e ? reject(e) : resolve())));
+      }
+    });
+    await store.close();
+  } catch (error) {
+    notes.push(`PostgreSQL: not measured (${error instanceof Error ? error.message : String(error)}).`);
+  } finally {
+    await pool.end();
+  }
+
   return {
     count,
     redisCount,
@@ -255,6 +310,8 @@ async function measureBytes(count: number, redisCount: number): Promise<BytesRes
     expressSessionMemory,
     sessionkitRedis,
     connectRedis,
+    sessionkitPostgres,
+    connectPg,
     notes,
   };
 }

@@ -72,7 +72,7 @@ export interface BenchReport {
 // ---------------------------------------------------------------- targets
 
 /** The issue's targets: ratio to the bare app of the same adapter, nestjs-sessionkit only. */
-const TARGETS: Record<ScenarioName, Partial<Record<'memory' | 'redis', Record<AdapterName, number>>>> = {
+const TARGETS: Record<ScenarioName, Partial<Record<'memory' | 'redis' | 'postgres', Record<AdapterName, number>>>> = {
   read: { memory: { fastify: 0.7, express: 0.9 }, redis: { fastify: 0.45, express: 0.85 } },
   change: { memory: { fastify: 0.6, express: 0.85 } },
   first: { memory: { fastify: 0.5, express: 0.8 } },
@@ -291,6 +291,13 @@ function memoryLines(report: BenchReport): string[] {
     };
     redisLine('nestjs-sessionkit RedisStore  ', b.sessionkitRedis);
     redisLine('connect-redis                 ', b.connectRedis);
+    const pgLine = (label: string, r: BytesResult['connectPg']): void => {
+      if (r === undefined) return;
+      if (r === null) lines.push(`  ${label} n/a`);
+      else lines.push(`  ${label} ${bytesText(r.totalBytes).padStart(9)}   growth of pg_total_relation_size (heap, TOAST, indexes) per session over ${int(b.redisCount)} sessions; ${bytesText(r.rowBytes)} per row`);
+    };
+    pgLine('nestjs-sessionkit PostgresStore', b.sessionkitPostgres);
+    pgLine('connect-pg-simple             ', b.connectPg);
     for (const note of b.notes) lines.push(`  ${note}`);
   }
   const m = report.million;
@@ -316,9 +323,9 @@ function methodLines(report: BenchReport): string[] {
   return [
     `Core layout: ${report.coreLayout}.`,
     `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) of ${c.duration} s per case after a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case); every app starts afresh each round; figures are medians over rounds, spread = ±half the min–max range, ratio to bare = req/s / req/s of the bare app of the same adapter in the same round, ratio to floor = the same against the floor app (bare + no-op global interceptor) of the same adapter; targets are judged on the ratio to bare.`,
-    'CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run, divided by the responses; Redis server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace).',
+    'CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run, divided by the responses; Redis and PostgreSQL server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace).',
     'Scenarios: "route without session" GET /none and "read" GET /read send the cookie of a session made by GET /setup (user id, role, 3-item cart; the bare apps get a dummy cookie of the same size); "change" POST /change on that session (nestjs-sessionkit: session.increment("n"); peers: n = (n ?? 0) + 1); "first visit" GET /first without a cookie, setting one value in a new session. All connections of a case share the one session.',
-    'Peers configured fairly: express-session with resave: false, saveUninitialized: false, rolling: false, cookie { secure: false }, with its MemoryStore and with connect-redis (redis client); @fastify/session (with @fastify/cookie) with saveUninitialized: false, rolling: false, cookie { secure: false } and its memory store. nestjs-sessionkit: SessionModule.forRoot({ secret, cookie: { secure: false }, store }) with defaults otherwise (MemoryStore, or RedisStore on ioredis). Each Redis app uses its own key prefix (bench:<app>:), removed after each app run.',
+    'Peers configured fairly: express-session with resave: false, saveUninitialized: false, rolling: false, cookie { secure: false }, with its MemoryStore, with connect-redis (redis client) and with connect-pg-simple (pg Pool of 10, its own table with createTableIfMissing); @fastify/session (with @fastify/cookie) with saveUninitialized: false, rolling: false, cookie { secure: false } and its memory store. nestjs-sessionkit: SessionModule.forRoot({ secret, cookie: { secure: false }, store }) with defaults otherwise (MemoryStore, RedisStore on ioredis, or PostgresStore on a pg Pool of 10 with createTable). Each Redis app uses its own key prefix (bench:<app>:), removed after each app run; each PostgreSQL app its own table in the schema bench, dropped after each app run.',
     `Lost updates: one session, ${c.connections} connections, ${int(c.lostAmount)} POST /change requests; lost = 2xx responses − final value of n.`,
   ];
 }
@@ -461,6 +468,8 @@ const COLORS: Record<string, string> = {
   'nestjs-sessionkit/redis': '#60a5fa',
   'express-session/memory': '#ea580c',
   'express-session/redis': '#fdba74',
+  'nestjs-sessionkit/postgres': '#1e3a8a',
+  'express-session/postgres': '#9a3412',
   '@fastify/session/memory': '#16a34a',
   floor: '#9ca3af',
 };
@@ -521,6 +530,8 @@ export function svgChart(report: BenchReport): string {
     ['nestjs-sessionkit RedisStore', COLORS['nestjs-sessionkit/redis']!],
     ['express-session MemoryStore', COLORS['express-session/memory']!],
     ['express-session + connect-redis', COLORS['express-session/redis']!],
+    ['nestjs-sessionkit PostgresStore', COLORS['nestjs-sessionkit/postgres']!],
+    ['express-session + connect-pg-simple', COLORS['express-session/postgres']!],
     ['@fastify/session', COLORS['@fastify/session/memory']!],
     ['bare + no-op global interceptor (floor)', COLORS.floor!],
   ];

@@ -18,16 +18,20 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { Pool } from 'pg';
 import {
   APPS,
   type AppSpec,
+  DATABASE_URL,
   type LoadJob,
   type LoadResult,
+  PG_SCHEMA,
   REDIS_PREFIX,
   REDIS_URL,
   type ReadyMessage,
   SCENARIOS,
   type Scenario,
+  pgTableOf,
   redisPrefixOf,
 } from './common.js';
 import { type BytesResult, type MillionResult, deleteKeysUnder } from './memory.js';
@@ -264,6 +268,27 @@ async function connectRedis(): Promise<{ redis: Redis; version: string } | { err
   }
 }
 
+// ---------------------------------------------------------------- PostgreSQL
+
+/** A pool for the harness, with the benchmark's schema created afresh; or why PostgreSQL cannot be used. */
+async function connectPostgres(): Promise<{ pool: Pool; version: string } | { error: string }> {
+  const pool = new Pool({ connectionString: DATABASE_URL, max: 2, connectionTimeoutMillis: 2000 });
+  pool.on('error', () => undefined);
+  try {
+    const version = String((await pool.query('SHOW server_version')).rows[0].server_version);
+    await pool.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE; CREATE SCHEMA ${PG_SCHEMA}`);
+    return { pool, version };
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** Drops one app's table, so that each run starts empty. */
+async function dropTable(pool: Pool | undefined, appName: string): Promise<void> {
+  await pool?.query(`DROP TABLE IF EXISTS ${PG_SCHEMA}."${pgTableOf(appName)}"`);
+}
+
 // ---------------------------------------------------------------- environment
 
 function packageVersion(name: string): string {
@@ -304,8 +329,12 @@ async function main(): Promise<void> {
   const redis = 'redis' in redisConnection ? redisConnection.redis : undefined;
   const redisVersion = 'version' in redisConnection ? redisConnection.version : undefined;
   if (redis === undefined) skipped.push(`Redis apps skipped: no Redis answered on ${REDIS_URL} (${(redisConnection as { error: string }).error}).`);
+  const pgConnection = await connectPostgres();
+  const pgPool = 'pool' in pgConnection ? pgConnection.pool : undefined;
+  const pgVersion = 'version' in pgConnection ? pgConnection.version : undefined;
+  if (pgPool === undefined) skipped.push(`PostgreSQL apps skipped: no PostgreSQL answered on ${DATABASE_URL.replace(/\/\/[^@]*@/, '//')} (${(pgConnection as { error: string }).error}).`);
 
-  let apps = options.onlyMemory ? [] : APPS.filter((a) => a.store !== 'redis' || redis !== undefined);
+  let apps = options.onlyMemory ? [] : APPS.filter((a) => (a.store !== 'redis' || redis !== undefined) && (a.store !== 'postgres' || pgPool !== undefined));
   if (options.apps !== undefined) {
     const wanted = new Set(options.apps);
     // The bare app and the floor app (bare + no-op interceptor) of each adapter are always measured: ratios are relative to them.
@@ -375,6 +404,7 @@ async function main(): Promise<void> {
       } finally {
         await stopApp(app);
         if (spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(spec.name));
+        if (spec.store === 'postgres') await dropTable(pgPool, spec.name);
       }
     }
   }
@@ -406,6 +436,7 @@ async function main(): Promise<void> {
       } finally {
         await stopApp(app);
         if (spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(spec.name));
+        if (spec.store === 'postgres') await dropTable(pgPool, spec.name);
       }
     }
   }
@@ -425,6 +456,8 @@ async function main(): Promise<void> {
 
   await cleanRedis();
   redis?.disconnect();
+  await pgPool?.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE`);
+  await pgPool?.end();
 
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   const report: BenchReport = {
@@ -444,12 +477,15 @@ async function main(): Promise<void> {
       fastify: packageVersion('fastify'),
       'express-session': packageVersion('express-session'),
       'connect-redis': packageVersion('connect-redis'),
+      'connect-pg-simple': packageVersion('connect-pg-simple'),
+      pg: packageVersion('pg'),
       redis: packageVersion('redis'),
       '@fastify/session': packageVersion('@fastify/session'),
       '@fastify/cookie': packageVersion('@fastify/cookie'),
       ioredis: packageVersion('ioredis'),
       autocannon: packageVersion('autocannon'),
       'Redis server': redisVersion ?? 'not available',
+      'PostgreSQL server': pgVersion ?? 'not available',
     },
     config: { rounds: options.rounds, duration: options.duration, warmup: options.warmup, firstWarmup: options.firstWarmup, connections: options.connections, lostAmount: options.lostAmount },
     notes,

@@ -1,4 +1,5 @@
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.store.js';
+export { PostgresStore, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult, type PostgresStoreOptions } from './stores/postgres.store.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.store.js';
 export { SESSION_STORE } from './session.constants.js';
 export { Session, UseSession } from './session.decorator.js';

@@ -9,7 +9,7 @@ import {
   type OnApplicationShutdown,
   type Type,
 } from '@nestjs/common';
-import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { MemoryStore } from './stores/memory.store.js';
 import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
@@ -19,6 +19,7 @@ import { socketSessions } from './integrations/socket-session.js';
 import { SessionInterceptor } from './session.interceptor.js';
 import { SessionRuntime } from './core/session.runtime.js';
 import { SessionService } from './session.service.js';
+import { SessionStoreLifecycle, assertNoForeignStoreProvider, storeClassError } from './session-store.lifecycle.js';
 import type { SessionStore } from './stores/session-store.interface.js';
 import { SessionEventEmitterBridge } from './integrations/event-emitter.bridge.js';
 
@@ -88,11 +89,13 @@ class SessionHttpWiring implements OnApplicationBootstrap {
     },
     {
       provide: StoreOwnership,
-      inject: [SESSION_RESOLVED_OPTIONS, ModuleRef],
-      useFactory: async (options: ResolvedSessionOptions, moduleRef: ModuleRef) => {
+      inject: [SESSION_RESOLVED_OPTIONS, ModuleRef, ModulesContainer],
+      useFactory: async (options: ResolvedSessionOptions, moduleRef: ModuleRef, modules: ModulesContainer) => {
+        // A SESSION_STORE provided elsewhere would be silently ignored: refuse it.
+        assertNoForeignStoreProvider(modules, SessionModule);
         const { store } = options;
         if (store === undefined) return new StoreOwnership(new MemoryStore(), true);
-        if (isStoreClass(store)) return new StoreOwnership(await moduleRef.create(store), true);
+        if (isStoreClass(store)) return new StoreOwnership(await moduleRef.create(store).catch((error: unknown) => Promise.reject(storeClassError(store, error))), true);
         return new StoreOwnership(store, false);
       },
     },
@@ -109,6 +112,7 @@ class SessionHttpWiring implements OnApplicationBootstrap {
     },
     SessionService,
     SessionEventEmitterBridge,
+    SessionStoreLifecycle,
     // Kept for apps that bound it themselves; it does nothing.
     SessionInterceptor,
   ],

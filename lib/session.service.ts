@@ -108,12 +108,12 @@ export class SessionService {
   /**
    * The live sessions of a user (the sessions whose `authKey` value is `userId`), oldest first.
    * Pass the caller's session as `current` to have it marked. Needs a store with `listByUser`
-   * (`MemoryStore` and `RedisStore` have it).
+   * (`MemoryStore`, `RedisStore` and `PostgresStore` have it).
    */
   async listByUser(userId: unknown, options: { current?: Pick<Session, 'handle'> | string } = {}): Promise<UserSession[]> {
     const store = this.runtime.store;
     if (!store.listByUser) {
-      throw new Error('SessionService.listByUser() needs a store that implements listByUser(); MemoryStore and RedisStore do.');
+      throw new Error('SessionService.listByUser() needs a store that implements listByUser(); MemoryStore, RedisStore and PostgresStore do.');
     }
     const current = this.toHandle(options.current);
     let entries;

@@ -8,18 +8,29 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import connectPgSimple from 'connect-pg-simple';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
+import session from 'express-session';
 import { Redis } from 'ioredis';
-import { MemoryStore, RedisStore } from 'nestjs-sessionkit';
+import { MemoryStore, PostgresStore, RedisStore } from 'nestjs-sessionkit';
+import { Pool } from 'pg';
 import { createClient } from 'redis';
-import { type AppSpec, REDIS_URL, type ReadyMessage, appSpec, redisPrefixOf } from '../common.js';
+import { type AppSpec, DATABASE_URL, PG_SCHEMA, REDIS_URL, type ReadyMessage, appSpec, pgTableOf, redisPrefixOf } from '../common.js';
 import { BareAppModule, BareInterceptorAppModule } from './bare.js';
 import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
 import { FastifySessionAppModule, useFastifySession } from './fastify-session.js';
 import { sessionKitModule } from './sessionkit.js';
 
-/** Things to close on shutdown (Redis connections the app opened). */
+/** Things to close on shutdown (Redis and PostgreSQL connections the app opened). */
 const closers: Array<() => Promise<unknown>> = [];
+
+/** A pool of pg's default size (10), ended on shutdown. */
+function newPool(): Pool {
+  const pool = new Pool({ connectionString: DATABASE_URL });
+  pool.on('error', (error) => process.stderr.write(`pg pool: ${error.message}\n`));
+  closers.push(() => pool.end());
+  return pool;
+}
 
 async function build(spec: AppSpec): Promise<INestApplication> {
   const adapter = spec.adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter();
@@ -35,6 +46,10 @@ async function build(spec: AppSpec): Promise<INestApplication> {
         const client = new Redis(REDIS_URL);
         closers.push(() => client.quit());
         store = new RedisStore({ client, prefix: redisPrefixOf(spec.name) });
+      } else if (spec.store === 'postgres') {
+        // The pool stays the app's: PostgresStore never ends it.
+        const pool = newPool();
+        store = new PostgresStore({ pool, schema: PG_SCHEMA, table: pgTableOf(spec.name), createTable: true });
       } else {
         store = new MemoryStore();
       }
@@ -50,6 +65,11 @@ async function build(spec: AppSpec): Promise<INestApplication> {
         await client.connect();
         closers.push(() => client.quit());
         store = new ConnectRedisStore({ client, prefix: redisPrefixOf(spec.name) });
+      } else if (spec.store === 'postgres') {
+        const PgStore = connectPgSimple(session);
+        const pg = new PgStore({ pool: newPool(), schemaName: PG_SCHEMA, tableName: pgTableOf(spec.name), createTableIfMissing: true });
+        closers.unshift(() => pg.close());
+        store = pg;
       }
       useExpressSession(app, store);
       return app;

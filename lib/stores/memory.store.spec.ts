@@ -1,5 +1,6 @@
 import { MemoryStore } from './memory.store.js';
 import type { SessionPatch, SessionRecord } from './session-store.interface.js';
+import { describeSessionStoreContract } from '../testing/index.js';
 
 const record = (data: Record<string, unknown> = { a: 1 }, user?: string): SessionRecord => ({
   data,
@@ -9,6 +10,7 @@ const record = (data: Record<string, unknown> = { a: 1 }, user?: string): Sessio
 });
 const patch = (p: Partial<SessionPatch>): SessionPatch => ({ clear: false, set: {}, unset: [], incr: {}, touchedAt: 3000, ...p });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let contractStore: MemoryStore;
 
 describe('MemoryStore', () => {
   let store: MemoryStore;
@@ -155,4 +157,9 @@ describe('MemoryStore', () => {
     expect(() => new MemoryStore({ maxSessions: 0 })).toThrow(/maxSessions must be a positive whole number/);
     expect(() => new MemoryStore({ sweepInterval: -5 })).toThrow(/sweepInterval must be a positive number/);
   });
+});
+
+describeSessionStoreContract('MemoryStore: the store contract', () => (contractStore = new MemoryStore()), {
+  // What the store holds: its shards of handle → entry (serialized values, times, user).
+  dump: async () => (contractStore as unknown as { sessions: Map<string, unknown>[] }).sessions.map((shard) => [...shard]),
 });

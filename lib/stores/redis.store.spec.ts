@@ -1,7 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { RedisStore } from './redis.store.js';
-import { describeRedisStoreContract, newHandle, patchOf, recordOf } from '../../test/support/redis-store-contract.js';
+import { newHandle, patchOf, recordOf } from '../testing/session-store.contract.js';
+import { describeRedisStoreContract } from '../../test/support/redis-store-contract.js';
 import { REDIS_URL, closeClient, deleteKeys, freePort, newRedis, sleep, testPrefix } from '../../test/support/redis.js';
 
 // Runs against a real Redis (REDIS_URL, default redis://127.0.0.1:6379), never a mock.

@@ -92,6 +92,25 @@ export interface SessionStore {
    * session with `get` instead when it is absent.
    */
   ping?(): Promise<void>;
+  /**
+   * Prepares the store (for example, creates its table). Optional. `SessionModule` awaits it at
+   * startup, so a failure stops the app with its message; a store should still prepare itself
+   * on first use when nobody calls it.
+   */
+  init?(): Promise<void>;
+  /**
+   * Deletes expired records and resolves how many it deleted. Optional: for stores whose backend
+   * does not expire records by itself (a SQL table). `SessionModule` calls it every
+   * {@link SessionStore.cleanupInterval} milliseconds while the app runs, on a timer that never
+   * keeps the process alive and stops on shutdown; it must be safe when several app instances
+   * clean up at once, and keep each step short (delete in small batches).
+   */
+  cleanup?(): Promise<number>;
+  /**
+   * How often (milliseconds) `SessionModule` calls {@link SessionStore.cleanup}; `0` for never.
+   * @defaultValue `300_000` (5 minutes) when the store has `cleanup`
+   */
+  readonly cleanupInterval?: number;
   /** Releases what the store holds (timers, connections it opened). Called on shutdown for stores the module created. */
   close?(): Promise<void>;
 }

@@ -6,7 +6,8 @@ import { adapters, baseUrl, startApp } from '../support/app.js';
 import { Client } from '../support/client.js';
 import { closeClient, testPrefix, waitUntil } from '../support/redis.js';
 import { type TestCluster, startRedisCluster } from '../support/redis-cluster.js';
-import { describeRedisStoreContract, newHandle, patchOf, recordOf } from '../support/redis-store-contract.js';
+import { newHandle, patchOf, recordOf } from '../../lib/testing/session-store.contract.js';
+import { describeRedisStoreContract } from '../support/redis-store-contract.js';
 
 // A real 3-master Redis Cluster on loopback, started for this file and shut down after it.
 let cluster: TestCluster | undefined;

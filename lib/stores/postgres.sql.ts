@@ -1,0 +1,103 @@
+/**
+ * The SQL of `PostgresStore`, one statement per store operation, for the table `table` (already
+ * quoted and schema-qualified by {@link qualifiedName}).
+ *
+ * Times the core gives (`created_at`, `touched_at`) are kept as epoch milliseconds, exactly as
+ * given; the expiry is computed and compared with the database's clock (`now()`), so every
+ * instance of the app agrees on it whatever its own clock says.
+ */
+
+/** Quotes one SQL identifier. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `"schema"."table"`, or `"table"` to follow the connection's `search_path`. */
+export function qualifiedName(table: string, schema: string | undefined): string {
+  return schema === undefined ? quoteIdentifier(table) : `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
+}
+
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** A `ttlMs` parameter turned into the expiry timestamp. */
+const expiry = (param: string): string => `now() + ${param}::float8 * interval '1 millisecond'`;
+
+/** The statements of one table. */
+export interface PostgresStatements {
+  /** The table and its indexes, created if missing. Run with the simple protocol (no parameters): one implicit transaction. */
+  createTable: string;
+  /** $1 handle → data, created_at, touched_at, user_key of a live session. */
+  get: string;
+  /** $1 handle, $2 data (JSON), $3 created_at, $4 touched_at, $5 ttl (ms), $6 user_key: insert or replace. */
+  set: string;
+  /** $1 handle, $2 touched_at, $3 ttl (ms): a live session only. */
+  touch: string;
+  /**
+   * $1 handle, $2 clear, $3 keys to unset, $4 values to set (JSON object), $5 increments (JSON
+   * object), $6 touched_at, $7 ttl (ms), $8 whether the user changes, $9 the new user_key: a live
+   * session only; the row count says whether it was applied.
+   */
+  patch: string;
+  /** $1 handle. */
+  destroy: string;
+  /** $1 user_key → handle, created_at, touched_at of the user's live sessions. */
+  listByUser: string;
+  /** $1 batch size: deletes up to that many expired rows, skipping rows other transactions hold. */
+  cleanup: string;
+}
+
+/** The statements for `table` in `schema` (or the `search_path` when `schema` is undefined). */
+export function postgresStatements(table: string, schema: string | undefined): PostgresStatements {
+  const t = qualifiedName(table, schema);
+  // Index names are relative to the table's schema.
+  const expiresIndex = quoteIdentifier(`${table}_expires_at_idx`);
+  const userIndex = quoteIdentifier(`${table}_user_key_idx`);
+  return {
+    // CREATE ... IF NOT EXISTS alone can still fail when two instances run it at the same moment
+    // (a unique violation in the catalog), so they take turns on an advisory lock named after the table.
+    createTable: [
+      `SELECT pg_advisory_xact_lock(hashtext(${literal(`nestjs-sessionkit:${t}`)}))`,
+      ...(schema === undefined ? [] : [`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`]),
+      `CREATE TABLE IF NOT EXISTS ${t} (
+  handle     text        PRIMARY KEY,
+  data       jsonb       NOT NULL,
+  created_at bigint      NOT NULL,
+  touched_at bigint      NOT NULL,
+  expires_at timestamptz NOT NULL,
+  user_key   text
+)`,
+      `CREATE INDEX IF NOT EXISTS ${expiresIndex} ON ${t} (expires_at)`,
+      `CREATE INDEX IF NOT EXISTS ${userIndex} ON ${t} (user_key) WHERE user_key IS NOT NULL`,
+    ].join(';\n'),
+    get: `SELECT data, created_at, touched_at, user_key FROM ${t} WHERE handle = $1 AND expires_at > now()`,
+    set: `INSERT INTO ${t} (handle, data, created_at, touched_at, expires_at, user_key)
+VALUES ($1, $2::jsonb, $3, $4, ${expiry('$5')}, $6)
+ON CONFLICT (handle) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at,
+  touched_at = EXCLUDED.touched_at, expires_at = EXCLUDED.expires_at, user_key = EXCLUDED.user_key`,
+    touch: `UPDATE ${t} SET touched_at = $2, expires_at = ${expiry('$3')} WHERE handle = $1 AND expires_at > now()`,
+    // One UPDATE: the row lock serializes parallel patches, and each reads the data the previous
+    // one left. Increments add as float8, which is IEEE 754 double addition like JavaScript's,
+    // and to_jsonb prints the sum with the shortest exact digits (PostgreSQL 12+ with the default
+    // extra_float_digits), so the stored number is the one JavaScript would have computed.
+    patch: `UPDATE ${t} SET
+  data = (
+    SELECT b.v || COALESCE((
+      SELECT jsonb_object_agg(i.key, to_jsonb(
+        CASE WHEN jsonb_typeof(b.v -> i.key) = 'number' THEN (b.v ->> i.key)::float8 ELSE 0 END + i.value::float8))
+      FROM jsonb_each_text($5::jsonb) AS i
+    ), '{}'::jsonb)
+    FROM (SELECT (CASE WHEN $2::boolean THEN '{}'::jsonb ELSE data END - $3::text[]) || $4::jsonb AS v) AS b
+  ),
+  touched_at = $6,
+  expires_at = ${expiry('$7')},
+  user_key = CASE WHEN $8::boolean THEN $9::text ELSE user_key END
+WHERE handle = $1 AND expires_at > now()`,
+    destroy: `DELETE FROM ${t} WHERE handle = $1`,
+    listByUser: `SELECT handle, created_at, touched_at FROM ${t} WHERE user_key = $1 AND expires_at > now()`,
+    cleanup: `DELETE FROM ${t} WHERE handle IN (
+  SELECT handle FROM ${t} WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED
+)`,
+  };
+}

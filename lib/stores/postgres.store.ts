@@ -1,0 +1,297 @@
+import { type PostgresStatements, postgresStatements, qualifiedName } from './postgres.sql.js';
+import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
+
+/** The result of a query, as `pg` gives it. */
+export interface PostgresQueryResult {
+  rows: Record<string, unknown>[];
+  rowCount: number | null;
+}
+
+/** A connection checked out of a {@link PostgresPool}: what the store uses of a `pg` `PoolClient`. */
+export interface PostgresPoolClient {
+  query(config: { text: string; values?: unknown[]; query_timeout?: number }): Promise<PostgresQueryResult>;
+  query(text: string): Promise<PostgresQueryResult | PostgresQueryResult[]>;
+  /** Returns the connection to the pool; with an error, the pool closes it instead. */
+  release(error?: Error | boolean): void;
+  once(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** What the store uses of a `pg` `Pool` (`pg` 8): a `new Pool(...)` fits. */
+export interface PostgresPool {
+  connect(): Promise<PostgresPoolClient>;
+}
+
+/** Options of {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /**
+   * A `pg` `Pool` (`npm install pg`, version 8). It stays yours: the store never ends it. Give it
+   * an `error` listener, as `pg` requires (an idle connection that breaks emits `error` on the
+   * pool), and consider `statement_timeout` in its config so the server, too, gives up on
+   * statements the store has stopped waiting for.
+   */
+  pool: PostgresPool;
+  /**
+   * The table sessions are kept in.
+   * @defaultValue `'sessions'`
+   */
+  table?: string;
+  /**
+   * The schema of the table.
+   * @defaultValue none: the connection's `search_path` (usually `public`)
+   */
+  schema?: string;
+  /**
+   * Create the schema (when given), the table and its indexes if they are missing, once, before
+   * the first operation (`SessionModule` does it at startup, so a failure stops the app). Safe when
+   * several instances start at once. Needs the right to create tables; without it, create the
+   * table from the DDL in the README and leave this off.
+   * @defaultValue `false`
+   */
+  createTable?: boolean;
+  /**
+   * The longest (milliseconds) any store operation may take, waiting for a pooled connection
+   * included. Past it the operation rejects, so a request that needs the session gets a 503 within
+   * this bound while the database is down or stuck, and an operation still waiting for a
+   * connection is dropped unsent.
+   * @defaultValue `2000`
+   */
+  statementTimeout?: number;
+  /**
+   * How often (milliseconds) `SessionModule` deletes expired rows through {@link PostgresStore.cleanup};
+   * `0` for never (when something else deletes them). Reads never return an expired session
+   * either way.
+   * @defaultValue `300_000` (5 minutes)
+   */
+  cleanupInterval?: number;
+  /**
+   * How many expired rows one cleanup statement deletes. Cleanup repeats batches until none is
+   * left, each a short transaction, so it never holds many row locks for long.
+   * @defaultValue `500`
+   */
+  cleanupBatchSize?: number;
+}
+
+function noop(): void {}
+
+function positive(name: string, value: unknown, fallback: number, allowZero = false): number {
+  const n = value ?? fallback;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+    throw new Error(`PostgresStore: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}.`);
+  }
+  return n;
+}
+
+function identifier(name: string, value: unknown, fallback: string | undefined): string | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
+    throw new Error(`PostgresStore: ${name} must be a non-empty name, got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+/**
+ * Sessions in PostgreSQL through `pg` (version 8, an optional peer dependency): one row per
+ * session, shared by every instance of the app.
+ *
+ * ```ts
+ * import { Pool } from 'pg';
+ *
+ * const pool = new Pool({ connectionString: process.env.DATABASE_URL });
+ * pool.on('error', (error) => logger.error(error));
+ * SessionModule.forRoot({ secret, store: new PostgresStore({ pool, createTable: true }) });
+ * ```
+ *
+ * **Ownership.** The pool belongs to the caller: `close()` does not end it. End it after the app
+ * has closed.
+ *
+ * **Table.** `handle text PRIMARY KEY, data jsonb, created_at bigint, touched_at bigint,
+ * expires_at timestamptz, user_key text`, indexed on `expires_at` and on `user_key`. No session
+ * id is stored: `handle` is the one-way hash the core hands the store.
+ *
+ * **Round trips and atomicity.** Every operation is one statement on one pooled connection:
+ * a load is one `SELECT`; a change is one `UPDATE` that applies only what the request changed
+ * (keys unset, keys set, increments added inside the database) under the row's lock, so parallel
+ * requests keep each other's changes; `patch` and `touch` change only a live row, so a destroyed
+ * or expired session never comes back. Expiry is checked in SQL on every statement (`expires_at >
+ * now()`), so an expired row is never read, whether or not cleanup has deleted it yet.
+ *
+ * **Cleanup.** {@link PostgresStore.cleanup} deletes expired rows in batches of
+ * `cleanupBatchSize`, skipping rows locked by others (`FOR UPDATE SKIP LOCKED`), so instances
+ * cleaning at the same time never wait for each other. `SessionModule` runs it every
+ * `cleanupInterval` on a timer that does not keep the process alive and stops on shutdown.
+ *
+ * **Failures.** Every failure is a rejection (the core answers 503), within `statementTimeout`.
+ */
+export class PostgresStore implements SessionStore {
+  /** How often `SessionModule` calls {@link PostgresStore.cleanup} (milliseconds); `0` for never. */
+  readonly cleanupInterval: number;
+  private readonly pool: PostgresPool;
+  private readonly sql: PostgresStatements;
+  private readonly table: string;
+  private readonly createTable: boolean;
+  private readonly statementTimeout: number;
+  private readonly cleanupBatchSize: number;
+  private created: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: PostgresStoreOptions) {
+    const pool = options?.pool as PostgresPool | undefined;
+    if (pool === undefined || pool === null || typeof pool.connect !== 'function') {
+      throw new Error("PostgresStore: `pool` must be a pg Pool, e.g. new PostgresStore({ pool: new Pool({ connectionString: process.env.DATABASE_URL }) }) with Pool from 'pg'.");
+    }
+    this.pool = pool;
+    const table = identifier('table', options.table, 'sessions')!;
+    const schema = identifier('schema', options.schema, undefined);
+    this.table = qualifiedName(table, schema);
+    this.sql = postgresStatements(table, schema);
+    this.createTable = options.createTable ?? false;
+    if (typeof this.createTable !== 'boolean') throw new Error(`PostgresStore: createTable must be true or false, got ${String(options.createTable)}.`);
+    this.statementTimeout = positive('statementTimeout', options.statementTimeout, 2_000);
+    this.cleanupInterval = positive('cleanupInterval', options.cleanupInterval, 300_000, true);
+    this.cleanupBatchSize = positive('cleanupBatchSize', options.cleanupBatchSize, 500);
+    if (!Number.isInteger(this.cleanupBatchSize)) throw new Error(`PostgresStore: cleanupBatchSize must be a whole number, got ${this.cleanupBatchSize}.`);
+  }
+
+  /**
+   * Creates the table if `createTable` is on (once; `SessionModule` calls this at startup). Other
+   * operations wait for it, so a store used outside Nest needs no call.
+   */
+  init(): Promise<void> {
+    if (!this.createTable) return Promise.resolve();
+    this.created ??= this.run('createTable', (client) => client.query(this.sql.createTable), 10 * this.statementTimeout).then(
+      noop,
+      (error: unknown) => {
+        // Try again on the next operation: the database may be back by then.
+        this.created = undefined;
+        throw new Error(`PostgresStore: could not create the table ${this.table}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      },
+    );
+    return this.created;
+  }
+
+  async get(handle: string): Promise<SessionRecord | undefined> {
+    const { rows } = await this.query('get', this.sql.get, [handle]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const record: SessionRecord = { data: row.data as Record<string, unknown>, createdAt: Number(row.created_at), touchedAt: Number(row.touched_at) };
+    if (row.user_key !== null && row.user_key !== undefined) record.user = String(row.user_key);
+    return record;
+  }
+
+  async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    await this.query('set', this.sql.set, [handle, JSON.stringify(record.data), record.createdAt, record.touchedAt, ttlMs, record.user ?? null]);
+  }
+
+  async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    await this.query('touch', this.sql.touch, [handle, record.touchedAt, ttlMs]);
+  }
+
+  async patch(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    const userChanges = patch.user !== undefined;
+    const { rowCount } = await this.query('patch', this.sql.patch, [
+      handle,
+      patch.clear,
+      patch.unset,
+      JSON.stringify(patch.set),
+      JSON.stringify(patch.incr),
+      patch.touchedAt,
+      ttlMs,
+      userChanges,
+      userChanges ? patch.user : null,
+    ]);
+    return rowCount === 1;
+  }
+
+  async destroy(handle: string): Promise<void> {
+    await this.query('destroy', this.sql.destroy, [handle]);
+  }
+
+  async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
+    const { rows } = await this.query('listByUser', this.sql.listByUser, [user]);
+    return rows.map((row) => ({ handle: String(row.handle), createdAt: Number(row.created_at), touchedAt: Number(row.touched_at) }));
+  }
+
+  /**
+   * Deletes expired rows in batches of `cleanupBatchSize` until none is left (or the store is
+   * closed), and resolves how many it deleted. Each batch is one short statement that skips rows
+   * other transactions hold, so several instances may clean at once.
+   */
+  async cleanup(): Promise<number> {
+    let total = 0;
+    while (!this.closed) {
+      const { rowCount } = await this.query('cleanup', this.sql.cleanup, [this.cleanupBatchSize]).catch((error: unknown) => {
+        // Closed while waiting for the table: nothing was deleted in this round.
+        if (this.closed) return { rowCount: 0 };
+        throw error;
+      });
+      total += rowCount ?? 0;
+      if ((rowCount ?? 0) < this.cleanupBatchSize) break;
+      // Let requests run between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return total;
+  }
+
+  /** Later operations reject, and a running cleanup stops after its batch. Does not end the pool, which is the caller's. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private async query(name: string, text: string, values: unknown[]): Promise<PostgresQueryResult> {
+    if (this.createTable) await this.init();
+    try {
+      return await this.run(name, (client, remaining) => client.query({ text, values, query_timeout: remaining }), this.statementTimeout);
+    } catch (error) {
+      // undefined_table: say how to get one.
+      if ((error as { code?: unknown }).code === '42P01') {
+        throw new Error(`PostgresStore: the table ${this.table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `operation` on a pooled connection within `timeoutMs`, waiting for the connection
+   * included. A connection that arrives after the deadline goes straight back unused.
+   */
+  private run<T>(name: string, operation: (client: PostgresPoolClient, remainingMs: number) => Promise<T>, timeoutMs: number): Promise<T> {
+    if (this.closed) return Promise.reject(new Error(`PostgresStore: ${name} called after close().`));
+    const started = Date.now();
+    let expired = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        expired = true;
+        reject(new Error(`PostgresStore: ${name} got no answer from PostgreSQL within ${timeoutMs} ms.`));
+      }, timeoutMs);
+      timer.unref();
+    });
+    const work = (async () => {
+      const client = await this.pool.connect();
+      if (expired) {
+        client.release();
+        throw new Error(`PostgresStore: ${name} dropped unsent after timing out.`);
+      }
+      // A connection that breaks while checked out emits `error`; without a listener that would crash the process.
+      let broken: Error | undefined;
+      const onError = (error: Error): void => {
+        broken = error;
+      };
+      client.once('error', onError);
+      try {
+        const result = await operation(client, Math.max(1, timeoutMs - (Date.now() - started)));
+        client.removeListener('error', onError);
+        client.release(broken);
+        return result;
+      } catch (error) {
+        client.removeListener('error', onError);
+        // Closes the connection rather than reusing one that may be mid-query or broken.
+        client.release(error instanceof Error ? error : true);
+        throw error;
+      }
+    })();
+    work.catch(noop);
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+}
