@@ -1,7 +1,7 @@
 import { FLASH_KEY } from '../session.constants.js';
 import { newSessionId, sessionHandle } from '../http/session-cookie.js';
 import type { SessionRecord } from '../stores/session-store.interface.js';
-import { assertStorable } from './session-value.js';
+import { assertSessionKey, assertStorable, emptySessionData } from './session-value.js';
 
 /** What a handle needs from the runtime that created it (internal). */
 export interface SessionHandleHost {
@@ -25,6 +25,13 @@ export class SessionHandle {
   touchedAt: number;
   /** A record exists in the store under `handle`. */
   inStore: boolean;
+  /**
+   * After `regenerate()`: the handle of the stored record to move to `handle` on commit (only if
+   * it still exists then, so a session destroyed meanwhile stays destroyed).
+   */
+  movedFrom: string | undefined;
+  /** The user (`authKey` value) of the stored record, as last read or written. */
+  storedUser: string | undefined;
   /** The cookie must be (re-)issued: new id or a cookie signed with an older secret. */
   cookieStale: boolean;
   /** The request came with a cookie whose session was destroyed: clear it unless a new one is issued. */
@@ -54,10 +61,12 @@ export class SessionHandle {
     this.handle = handle;
     this.isNew = record === undefined;
     this.inStore = record !== undefined;
+    this.movedFrom = undefined;
+    this.storedUser = record?.user;
     const now = Date.now();
     this.createdAt = record?.createdAt ?? now;
     this.touchedAt = record?.touchedAt ?? now;
-    this.data = record?.data ?? {};
+    this.data = record?.data ?? emptySessionData();
     this.cookieStale = cookieStale;
   }
 
@@ -84,6 +93,7 @@ export class SessionHandle {
 
   set(key: string, value: unknown): void {
     this.assertWritable();
+    assertSessionKey(key);
     assertStorable(key, value);
     this.data[key] = value;
     this.changed.add(key);
@@ -106,6 +116,7 @@ export class SessionHandle {
 
   increment(key: string, by = 1): number {
     this.assertWritable();
+    assertSessionKey(key);
     if (!Number.isFinite(by)) throw new TypeError(`Session increment of key "${key}" needs a finite number, got ${by}.`);
     const current = this.data[key];
     const next = (typeof current === 'number' ? current : 0) + by;
@@ -117,7 +128,7 @@ export class SessionHandle {
 
   clear(): void {
     this.assertWritable();
-    this.data = {};
+    this.data = emptySessionData();
     this.cleared = true;
     this.changed.clear();
     this.increments.clear();
@@ -147,7 +158,9 @@ export class SessionHandle {
 
   async regenerate(): Promise<void> {
     this.assertWritable();
-    if (this.inStore) await this.host.destroyInStore(this.handle);
+    // The old record is moved to the new id on commit, if it still exists then: deleting it here
+    // and writing the new one unconditionally later would undo a logout that lands in between.
+    if (this.inStore) this.movedFrom = this.handle;
     this.renew();
     this.cookieStale = true;
   }
@@ -155,10 +168,13 @@ export class SessionHandle {
   async destroy(): Promise<void> {
     this.assertWritable();
     if (this.inStore) await this.host.destroyInStore(this.handle);
+    if (this.movedFrom !== undefined) await this.host.destroyInStore(this.movedFrom);
     // A browser holding a cookie for a stored session must be told to drop it.
-    this.cookieToClear ||= this.inStore || !this.isNew;
+    this.cookieToClear ||= this.inStore || this.movedFrom !== undefined || !this.isNew;
+    this.movedFrom = undefined;
+    this.storedUser = undefined;
     this.renew();
-    this.data = {};
+    this.data = emptySessionData();
     this.isNew = true;
     this.cookieStale = false;
     this.createdAt = Date.now();
@@ -178,6 +194,7 @@ export class SessionHandle {
   flash(type: string): unknown[];
   flash(type: string, ...message: unknown[]): unknown[] | void {
     this.assertWritable();
+    assertSessionKey(type);
     const store = this.data[FLASH_KEY] as Record<string, unknown[]> | undefined;
     if (message.length > 0) {
       assertStorable(`${FLASH_KEY}.${type}`, message[0]);

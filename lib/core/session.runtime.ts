@@ -5,7 +5,9 @@ import { SessionHandle, type SessionHandleHost } from './session.handle.js';
 import { type SessionHttpRequest, type SessionHttpResponse, sessionHttp } from '../http/session-http.adapter.js';
 import type { ResolvedSessionOptions } from '../session-options.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
-import { SessionValueError, assertStorable } from './session-value.js';
+import { SessionValueError, assertStorable, emptySessionData, storedSessionData } from './session-value.js';
+import { privateCacheControl } from '../http/cache-control.js';
+import { makeRoomForLogin } from './session-limit.js';
 
 /** Where the request keeps its session: the handle once loaded, the pending load before. */
 const kSession = Symbol('nestjs-sessionkit.session');
@@ -107,6 +109,7 @@ export class SessionRuntime implements SessionHandleHost {
       this.store.destroy(handle).catch((error: unknown) => this.logFailure('destroy', error));
       return this.fresh(res);
     }
+    record.data = storedSessionData(record.data);
     return new SessionHandle(this, res, cookie.id, handle, record, cookie.rotated);
   }
 
@@ -137,22 +140,12 @@ export class SessionRuntime implements SessionHandleHost {
     let setCookie: string | undefined;
     try {
       if (!session.inStore) {
-        if (!isEmpty(session.data)) {
-          const record = this.fullRecord(session, now);
-          const ttl = this.remainingTtl(record, now);
-          if (ttl > 0) {
-            await this.store.set(session.handle, record, ttl);
-            session.inStore = true;
-            session.touchedAt = now;
-            setCookie = this.cookie.issue(session.id, ttl);
-          }
-        } else if (session.cookieToClear) {
-          setCookie = this.cookie.clear();
-        }
+        setCookie = await this.writeNew(session, now);
       } else {
         const patch = this.buildPatch(session, now);
         const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
         if (patch !== undefined) {
+          if (typeof patch.user === 'string' && patch.user !== session.storedUser) await this.makeRoomForLogin(patch.user, session);
           if (this.store.patch) {
             // false: destroyed or expired meanwhile; it must stay gone. The handle goes on as after
             // destroy() (new id, no data, cookie cleared), so a later commit of this request
@@ -164,6 +157,7 @@ export class SessionRuntime implements SessionHandleHost {
           } else {
             await this.store.set(session.handle, this.fullRecord(session, now), ttl);
           }
+          if (session.inStore && patch.user !== undefined) session.storedUser = patch.user ?? undefined;
           session.touchedAt = now;
         } else if (session.touchRequested || now - session.touchedAt >= this.options.touchInterval) {
           const record = this.fullRecord(session, now);
@@ -191,17 +185,73 @@ export class SessionRuntime implements SessionHandleHost {
     }
   }
 
+  /**
+   * Writes a session that has no record under its handle yet: a new one (`set`), or one that
+   * `regenerate()` moves from its old handle (`move`, only if the old record still exists).
+   * Returns the `Set-Cookie` value to send, if any.
+   */
+  private async writeNew(session: SessionHandle, now: number): Promise<string | undefined> {
+    const from = session.movedFrom;
+    const record = isEmpty(session.data) ? undefined : this.fullRecord(session, now);
+    const ttl = record === undefined ? 0 : this.remainingTtl(record, now);
+    if (record === undefined || ttl <= 0) {
+      // Nothing to keep: a regenerated session's old record goes all the same.
+      if (from !== undefined) {
+        await this.store.destroy(from);
+        session.movedFrom = undefined;
+        session.storedUser = undefined;
+        session.cookieToClear = true;
+      }
+      return session.cookieToClear ? this.cookie.clear() : undefined;
+    }
+    if (record.user !== undefined && record.user !== (from === undefined ? undefined : session.storedUser)) {
+      await this.makeRoomForLogin(record.user, session);
+    }
+    if (from === undefined) {
+      await this.store.set(session.handle, record, ttl);
+    } else {
+      const moved = await this.move(from, session.handle, record, ttl);
+      session.movedFrom = undefined;
+      if (!moved) {
+        // Destroyed meanwhile (a logout, destroyByUser): it stays destroyed, under either id, and
+        // the handle goes on as after destroy(), so a later commit of this request writes nothing.
+        session.cookieToClear = true;
+        await session.destroy();
+        return this.cookie.clear();
+      }
+    }
+    session.inStore = true;
+    session.storedUser = record.user;
+    session.touchedAt = now;
+    return this.cookie.issue(session.id, ttl);
+  }
+
+  /** The store's `move`, or for stores without it a check, a destroy and a set (not atomic: see `SessionStore.move`). */
+  private async move(from: string, to: string, record: SessionRecord, ttl: number): Promise<boolean> {
+    if (this.store.move) return this.store.move(from, to, record, ttl);
+    if ((await this.store.get(from)) === undefined) return false;
+    await this.store.destroy(from);
+    await this.store.set(to, record, ttl);
+    return true;
+  }
+
+  /** Enforces `maxSessionsPerUser` before `session` is written as logged in as `user`. */
+  private async makeRoomForLogin(user: string, session: SessionHandle): Promise<void> {
+    const max = this.options.maxSessionsPerUser;
+    if (max === undefined) return;
+    const keep = [session.handle];
+    if (session.movedFrom !== undefined) keep.push(session.movedFrom);
+    await makeRoomForLogin(this.store, user, max, keep);
+  }
+
   private sendCookie(res: SessionHttpResponse, value: string): void {
     if (sessionHttp.headersSent(res)) {
       throw new Error('The session cookie could not be set because the response was already sent. In handlers that use @Res(), call `await session.save()` before sending.');
     }
     sessionHttp.appendSetCookie(res, value);
     // A shared cache must never hand one user's cookie to another.
-    const cacheControl = sessionHttp.getHeader(res, 'cache-control');
-    if (cacheControl === undefined) sessionHttp.setHeader(res, 'cache-control', 'no-store');
-    else if (!/\b(private|no-store)\b/i.test(cacheControl)) {
-      sessionHttp.setHeader(res, 'cache-control', `private, ${cacheControl.replace(/\bpublic\b,?\s*/i, '')}`.replace(/,\s*$/, ''));
-    }
+    const cacheControl = privateCacheControl(sessionHttp.getHeader(res, 'cache-control'));
+    if (cacheControl !== undefined) sessionHttp.setHeader(res, 'cache-control', cacheControl);
   }
 
   /** The string by which stores index a user: strings as they are, other values as JSON. */
@@ -230,7 +280,7 @@ export class SessionRuntime implements SessionHandleHost {
     const { data, changed, increments, watched } = session;
     if (!session.cleared && changed.size === 0 && increments.size === 0 && watched.size === 0) return undefined;
     let dirty = session.cleared || changed.size > 0 || increments.size > 0;
-    const set: Record<string, unknown> = {};
+    const set = emptySessionData();
     const unset: string[] = [];
     for (const key of changed) {
       if (key in data) {

@@ -74,14 +74,45 @@ export function describeRedisStoreContract(title: string, target: () => Contract
       expect(got).not.toHaveProperty('user');
     });
 
-    it('keeps a key named __proto__ as plain data', async () => {
+    it('keeps a key named __proto__ as plain data, in a prototype-less object', async () => {
       const handle = newHandle();
       const data = JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}') as Record<string, unknown>;
       await store.set(handle, recordOf(data), HOUR);
       const got = await store.get(handle);
       expect(Object.keys(got!.data).sort()).toEqual(['__proto__', 'ok']);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      expect(Object.getPrototypeOf(got!.data)).toBe(Object.prototype);
+      expect(Object.getPrototypeOf(got!.data)).toBeNull();
+      expect(got!.data.polluted).toBeUndefined();
+    });
+
+    it('move writes the record under the new handle and removes the old one, user index included', async () => {
+      const from = newHandle();
+      const to = newHandle();
+      await store.set(from, recordOf({ a: 1 }, 'u-move-old'), HOUR);
+      const moved = recordOf({ a: 1, b: 2 }, 'u-move-new');
+      expect(await store.move(from, to, moved, HOUR)).toBe(true);
+      expect(await store.get(from)).toBeUndefined();
+      expect(await store.get(to)).toEqual(moved);
+      expect(await store.listByUser('u-move-old')).toEqual([]);
+      expect((await store.listByUser('u-move-new')).map((e) => e.handle)).toEqual([to]);
+      const ttl = await client.pttl(prefix + to);
+      expect(ttl).toBeGreaterThan(HOUR - 60_000);
+    });
+
+    it('move changes nothing when the old session is gone (destroyed or expired)', async () => {
+      const from = newHandle();
+      const to = newHandle();
+      await store.set(from, recordOf({ a: 1 }, 'u-move-gone'), HOUR);
+      await store.destroy(from);
+      expect(await store.move(from, to, recordOf({ a: 1 }, 'u-move-gone'), HOUR)).toBe(false);
+      expect(await store.get(to)).toBeUndefined();
+      expect(await client.exists(prefix + to)).toBe(0);
+      expect(await store.listByUser('u-move-gone')).toEqual([]);
+
+      await store.set(from, recordOf({ a: 1 }), 30);
+      await sleep(60);
+      expect(await store.move(from, to, recordOf({ a: 1 }), HOUR)).toBe(false);
+      expect(await client.exists(prefix + to)).toBe(0);
     });
 
     it('set replaces the whole record, user included', async () => {
