@@ -4,7 +4,8 @@ import type { SessionStore } from './stores/session-store.interface.js';
 /** Attributes of the session cookie. */
 export interface SessionCookieOptions {
   /**
-   * Cookie name. A name starting with `__Host-` forces `Secure`, `Path=/` and no `Domain`;
+   * Cookie name. A name starting with `__Host-` forces `Secure`, `Path=/` and no `Domain`, one
+   * starting with `__Secure-` forces `Secure` (either prefix in any case, as browsers read them);
    * options that conflict with that are refused at startup.
    * @defaultValue `'sid'`
    */
@@ -44,7 +45,8 @@ export interface SessionCsrfOptions {
 /** Options of `SessionModule.forRoot()` and of the factory of `forRootAsync()`. */
 export interface SessionModuleOptions {
   /**
-   * Secret(s) used to sign the session cookie with HMAC-SHA256, each at least 32 characters.
+   * Secret(s) used to sign the session cookie with HMAC-SHA256, each random, at least 32 bytes
+   * (UTF-8) and of at least 8 distinct characters: `openssl rand -base64 48` makes a good one.
    * The first signs; all verify. To rotate, put the new secret first and keep the old one
    * until the sessions it signed have expired: their cookies are re-issued under the new one.
    */
@@ -107,4 +109,13 @@ export interface SessionModuleOptions {
   maxSessionBytes?: number;
   /** Where `CsrfGuard` reads the token. @defaultValue `{ headerName: 'x-csrf-token', fieldName: '_csrf' }` */
   csrf?: SessionCsrfOptions;
+  /**
+   * The most sessions one user may hold at once. When a login (a session getting an `authKey`
+   * value) would exceed it, that user's oldest sessions (by creation time) are destroyed first,
+   * so `maxSessionsPerUser: 1` keeps one session per user. Needs a store with `listByUser`
+   * (`MemoryStore` and `RedisStore` have it; with other stores it is not enforced), and costs
+   * one `listByUser` per login.
+   * @defaultValue none: no limit
+   */
+  maxSessionsPerUser?: number;
 }

@@ -1,7 +1,7 @@
 import { resolveSessionOptions } from './session-options.js';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
 
-const secret = 's'.repeat(32);
+const secret = 'a-long-random-enough-test-secret-0123456789';
 
 describe('resolveSessionOptions', () => {
   it('fills in the documented defaults', () => {
@@ -14,16 +14,31 @@ describe('resolveSessionOptions', () => {
       absoluteTimeout: 604_800_000,
       touchInterval: 60_000,
       authKey: 'userId',
+      maxSessionsPerUser: undefined,
     });
     expect(resolveSessionOptions({ secret, idleTimeout: 1000 }).touchInterval).toBe(100);
   });
 
   it.each<[string, unknown, RegExp]>([
     ['no options', undefined, /Pass at least \{ secret/],
-    ['no secret', {}, /at least 32 characters/],
-    ['a short secret', { secret: 'short' }, /at least 32 characters.*randomBytes/],
-    ['a short secret among long ones', { secret: [secret, 'x'] }, /at least 32/],
-    ['an empty secret list', { secret: [] }, /at least 32/],
+    ['no secret', {}, /secret is missing \(got undefined\).*SESSION_SECRET.*Set SESSION_SECRET.*openssl rand -base64 48/],
+    ['an empty secret', { secret: '' }, /secret is missing \(got an empty string\).*Set SESSION_SECRET/],
+    ['an empty secret list', { secret: [] }, /secret is missing \(got an empty list\).*Set SESSION_SECRET/],
+    ['a list of empty secrets', { secret: ['', undefined] }, /secret is missing.*Set SESSION_SECRET/],
+    ['a short secret', { secret: 'short' }, /secret is too short: 5 bytes, at least 32 are needed\. Generate one with `openssl rand -base64 48`/],
+    ['a short secret among long ones', { secret: [secret, 'x'] }, /secret\[1\] is too short: 1 bytes/],
+    ['a missing secret among long ones', { secret: [secret, ''] }, /secret\[1\] is missing/],
+    ['a secret that is not a string', { secret: 12345 }, /secret must be a string, got number/],
+    ['32 identical characters', { secret: 's'.repeat(32) }, /too easy to guess: only 1 distinct characters, at least 8.*openssl rand -base64 48/],
+    ['a repeated short pattern', { secret: 'abcdefg'.repeat(10) }, /only 7 distinct characters/],
+    ['a short secret of many bytes per character', { secret: '₤₩₹₽₿₺₴₦₱₲' }, /too short: 30 bytes/],
+    ['maxSessionsPerUser 0', { secret, maxSessionsPerUser: 0 }, /maxSessionsPerUser must be a positive whole number, got 0/],
+    ['a fractional maxSessionsPerUser', { secret, maxSessionsPerUser: 2.5 }, /maxSessionsPerUser must be a positive whole number/],
+    ['authKey __proto__', { secret, authKey: '__proto__' }, /authKey "__proto__" is not allowed/],
+    ['authKey constructor', { secret, authKey: 'constructor' }, /authKey "constructor" is not allowed/],
+    ['__host- in lower case without secure', { secret, cookie: { name: '__host-sid', secure: false } }, /"__host-sid" must be Secure, with Path=\/ and no Domain/],
+    ['__HOST- with a domain', { secret, cookie: { name: '__HOST-sid', domain: 'example.com' } }, /must be Secure, with Path=\/ and no Domain/],
+    ['__secure- in lower case without secure', { secret, cookie: { name: '__secure-sid', secure: false } }, /"__secure-sid" must be Secure/],
     ['an unknown sameSite', { secret, cookie: { sameSite: 'loose' } }, /sameSite "loose".*Use 'lax', 'strict' or 'none'/],
     ['sameSite none without secure', { secret, cookie: { sameSite: 'none', secure: false } }, /need cookie.secure/],
     ['a bad cookie name', { secret, cookie: { name: 'my sid' } }, /not a valid cookie name/],
@@ -43,5 +58,17 @@ describe('resolveSessionOptions', () => {
     const o = resolveSessionOptions({ secret, absoluteTimeout: 0, cookie: { name: '__Host-sid' } });
     expect(o.cookie.name).toBe('__Host-sid');
     expect(o.absoluteTimeout).toBe(0);
+  });
+
+  it('counts secret length in bytes and accepts a long random one', () => {
+    // 11 characters of 3 bytes each: 33 bytes, enough, though only 11 UTF-16 units.
+    const multiByte = '€₤₩₹₽₿₺₴₦₱₲';
+    expect(resolveSessionOptions({ secret: multiByte }).secrets).toEqual([multiByte]);
+    expect(resolveSessionOptions({ secret: [secret, 'Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0MTIzNDU2'] }).secrets).toHaveLength(2);
+  });
+
+  it('takes maxSessionsPerUser, with no limit by default', () => {
+    expect(resolveSessionOptions({ secret, maxSessionsPerUser: 3 }).maxSessionsPerUser).toBe(3);
+    expect(resolveSessionOptions({ secret }).maxSessionsPerUser).toBeUndefined();
   });
 });

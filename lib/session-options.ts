@@ -1,6 +1,7 @@
 import type { Type } from '@nestjs/common';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
 import type { SessionStore } from './stores/session-store.interface.js';
+import { isReservedKey } from './core/session-value.js';
 
 /** Options with every default filled in and every value checked (internal). */
 export interface ResolvedSessionOptions {
@@ -24,9 +25,13 @@ export interface ResolvedSessionOptions {
   asyncContext: boolean;
   maxSessionBytes: number;
   csrf: { headerName: string; fieldName: string };
+  maxSessionsPerUser: number | undefined;
 }
 
-const MIN_SECRET_LENGTH = 32;
+const MIN_SECRET_BYTES = 32;
+// A secret of few distinct characters ('x'.repeat(32), 'abababab...') is long but guessable.
+const MIN_SECRET_DISTINCT = 8;
+const MAKE_SECRET = 'Generate one with `openssl rand -base64 48` and keep it out of source control.';
 const DAY = 86_400_000;
 const SAME_SITE = ['lax', 'strict', 'none'] as const;
 // RFC 6265 cookie-name token: no separators, controls or spaces.
@@ -34,6 +39,30 @@ const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function fail(problem: string, fix: string): never {
   throw new Error(`SessionModule: ${problem}. ${fix}`);
+}
+
+function checkSecrets(secret: unknown): string[] {
+  const secrets: unknown[] = Array.isArray(secret) ? secret : [secret];
+  const missing = (s: unknown): boolean => s === undefined || s === null || s === '';
+  if (secrets.length === 0 || secrets.every(missing)) {
+    const got = Array.isArray(secret) && secrets.length === 0 ? 'an empty list' : secret === '' ? 'an empty string' : String(secret);
+    fail(
+      `secret is missing (got ${got}); an unset SESSION_SECRET environment variable is the usual cause`,
+      `Set SESSION_SECRET (or whatever you pass as \`secret\`) to a random string of at least ${MIN_SECRET_BYTES} bytes. ${MAKE_SECRET}`,
+    );
+  }
+  secrets.forEach((s, i) => {
+    const which = secrets.length > 1 ? `secret[${i}]` : 'secret';
+    if (missing(s)) fail(`${which} is missing (got ${s === '' ? 'an empty string' : String(s)})`, `Remove it from the list or set it. ${MAKE_SECRET}`);
+    if (typeof s !== 'string') fail(`${which} must be a string, got ${typeof s}`, MAKE_SECRET);
+    const bytes = Buffer.byteLength(s, 'utf8');
+    if (bytes < MIN_SECRET_BYTES) fail(`${which} is too short: ${bytes} bytes, at least ${MIN_SECRET_BYTES} are needed`, MAKE_SECRET);
+    const distinct = new Set(s).size;
+    if (distinct < MIN_SECRET_DISTINCT) {
+      fail(`${which} is too easy to guess: only ${distinct} distinct characters, at least ${MIN_SECRET_DISTINCT} are needed`, `Use a random secret. ${MAKE_SECRET}`);
+    }
+  });
+  return secrets as string[];
 }
 
 function positive(name: string, value: unknown, fallback: number, allowZero = false): number {
@@ -58,13 +87,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   if (!options || typeof options !== 'object') {
     fail('no options were given', "Pass at least { secret: process.env.SESSION_SECRET } to SessionModule.forRoot().");
   }
-  const secrets = Array.isArray(options.secret) ? options.secret : [options.secret];
-  if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s.length < MIN_SECRET_LENGTH)) {
-    fail(
-      `every secret must be a string of at least ${MIN_SECRET_LENGTH} characters`,
-      "Set `secret` to a long random string kept out of source control, e.g. the output of `node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"`.",
-    );
-  }
+  const secrets = checkSecrets(options.secret);
 
   const c = options.cookie ?? {};
   const name = c.name ?? 'sid';
@@ -85,14 +108,16 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     partitioned: c.partitioned ?? false,
     persistent: c.persistent ?? false,
   };
-  if (name.startsWith('__Host-')) {
+  // Browsers apply the prefix rules whatever the case of the prefix (`__host-sid` too).
+  const lowerName = name.toLowerCase();
+  if (lowerName.startsWith('__host-')) {
     if (!cookie.secure || cookie.path !== '/' || cookie.domain !== undefined) {
       fail(
         `a cookie named "${name}" must be Secure, with Path=/ and no Domain (browsers drop it otherwise)`,
         'Remove cookie.secure: false, cookie.path and cookie.domain, or choose a name without the __Host- prefix.',
       );
     }
-  } else if (name.startsWith('__Secure-') && !cookie.secure) {
+  } else if (lowerName.startsWith('__secure-') && !cookie.secure) {
     fail(`a cookie named "${name}" must be Secure`, 'Remove cookie.secure: false or rename the cookie.');
   }
   if ((cookie.sameSite === 'none' || cookie.partitioned) && !cookie.secure) {
@@ -108,6 +133,13 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   const authKey = options.authKey ?? 'userId';
   if (typeof authKey !== 'string' || authKey.length === 0) {
     fail('authKey must be a non-empty string', "Use the session key that holds the logged-in user's id, e.g. 'userId'.");
+  }
+  if (isReservedKey(authKey)) {
+    fail(`authKey "${authKey}" is not allowed as a session key`, "Use the session key that holds the logged-in user's id, e.g. 'userId'.");
+  }
+  const maxSessionsPerUser = options.maxSessionsPerUser;
+  if (maxSessionsPerUser !== undefined && (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1)) {
+    fail(`maxSessionsPerUser must be a positive whole number, got ${String(maxSessionsPerUser)}`, 'Set it to e.g. 20, or leave it out for no limit.');
   }
   const store = options.store;
   if (store !== undefined && typeof store !== 'function' && (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.destroy !== 'function')) {
@@ -127,5 +159,5 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   }
   csrf.headerName = csrf.headerName.toLowerCase();
 
-  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, preload, asyncContext, maxSessionBytes, csrf };
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser };
 }

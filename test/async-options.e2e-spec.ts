@@ -67,6 +67,6 @@ describe.each(adapters)('module configuration (%s)', (adapter) => {
       inject: [AppConfig],
       useFactory: () => ({ secret: 'short' }),
     });
-    expect((await startupError(asyncOptionsApp(bad), adapter)).message).toMatch(/at least 32 characters/);
+    expect((await startupError(asyncOptionsApp(bad), adapter)).message).toMatch(/secret is too short: 5 bytes, at least 32 are needed/);
   });
 });

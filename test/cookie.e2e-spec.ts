@@ -77,14 +77,32 @@ describe.each(adapters)('session cookie (%s)', (adapter) => {
     });
 
     it.each([
-      ['no secret', {}],
-      ['an empty secret list', { secret: [] }],
-      ['a short secret', { secret: 'too-short' }],
-      ['a short old secret', { secret: [SECRET, 'too-short'] }],
-    ])('refuses %s, saying how to make one', async (_label, options) => {
-      expect((await startupError(cookieApp(options as never), adapter)).message).toMatch(
-        /every secret must be a string of at least 32 characters\. Set `secret` to a long random string/,
-      );
+      ['no secret (an unset SESSION_SECRET)', { secret: process.env.SESSION_SECRET_THAT_IS_NOT_SET }, /secret is missing \(got undefined\)/],
+      ['an empty secret', { secret: '' }, /secret is missing \(got an empty string\)/],
+      ['an empty secret list', { secret: [] }, /secret is missing \(got an empty list\)/],
+    ])('refuses %s as missing, naming SESSION_SECRET', async (_label, options, message) => {
+      const error = await startupError(cookieApp(options as never), adapter);
+      expect(error.message).toMatch(message);
+      expect(error.message).toMatch(/Set SESSION_SECRET .* `openssl rand -base64 48`/);
+      expect(error.message).not.toMatch(/too short/);
+    });
+
+    it.each([
+      ['a short secret', { secret: 'too-short' }, /secret is too short: 9 bytes, at least 32 are needed/],
+      ['a short old secret', { secret: [SECRET, 'too-short'] }, /secret\[1\] is too short/],
+      ['32 identical characters', { secret: 'x'.repeat(32) }, /secret is too easy to guess: only 1 distinct characters/],
+    ])('refuses %s, saying how to make one', async (_label, options, message) => {
+      const error = await startupError(cookieApp(options as never), adapter);
+      expect(error.message).toMatch(message);
+      expect(error.message).toMatch(/Generate one with `openssl rand -base64 48`/);
+    });
+
+    it.each([
+      ['__host-sid', { secure: false }, /"__host-sid" must be Secure, with Path=\/ and no Domain/],
+      ['__HOST-sid', { path: '/app' }, /"__HOST-sid" must be Secure, with Path=\/ and no Domain/],
+      ['__secure-sid', { secure: false }, /"__secure-sid" must be Secure/],
+    ])('applies the prefix rules whatever the case: refuses %s with %j', async (name, cookie, message) => {
+      expect((await startupError(cookieApp({ secret: SECRET, cookie: { name, ...cookie } }), adapter)).message).toMatch(message);
     });
 
     it('refuses an unknown sameSite, listing the accepted values', async () => {

@@ -1,4 +1,24 @@
 /**
+ * Keys refused anywhere in session data: assigned to an ordinary object, `__proto__` replaces its
+ * prototype, and `constructor` / `prototype` are the usual next steps of prototype pollution.
+ */
+const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** True for a key session data may not use (`__proto__`, `constructor`, `prototype`). */
+export function isReservedKey(key: string): boolean {
+  return RESERVED_KEYS.has(key);
+}
+
+function reservedKeyReason(path: string, key: string): string {
+  return `${path} has the key "${key}", which is refused because it could change object prototypes (prototype pollution)`;
+}
+
+/** An empty object for session data: no prototype, so no key can reach or replace `Object.prototype`. */
+export function emptySessionData(): Record<string, unknown> {
+  return Object.create(null) as Record<string, unknown>;
+}
+
+/**
  * Why `value` would not survive a JSON round trip through a store, or `undefined` if it would.
  * Only plain data passes: strings, finite numbers, booleans, null, arrays and plain objects.
  */
@@ -38,6 +58,7 @@ export function unstorableReason(value: unknown, path: string, seen: unknown[] =
     }
     if (Object.getOwnPropertySymbols(value as object).length > 0) return `${path} has symbol keys, which JSON drops`;
     for (const key of Object.keys(value as object)) {
+      if (isReservedKey(key)) return reservedKeyReason(path, key);
       const reason = unstorableReason((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
       if (reason) return reason;
     }
@@ -58,4 +79,49 @@ export function assertStorable(key: string, value: unknown): void {
   if (reason !== undefined) {
     throw new SessionValueError(`Session value for key "${key}" cannot be stored: ${reason}. Sessions keep plain JSON data only; the session was not changed.`);
   }
+}
+
+/** Throws a {@link SessionValueError} when `key` is one session data may not use. */
+export function assertSessionKey(key: string): void {
+  if (isReservedKey(key)) {
+    throw new SessionValueError(`Session key "${key}" is not allowed: it could change object prototypes (prototype pollution). Use another name; the session was not changed.`);
+  }
+}
+
+/** The path of the first reserved key inside `value`, or `undefined` (JSON data, so no cycles). */
+function reservedKeyPath(value: unknown, path: string): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = reservedKeyPath(value[i], `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    if (isReservedKey(key)) return `${path}.${key}`;
+    const found = reservedKeyPath((value as Record<string, unknown>)[key], `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Session data as read from a store, checked and copied into a prototype-less object. Throws a
+ * {@link SessionValueError} when it holds a reserved key anywhere (a record written before such
+ * keys were refused, or by another program).
+ */
+export function storedSessionData(data: Record<string, unknown>): Record<string, unknown> {
+  const copy = emptySessionData();
+  for (const key of Object.keys(data)) {
+    const value = data[key];
+    const path = isReservedKey(key) ? key : reservedKeyPath(value, key);
+    if (path !== undefined) {
+      throw new SessionValueError(
+        `Session data read from the store has a reserved key at "${path}", refused because it could change object prototypes (prototype pollution). The session was not loaded; remove it from the store (SessionService.destroy(handle)).`,
+      );
+    }
+    copy[key] = value;
+  }
+  return copy;
 }

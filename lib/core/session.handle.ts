@@ -4,7 +4,7 @@ import { assertSessionSize } from './session-size.js';
 import { newSessionId, sessionHandle } from '../http/session-cookie.js';
 import type { SessionRecord } from '../stores/session-store.interface.js';
 import type { SessionContext } from './session.context.js';
-import { assertStorable } from './session-value.js';
+import { assertSessionKey, assertStorable, emptySessionData } from './session-value.js';
 
 /** What a handle needs from the runtime that created it (internal). */
 export interface SessionHandleHost {
@@ -32,6 +32,13 @@ export class SessionHandle {
   touchedAt: number;
   /** A record exists in the store under `handle`. */
   inStore: boolean;
+  /**
+   * After `regenerate()`: the handle of the stored record to move to `handle` on commit (only if
+   * it still exists then, so a session destroyed meanwhile stays destroyed).
+   */
+  movedFrom: string | undefined;
+  /** The user (`authKey` value) of the stored record, as last read or written. */
+  storedUser: string | undefined;
   /** The cookie must be (re-)issued: new id or a cookie signed with an older secret. */
   cookieStale: boolean;
   /** The request came with a cookie whose session was destroyed: clear it unless a new one is issued. */
@@ -45,8 +52,6 @@ export class SessionHandle {
   readonly increments = new Map<string, number>();
   /** Object values handed out, with their JSON when handed out, to catch changes made in place. */
   readonly watched = new Map<string, string>();
-  /** The stored handle `regenerate()` moved away from, until the new record is stored (for the event). */
-  regeneratedFrom: string | undefined;
 
   constructor(
     private readonly host: SessionHandleHost,
@@ -61,10 +66,12 @@ export class SessionHandle {
     this.handle = handle;
     this.isNew = record === undefined;
     this.inStore = record !== undefined;
+    this.movedFrom = undefined;
+    this.storedUser = record?.user;
     const now = Date.now();
     this.createdAt = record?.createdAt ?? now;
     this.touchedAt = record?.touchedAt ?? now;
-    this.data = record?.data ?? {};
+    this.data = record?.data ?? emptySessionData();
     this.cookieStale = cookieStale;
   }
 
@@ -86,6 +93,7 @@ export class SessionHandle {
   }
 
   set(key: string, value: unknown): void {
+    assertSessionKey(key);
     assertStorable(key, value);
     assertSessionSize(this.data, key, value, this.host.options.maxSessionBytes);
     this.data[key] = value;
@@ -107,6 +115,7 @@ export class SessionHandle {
   }
 
   increment(key: string, by = 1): number {
+    assertSessionKey(key);
     if (!Number.isFinite(by)) throw new TypeError(`Session increment of key "${key}" needs a finite number, got ${by}.`);
     const current = this.data[key];
     const next = (typeof current === 'number' ? current : 0) + by;
@@ -117,7 +126,7 @@ export class SessionHandle {
   }
 
   clear(): void {
-    this.data = {};
+    this.data = emptySessionData();
     this.cleared = true;
     this.changed.clear();
     this.increments.clear();
@@ -146,10 +155,9 @@ export class SessionHandle {
   }
 
   async regenerate(): Promise<void> {
-    if (this.inStore) {
-      await this.host.destroyInStore(this.handle);
-      this.regeneratedFrom ??= this.handle;
-    }
+    // The old record is moved to the new id on commit, if it still exists then: deleting it here
+    // and writing the new one unconditionally later would undo a logout that lands in between.
+    if (this.inStore) this.movedFrom = this.handle;
     this.renew();
     // A new CSRF secret with the new id: tokens handed out before login stop working.
     if (CSRF_KEY in this.data) this.setInternal(CSRF_KEY, newCsrfSecret());
@@ -161,11 +169,13 @@ export class SessionHandle {
       await this.host.destroyInStore(this.handle);
       this.host.destroyed(this);
     }
-    this.regeneratedFrom = undefined;
+    if (this.movedFrom !== undefined) await this.host.destroyInStore(this.movedFrom);
     // A browser holding a cookie for a stored session must be told to drop it.
-    this.cookieToClear ||= this.inStore || !this.isNew;
+    this.cookieToClear ||= this.inStore || this.movedFrom !== undefined || !this.isNew;
+    this.movedFrom = undefined;
+    this.storedUser = undefined;
     this.renew();
-    this.data = {};
+    this.data = emptySessionData();
     this.isNew = true;
     this.cookieStale = false;
     this.createdAt = Date.now();
@@ -183,7 +193,7 @@ export class SessionHandle {
     if (record === undefined) {
       this.cookieToClear ||= this.inStore;
       this.inStore = false;
-      this.data = {};
+      this.data = emptySessionData();
       return;
     }
     this.data = record.data;
@@ -202,6 +212,7 @@ export class SessionHandle {
   flash(type: string, message: unknown): void;
   flash(type: string): unknown[];
   flash(type: string, ...message: unknown[]): unknown[] | void {
+    assertSessionKey(type);
     const store = this.data[FLASH_KEY] as Record<string, unknown[]> | undefined;
     if (message.length > 0) {
       assertStorable(`${FLASH_KEY}.${type}`, message[0]);

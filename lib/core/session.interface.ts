@@ -45,7 +45,8 @@ export interface SessionHandleApi<T extends object = SessionData> {
   get<K extends SessionKey<T>>(key: K): SessionValue<T, K> | undefined;
   /**
    * Sets `key` to `value`. Throws, naming the key and changing nothing, a `TypeError` if `value`
-   * is not plain JSON data, or a `SessionTooLargeError` if the session would exceed `maxSessionBytes`.
+   * is not plain JSON data or if `key` (or a key inside `value`) is `__proto__`, `constructor` or
+   * `prototype`, or a `SessionTooLargeError` if the session would exceed `maxSessionBytes`.
    */
   set<K extends SessionKey<T>>(key: K, value: SessionValue<T, K>): void;
   /** True when the session holds a value under `key`. */
@@ -62,8 +63,11 @@ export interface SessionHandleApi<T extends object = SessionData> {
   /** A shallow copy of every value. */
   all(): Partial<T> & Record<string, unknown>;
   /**
-   * Moves the session to a new id, keeping its data, and deletes the old one from the store.
-   * Call it on login to prevent session fixation.
+   * Moves the session to a new id, keeping its data. Call it on login to prevent session fixation.
+   * The move happens when the session is saved (before the response, or on `save()`): the old id
+   * stops working then, and only if the session still exists then. A session destroyed meanwhile
+   * (a logout from another tab, `SessionService.destroyByUser`) stays destroyed: the request ends
+   * with no session and its cookie cleared.
    */
   regenerate(): Promise<void>;
   /**

@@ -3,6 +3,8 @@ import { resolveSessionOptions } from '../session-options.js';
 import { SessionRuntime } from './session.runtime.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
 
+const SECRET = 'a-long-random-enough-test-secret-0123456789';
+
 /** A MemoryStore that records every call, to assert what the core asks of a store. */
 class RecordingStore implements SessionStore {
   readonly inner = new MemoryStore();
@@ -26,6 +28,10 @@ class RecordingStore implements SessionStore {
   patch(handle: string, patch: SessionPatch, ttl: number) {
     this.calls.push({ op: 'patch', patch: structuredClone(patch) });
     return this.inner.patch(handle, patch, ttl);
+  }
+  move(from: string, to: string, record: SessionRecord, ttl: number) {
+    this.calls.push({ op: 'move', record: structuredClone(record) });
+    return this.inner.move(from, to, record, ttl);
   }
   ops() {
     return this.calls.splice(0).map((c) => c.op);
@@ -61,7 +67,7 @@ describe('SessionRuntime', () => {
 
   beforeEach(async () => {
     store = new RecordingStore();
-    runtime = new SessionRuntime(resolveSessionOptions({ secret: 's'.repeat(32), touchInterval: 50, idleTimeout: 10_000 }), store);
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET, touchInterval: 50, idleTimeout: 10_000 }), store);
     cookie = '';
     await request((s) => s.set('cart', [{ sku: 'a', qty: 1 }]));
     expect(store.ops()).toEqual(['set']);
@@ -122,7 +128,7 @@ describe('SessionRuntime', () => {
 
   it('writes whole records with set() for a store without patch', async () => {
     const noPatch: SessionStore = { get: (h) => store.get(h), set: (h, r, t) => store.set(h, r, t), destroy: (h) => store.destroy(h) };
-    runtime = new SessionRuntime(resolveSessionOptions({ secret: 's'.repeat(32) }), noPatch);
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET }), noPatch);
     await request((s) => s.set('b', 2));
     expect(store.calls.splice(0).map((c) => [c.op, c.record?.data])).toEqual([
       ['get', undefined],
@@ -147,12 +153,80 @@ describe('SessionRuntime', () => {
     expect(a.get('cart')).toEqual([{ sku: 'a', qty: 1 }]);
   });
 
-  it('regenerate moves the data to a new id and deletes the old record', async () => {
+  it('regenerate moves the data to a new id on commit, with the store\'s move', async () => {
     const before = cookie;
-    const { session } = await request(async (s) => s.regenerate());
+    let oldHandle = '';
+    const { session } = await request(async (s) => {
+      oldHandle = s.handle;
+      await s.regenerate();
+      s.set('userId', 7);
+    });
     expect(cookie).not.toBe(before);
-    expect(store.ops()).toEqual(['get', 'destroy', 'set']);
-    expect(await store.inner.get(session.handle)).toMatchObject({ data: { cart: [{ sku: 'a', qty: 1 }] } });
+    expect(store.ops()).toEqual(['get', 'move']);
+    expect(await store.inner.get(oldHandle)).toBeUndefined();
+    expect(await store.inner.get(session.handle)).toMatchObject({ data: { cart: [{ sku: 'a', qty: 1 }], userId: 7 }, user: '7' });
     expect(store.inner.size).toBe(1);
+  });
+
+  it('regenerate of a session destroyed meanwhile leaves it destroyed: no data under any id, cookie cleared', async () => {
+    const before = cookie;
+    const { session, res } = await request(async (s) => {
+      // A logout from another tab lands while this request runs.
+      await store.inner.destroy(s.handle);
+      await s.regenerate();
+      s.set('userId', 7);
+    });
+    expect(store.ops()).toEqual(['get', 'move']);
+    expect(store.inner.size).toBe(0);
+    expect(await store.inner.get(session.handle)).toBeUndefined();
+    expect(session.all()).toEqual({});
+    expect(res.headers.get('set-cookie')).toMatch(/^sid=; Max-Age=0/);
+    // A second commit of the same request (the interceptor commits on each event) writes nothing.
+    await runtime.commit(session);
+    expect(store.ops()).toEqual([]);
+    cookie = before;
+    await request((s) => expect(s.isNew).toBe(true));
+  });
+
+  it('regenerate then destroy in one request removes the old record', async () => {
+    const { session } = await request(async (s) => {
+      await s.regenerate();
+      await s.destroy();
+    });
+    expect(store.inner.size).toBe(0);
+    expect(session.isNew).toBe(true);
+  });
+
+  it('without a store move, checks that the old record exists, then destroys it and sets the new one', async () => {
+    const noMove: SessionStore = {
+      get: (h) => store.get(h),
+      set: (h, r, t) => store.set(h, r, t),
+      destroy: (h) => store.destroy(h),
+      patch: (h, p, t) => store.patch(h, p, t),
+    };
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET }), noMove);
+    await request((s) => s.regenerate());
+    expect(store.ops()).toEqual(['get', 'get', 'destroy', 'set']);
+    expect(store.inner.size).toBe(1);
+    const { res } = await request(async (s) => {
+      await store.inner.destroy(s.handle);
+      await s.regenerate();
+    });
+    expect(store.ops()).toEqual(['get', 'get']);
+    expect(store.inner.size).toBe(0);
+    expect(res.headers.get('set-cookie')).toMatch(/^sid=; Max-Age=0/);
+  });
+
+  it('refuses stored data holding a reserved key, and keeps session data prototype-less', async () => {
+    const { session } = await request(() => undefined);
+    expect(Object.getPrototypeOf(session.data)).toBeNull();
+    expect(() => session.set('__proto__', { userId: 'victim' })).toThrow(/Session key "__proto__" is not allowed/);
+    expect(() => session.increment('constructor')).toThrow(TypeError);
+    expect(() => session.set('profile', JSON.parse('{"a":{"prototype":1}}'))).toThrow(/profile\.a has the key "prototype"/);
+    expect(() => session.flash('__proto__', 'x')).toThrow(/not allowed/);
+    expect(session.get('userId')).toBeUndefined();
+
+    await store.inner.set(session.handle, { data: JSON.parse('{"cart":{"__proto__":{"userId":"victim"}}}'), createdAt: Date.now(), touchedAt: Date.now() }, 10_000);
+    await expect(request(() => undefined)).rejects.toThrow(/read from the store has a reserved key at "cart\.__proto__"/);
   });
 });

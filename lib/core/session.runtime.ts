@@ -8,11 +8,13 @@ import { type RequestSessionCookie, type RequestSessionSource, createRequestSess
 import { SessionContext, type SessionContextHost } from './session.context.js';
 import type { ResolvedSessionOptions } from '../session-options.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
-import { SessionValueError, assertStorable } from './session-value.js';
+import { SessionValueError, assertStorable, emptySessionData, storedSessionData } from './session-value.js';
 import { PERSIST_KEY } from '../session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { assertSavedSize } from './session-size.js';
 import { SessionTooLargeError } from './session.errors.js';
+import { privateCacheControl } from '../http/cache-control.js';
+import { makeRoomForLogin } from './session-limit.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
 const kContext = Symbol('nestjs-sessionkit.context');
@@ -86,11 +88,15 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   /** The record the store holds now under `handle`; a store failure becomes a 503. */
   async readRecord(handle: string): Promise<SessionRecord | undefined> {
+    let record: SessionRecord | undefined;
     try {
-      return await this.store.get(handle);
+      record = await this.store.get(handle);
     } catch (error) {
       throw this.storeFailure('read', error, handle);
     }
+    // Refuses reserved keys and gives the data a null prototype, whatever the store returned.
+    if (record !== undefined) record.data = storedSessionData(record.data);
+    return record;
   }
 
   /** The request's session context if anything used the session yet. */
@@ -177,25 +183,13 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     let setCookie: string | undefined;
     try {
       if (!session.inStore) {
-        if (!isEmpty(session.data)) {
-          const record = this.fullRecord(session, now);
-          const ttl = this.remainingTtl(record, now);
-          if (ttl > 0) {
-            assertSavedSize(session.data, Object.keys(session.data), this.options.maxSessionBytes);
-            await this.store.set(session.handle, record, ttl);
-            session.inStore = true;
-            session.touchedAt = now;
-            setCookie = this.issueCookie(session, ttl);
-            this.stored(session);
-          }
-        } else if (session.cookieToClear) {
-          setCookie = this.cookie.clear();
-        }
+        setCookie = await this.writeNew(session, now);
       } else {
         const patch = this.buildPatch(session, now);
         const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
         if (patch !== undefined) {
           if (Object.keys(patch.set).length > 0) assertSavedSize(session.data, Object.keys(patch.set), this.options.maxSessionBytes);
+          if (typeof patch.user === 'string' && patch.user !== session.storedUser) await this.makeRoomForLogin(patch.user, session);
           if (this.store.patch) {
             // false: destroyed or expired meanwhile; it must stay gone. The handle goes on as after
             // destroy() (new id, no data, cookie cleared), so a later commit of this request
@@ -207,6 +201,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
           } else {
             await this.store.set(session.handle, this.fullRecord(session, now), ttl);
           }
+          if (session.inStore && patch.user !== undefined) session.storedUser = patch.user ?? undefined;
           session.touchedAt = now;
         } else if (session.touchRequested || now - session.touchedAt >= this.options.touchInterval) {
           const record = this.fullRecord(session, now);
@@ -234,17 +229,76 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     }
   }
 
+  /**
+   * Writes a session that has no record under its handle yet: a new one (`set`), or one that
+   * `regenerate()` moves from its old handle (`move`, only if the old record still exists).
+   * Returns the `Set-Cookie` value to send, if any.
+   */
+  private async writeNew(session: SessionHandle, now: number): Promise<string | undefined> {
+    const from = session.movedFrom;
+    const record = isEmpty(session.data) ? undefined : this.fullRecord(session, now);
+    const ttl = record === undefined ? 0 : this.remainingTtl(record, now);
+    if (record === undefined || ttl <= 0) {
+      // Nothing to keep: a regenerated session's old record goes all the same.
+      if (from !== undefined) {
+        await this.store.destroy(from);
+        session.movedFrom = undefined;
+        session.storedUser = undefined;
+        session.cookieToClear = true;
+      }
+      return session.cookieToClear ? this.cookie.clear() : undefined;
+    }
+    assertSavedSize(session.data, Object.keys(session.data), this.options.maxSessionBytes);
+    if (record.user !== undefined && record.user !== (from === undefined ? undefined : session.storedUser)) {
+      await this.makeRoomForLogin(record.user, session);
+    }
+    if (from === undefined) {
+      await this.store.set(session.handle, record, ttl);
+      this.events.emit({ type: 'created', handle: session.handle, user: record.user });
+    } else {
+      const moved = await this.move(from, session.handle, record, ttl);
+      session.movedFrom = undefined;
+      if (!moved) {
+        // Destroyed meanwhile (a logout, destroyByUser): it stays destroyed, under either id, and
+        // the handle goes on as after destroy(), so a later commit of this request writes nothing.
+        session.cookieToClear = true;
+        await session.destroy();
+        return this.cookie.clear();
+      }
+      this.events.emit({ type: 'regenerated', handle: session.handle, previousHandle: from, user: record.user });
+    }
+    session.inStore = true;
+    session.storedUser = record.user;
+    session.touchedAt = now;
+    return this.issueCookie(session, ttl);
+  }
+
+  /** The store's `move`, or for stores without it a check, a destroy and a set (not atomic: see `SessionStore.move`). */
+  private async move(from: string, to: string, record: SessionRecord, ttl: number): Promise<boolean> {
+    if (this.store.move) return this.store.move(from, to, record, ttl);
+    if ((await this.store.get(from)) === undefined) return false;
+    await this.store.destroy(from);
+    await this.store.set(to, record, ttl);
+    return true;
+  }
+
+  /** Enforces `maxSessionsPerUser` before `session` is written as logged in as `user`. */
+  private async makeRoomForLogin(user: string, session: SessionHandle): Promise<void> {
+    const max = this.options.maxSessionsPerUser;
+    if (max === undefined) return;
+    const keep = [session.handle];
+    if (session.movedFrom !== undefined) keep.push(session.movedFrom);
+    await makeRoomForLogin(this.store, user, max, keep);
+  }
+
   private sendCookie(res: SessionHttpResponse, value: string): void {
     if (sessionHttp.headersSent(res)) {
       throw new SessionResponseSentError();
     }
     sessionHttp.appendSetCookie(res, value);
     // A shared cache must never hand one user's cookie to another.
-    const cacheControl = sessionHttp.getHeader(res, 'cache-control');
-    if (cacheControl === undefined) sessionHttp.setHeader(res, 'cache-control', 'no-store');
-    else if (!/\b(private|no-store)\b/i.test(cacheControl)) {
-      sessionHttp.setHeader(res, 'cache-control', `private, ${cacheControl.replace(/\bpublic\b,?\s*/i, '')}`.replace(/,\s*$/, ''));
-    }
+    const cacheControl = privateCacheControl(sessionHttp.getHeader(res, 'cache-control'));
+    if (cacheControl !== undefined) sessionHttp.setHeader(res, 'cache-control', cacheControl);
   }
 
   /** The string by which stores index a user: strings as they are, other values as JSON. */
@@ -273,7 +327,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     const { data, changed, increments, watched } = session;
     if (!session.cleared && changed.size === 0 && increments.size === 0 && watched.size === 0) return undefined;
     let dirty = session.cleared || changed.size > 0 || increments.size > 0;
-    const set: Record<string, unknown> = {};
+    const set = emptySessionData();
     const unset: string[] = [];
     for (const key of changed) {
       if (key in data) {
@@ -296,15 +350,6 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     const authKey = this.options.authKey;
     if (session.cleared || changed.has(authKey)) patch.user = this.userOf(data) ?? null;
     return patch;
-  }
-
-  /** Reports a newly stored session: `regenerated` if it moved from a stored one, `created` otherwise. */
-  private stored(session: SessionHandle): void {
-    const user = this.userOf(session.data);
-    const previousHandle = session.regeneratedFrom;
-    session.regeneratedFrom = undefined;
-    if (previousHandle === undefined) this.events.emit({ type: 'created', handle: session.handle, user });
-    else this.events.emit({ type: 'regenerated', handle: session.handle, previousHandle, user });
   }
 
   storeFailure(operation: 'read' | 'write', error: unknown, handle?: string): SessionStoreUnavailableException {

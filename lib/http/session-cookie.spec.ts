@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { SessionCookie, isSessionHandle, isSessionId, newSessionId, sessionHandle } from './session-cookie.js';
 import { resolveSessionOptions } from '../session-options.js';
 
@@ -61,7 +63,7 @@ describe('SessionCookie', () => {
   });
 
   it('rejects a cookie signed with a secret it does not know', () => {
-    const foreign = valueOf(cookieFor('f'.repeat(40)).issue(newSessionId(), 1000));
+    const foreign = valueOf(cookieFor('foreign-secret-0123456789-abcdefghij').issue(newSessionId(), 1000));
     expect(cookieFor(NEW).read(`sid=${foreign}`)).toBeUndefined();
   });
 
@@ -79,5 +81,40 @@ describe('SessionCookie', () => {
     expect(cookieFor(NEW).issue(newSessionId(), 90_500)).not.toContain('Max-Age');
     const clear = cookieFor(NEW, { name: '__Host-sid' }).clear();
     expect(clear).toMatch(/^__Host-sid=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/);
+  });
+
+  it('reads the first cookie of its name that verifies, not just the first one (cookie tossing)', () => {
+    const c = cookieFor(NEW);
+    const id = newSessionId();
+    const good = valueOf(c.issue(id, 1000));
+    const planted = valueOf(cookieFor('planted-by-a-sibling-subdomain-0123456789').issue(newSessionId(), 1000));
+    const expected = { id, handle: sessionHandle(id), rotated: false };
+    expect(c.read(`sid=${planted}; sid=garbage; other=1; sid=${good}`)).toEqual(expected);
+    expect(c.read(`sid=${'A'.repeat(43)}.${'B'.repeat(43)}; sid="${good}"`)).toEqual(expected);
+    // The first that verifies wins, as a browser sends the most specific cookie first.
+    const other = newSessionId();
+    expect(c.read(`sid=${valueOf(c.issue(other, 1000))}; sid=${good}`)).toMatchObject({ id: other });
+    // Bounded: past 8 well-formed candidates, the rest are not checked.
+    const many = Array.from({ length: 8 }, () => `sid=${planted}`).join('; ');
+    expect(c.read(`${many}; sid=${good}`)).toBeUndefined();
+    expect(c.read(`xsid=${good}`)).toBeUndefined();
+  });
+
+  it('keeps no request header alive in its cache of verified cookies (heap measured)', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const c = cookieFor(NEW);
+    const padding = `pad=${'x'.repeat(15_000)}`;
+    const values = Array.from({ length: 12_000 }, () => valueOf(c.issue(newSessionId(), 1000)));
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    let verified = 0;
+    // Each header is a fresh 15 KB string, as a request's would be.
+    for (const value of values) if (c.read(`${padding}; sid=${value}`) !== undefined) verified++;
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    expect(verified).toBe(12_000);
+    // 10,000 cached cookies take about 4 MB; keeping their headers alive would take about 150 MB.
+    expect(grown).toBeLessThan(12 * 1024 * 1024);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { parseCookie, stringifySetCookie } from 'cookie';
+import { stringifySetCookie } from 'cookie';
 import type { ResolvedSessionOptions } from '../session-options.js';
 
 // 32 random bytes (256 bits) give 43 base64url characters; an HMAC-SHA256 gives 43 more.
@@ -52,11 +52,32 @@ export interface VerifiedCookie {
 
 // Cookies verified recently, so a returning browser costs a map lookup rather than an HMAC
 // and a hash. Only cookies that passed verification get in, so nothing can be forged into it.
+// Bounded by entries and by (estimated) bytes; it holds compact copies of the cookie's strings,
+// never slices of a request's Cookie header, which would keep the whole header alive.
 const VERIFIED_CACHE_SIZE = 10_000;
+const VERIFIED_CACHE_BYTES = 4 * 1024 * 1024;
+/** Estimated bytes of one cache entry besides its two strings' characters: Map slot, object, string headers. */
+const CACHE_ENTRY_OVERHEAD = 200;
+/**
+ * The most cookies of the session's name checked per request. A browser sends several when a
+ * sibling subdomain planted one (cookie tossing); the first that verifies wins, but an attacker
+ * must not make one request cost hundreds of HMACs.
+ */
+const MAX_CANDIDATES = 8;
+
+/** A copy of `s` that shares no memory with the string it was sliced from. */
+function compact(s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1');
+}
+
+function cacheBytes(key: string, entry: VerifiedCookie): number {
+  return key.length + entry.handle.length + CACHE_ENTRY_OVERHEAD;
+}
 
 /** Signs, verifies and writes the session cookie (internal). */
 export class SessionCookie {
   private readonly verified = new Map<string, VerifiedCookie>();
+  private verifiedBytes = 0;
   private readonly keys: Buffer[];
   private readonly name: string;
   private readonly prefix: string;
@@ -75,24 +96,38 @@ export class SessionCookie {
 
   /**
    * Reads the session id from a `Cookie` header. Returns `undefined` for a missing, malformed,
-   * oversized or wrongly signed cookie; `rotated` is true when an older secret signed it.
+   * oversized or wrongly signed cookie; `rotated` is true when an older secret signed it. When
+   * the header holds several cookies of the session's name, the first that verifies counts.
    */
   read(header: string | undefined): VerifiedCookie | undefined {
     if (!header || !header.includes(this.prefix)) return undefined;
-    const value = parseCookie(header)[this.name];
-    if (value === undefined || value.length !== SIGNED_LENGTH || value.charCodeAt(ID_LENGTH) !== 46 /* . */) {
-      return undefined;
+    let candidates = 0;
+    let start = 0;
+    while (start < header.length && candidates < MAX_CANDIDATES) {
+      let end = header.indexOf(';', start);
+      if (end === -1) end = header.length;
+      const value = this.valueOf(header, start, end);
+      start = end + 1;
+      if (value === undefined) continue;
+      candidates++;
+      const cached = this.verified.get(value);
+      if (cached !== undefined) return cached;
+      const result = this.verify(value);
+      if (result !== undefined) return result;
     }
-    const cached = this.verified.get(value);
-    if (cached !== undefined) return cached;
-    const result = this.verify(value);
-    if (result !== undefined) {
-      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(value, result);
-    }
-    return result;
+    return undefined;
   }
 
+  /** The value of the pair `header[start, end)` if it is the session cookie in the form of a signed id. */
+  private valueOf(header: string, start: number, end: number): string | undefined {
+    const eq = header.indexOf('=', start);
+    if (eq === -1 || eq >= end || header.slice(start, eq).trim() !== this.name) return undefined;
+    let value = header.slice(eq + 1, end).trim();
+    if (value.length === SIGNED_LENGTH + 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    return value.length === SIGNED_LENGTH && value.charCodeAt(ID_LENGTH) === 46 /* . */ ? value : undefined;
+  }
+
+  /** Checks `value`'s signature against every secret; a verified cookie is cached. */
   private verify(value: string): VerifiedCookie | undefined {
     const id = value.slice(0, ID_LENGTH);
     const signature = value.slice(ID_LENGTH + 1);
@@ -101,10 +136,24 @@ export class SessionCookie {
     for (let i = 0; i < this.keys.length; i++) {
       const expected = Buffer.from(this.sign(id, this.keys[i]!), 'utf8');
       if (expected.length === given.length && timingSafeEqual(expected, given)) {
-        return { id, handle: sessionHandle(id), rotated: i > 0 };
+        const key = compact(value);
+        const result: VerifiedCookie = { id: key.slice(0, ID_LENGTH), handle: sessionHandle(id), rotated: i > 0 };
+        this.remember(key, result);
+        return result;
       }
     }
     return undefined;
+  }
+
+  private remember(key: string, entry: VerifiedCookie): void {
+    const bytes = cacheBytes(key, entry);
+    while (this.verified.size > 0 && (this.verified.size >= VERIFIED_CACHE_SIZE || this.verifiedBytes + bytes > VERIFIED_CACHE_BYTES)) {
+      const [oldKey, old] = this.verified.entries().next().value!;
+      this.verified.delete(oldKey);
+      this.verifiedBytes -= cacheBytes(oldKey, old);
+    }
+    this.verified.set(key, entry);
+    this.verifiedBytes += bytes;
   }
 
   /**

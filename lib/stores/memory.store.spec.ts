@@ -74,6 +74,70 @@ describe('MemoryStore', () => {
     await small.close();
   });
 
+  it('counts a read as use: a session only read survives a flood of twice the capacity', async () => {
+    const small = new MemoryStore({ maxSessions: 100 });
+    await small.set('reader', record(), 10_000);
+    for (let i = 0; i < 200; i++) {
+      await small.set(`flood${i}`, record(), 10_000);
+      if (i % 50 === 0) expect(await small.get('reader')).toBeDefined();
+    }
+    expect(small.size).toBe(100);
+    expect(await small.get('reader')).toBeDefined();
+    expect(await small.get('flood0')).toBeUndefined();
+    await small.close();
+  });
+
+  it('evicts anonymous sessions before logged-in ones, read or not', async () => {
+    const small = new MemoryStore({ maxSessions: 10 });
+    for (let i = 0; i < 3; i++) await small.set(`user${i}`, record({}, `u${i}`), 10_000);
+    for (let i = 0; i < 100; i++) await small.set(`anon${i}`, record(), 10_000);
+    expect(small.size).toBe(10);
+    for (let i = 0; i < 3; i++) expect(await small.get(`user${i}`)).toBeDefined();
+    expect((await small.listByUser('u0')).map((e) => e.handle)).toEqual(['user0']);
+    // A session that logs in joins the protected ones; one that logs out leaves them.
+    await small.patch('anon99', patch({ user: 'u9' }), 10_000);
+    await small.patch('user0', patch({ user: null }), 10_000);
+    for (let i = 100; i < 120; i++) await small.set(`anon${i}`, record(), 10_000);
+    expect(await small.get('anon99')).toBeDefined();
+    expect(await small.get('user0')).toBeUndefined();
+    expect(await small.listByUser('u0')).toEqual([]);
+    // With no anonymous session left, the least recently used logged-in one goes.
+    const full = new MemoryStore({ maxSessions: 3 });
+    for (let i = 0; i < 3; i++) await full.set(`u${i}`, record({}, `u${i}`), 10_000);
+    await full.get('u0');
+    await full.set('new', record({}, 'n'), 10_000);
+    expect(await full.get('u1')).toBeUndefined();
+    expect(await full.get('u0')).toBeDefined();
+    await small.close();
+    await full.close();
+  });
+
+  it('moves a record to a new handle only if the old one still exists', async () => {
+    await store.set('old', record({ a: 1 }, '7'), 10_000);
+    expect(await store.move('old', 'new', record({ a: 2 }, '8'), 10_000)).toBe(true);
+    expect(await store.get('old')).toBeUndefined();
+    expect(await store.get('new')).toEqual(record({ a: 2 }, '8'));
+    expect(await store.listByUser('7')).toEqual([]);
+    expect((await store.listByUser('8')).map((e) => e.handle)).toEqual(['new']);
+    expect(store.size).toBe(1);
+    expect(await store.move('old', 'newer', record({ a: 3 }), 10_000)).toBe(false);
+    expect(await store.get('newer')).toBeUndefined();
+    await store.set('short', record(), 10);
+    await sleep(20);
+    expect(await store.move('short', 'other', record(), 10_000)).toBe(false);
+    expect(store.size).toBe(1);
+  });
+
+  it('keeps data in prototype-less objects, whatever the keys', async () => {
+    await store.set('h', record(JSON.parse('{"__proto__":{"userId":"victim"},"a":1}')), 10_000);
+    const got = await store.get('h');
+    expect(Object.getPrototypeOf(got!.data)).toBeNull();
+    expect(got!.data.userId).toBeUndefined();
+    expect(Object.keys(got!.data)).toEqual(['__proto__', 'a']);
+    await store.patch('h', patch({ set: JSON.parse('{"__proto__":{"userId":"victim"}}') }), 10_000);
+    expect((await store.get('h'))!.data.userId).toBeUndefined();
+  });
+
   it('indexes sessions by user, and forgets them when destroyed, expired or logged out', async () => {
     await store.set('h1', record({}, '7'), 10_000);
     await store.set('h2', record({}, '7'), 20);
@@ -161,5 +225,8 @@ describe('MemoryStore', () => {
 
 describeSessionStoreContract('MemoryStore: the store contract', () => (contractStore = new MemoryStore()), {
   // What the store holds: its shards of handle → entry (serialized values, times, user).
-  dump: async () => (contractStore as unknown as { sessions: Map<string, unknown>[] }).sessions.map((shard) => [...shard]),
+  dump: async () => {
+    const { anonymous, loggedIn } = contractStore as unknown as { anonymous: Map<string, unknown>[]; loggedIn: Map<string, unknown>[] };
+    return [...anonymous, ...loggedIn].map((shard) => [...shard]);
+  },
 });

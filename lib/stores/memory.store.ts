@@ -4,10 +4,12 @@ import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry }
 export interface MemoryStoreOptions {
   /**
    * The most sessions kept at once. When full, a new session evicts one used least recently, so
-   * memory stays bounded whatever the traffic. Eviction is approximately least-recently-used:
-   * sessions are kept in shards (see {@link MemoryStore}), and a new session evicts the least
-   * recently used session of its own shard, which is exact when `maxSessions` is below 2,048
-   * (one shard) and close to the overall least recently used otherwise.
+   * memory stays bounded whatever the traffic. Reads count as use, as do writes and touches.
+   * Sessions without a user (no `authKey` value) are evicted first: a new session evicts an
+   * anonymous one while any is held, and a logged-in one only when there is none, so a flood of
+   * new visitors cannot push out logged-in users. Within each kind eviction is
+   * least-recently-used per shard (see {@link MemoryStore}): exact when `maxSessions` is below
+   * 2,048 (one shard), close to the overall least recently used otherwise.
    * @defaultValue `100_000`
    */
   maxSessions?: number;
@@ -45,6 +47,8 @@ const MIN_SESSIONS_PER_SHARD = 1_024;
 /** The most shards (a power of two). */
 const MAX_SHARDS = 1_024;
 
+type Shard = Map<string, Entry>;
+
 /**
  * Which shard a key goes to: a 32-bit FNV-1a hash of the key (of its first and last 8 characters
  * when it is longer than 16), mixed and masked. Store handles are 64 hex characters of a hash,
@@ -80,10 +84,17 @@ function shardOf(key: string, mask: number): number {
  * and rehashes itself when deletes leave it under a quarter full, which for one `Map` of a
  * million sessions blocks the event loop for tens of milliseconds; small shards keep each such
  * step, and each sweep slice, short. Because of the shards, eviction at `maxSessions` is
- * least-recently-used within the shard a new session goes to, approximately LRU overall.
+ * least-recently-used within the shard a new session goes to, approximately LRU overall. Each
+ * shard keeps anonymous and logged-in sessions in two `Map`s, each in least-recently-used order
+ * (a read, write or touch moves a session to the end), so eviction can take anonymous ones first.
  */
 export class MemoryStore implements SessionStore {
-  private readonly sessions: Map<string, Entry>[];
+  /** Sessions without a user, by shard, least recently used first. */
+  private readonly anonymous: Shard[];
+  /** Sessions with a user, by shard, least recently used first. */
+  private readonly loggedIn: Shard[];
+  /** Every session `Map`, for the sweep. */
+  private readonly shards: Shard[];
   private readonly users: Map<string, UserHandles>[];
   /** Shard count − 1 (the count is a power of two). */
   private readonly mask: number;
@@ -105,7 +116,9 @@ export class MemoryStore implements SessionStore {
     let shards = 1;
     while (shards < MAX_SHARDS && this.maxSessions / (shards * 2) >= MIN_SESSIONS_PER_SHARD) shards *= 2;
     this.mask = shards - 1;
-    this.sessions = Array.from({ length: shards }, () => new Map<string, Entry>());
+    this.anonymous = Array.from({ length: shards }, () => new Map<string, Entry>());
+    this.loggedIn = Array.from({ length: shards }, () => new Map<string, Entry>());
+    this.shards = [...this.anonymous, ...this.loggedIn];
     this.users = Array.from({ length: shards }, () => new Map<string, UserHandles>());
   }
 
@@ -114,60 +127,69 @@ export class MemoryStore implements SessionStore {
     return this.count;
   }
 
-  private shard(handle: string): Map<string, Entry> {
-    return this.sessions[shardOf(handle, this.mask)]!;
+  /** The session under `handle` in shard `index`, expired or not. */
+  private find(index: number, handle: string): Entry | undefined {
+    return this.loggedIn[index]!.get(handle) ?? this.anonymous[index]!.get(handle);
   }
 
-  private live(shard: Map<string, Entry>, handle: string, now: number): Entry | undefined {
-    const entry = shard.get(handle);
+  /** The `Map` of shard `index` that holds (or will hold) `entry`. */
+  private mapOf(index: number, entry: Entry): Shard {
+    return (entry.user === undefined ? this.anonymous : this.loggedIn)[index]!;
+  }
+
+  private live(index: number, handle: string, now: number): Entry | undefined {
+    const entry = this.find(index, handle);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= now) {
-      this.remove(shard, handle, entry);
+      this.remove(this.mapOf(index, entry), handle, entry);
       return undefined;
     }
     return entry;
   }
 
   async get(handle: string): Promise<SessionRecord | undefined> {
-    const entry = this.live(this.shard(handle), handle, Date.now());
+    const index = shardOf(handle, this.mask);
+    const entry = this.live(index, handle, Date.now());
     if (entry === undefined) return undefined;
-    const record: SessionRecord = { data: JSON.parse(entry.json) as Record<string, unknown>, createdAt: entry.createdAt, touchedAt: entry.touchedAt };
+    // A read is a use: the session moves away from eviction.
+    bump(this.mapOf(index, entry), handle, entry);
+    const data = Object.assign(Object.create(null) as Record<string, unknown>, JSON.parse(entry.json) as Record<string, unknown>);
+    const record: SessionRecord = { data, createdAt: entry.createdAt, touchedAt: entry.touchedAt };
     if (entry.user !== undefined) record.user = entry.user;
     return record;
   }
 
   async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const index = shardOf(handle, this.mask);
-    const shard = this.sessions[index]!;
-    const old = shard.get(handle);
-    if (old !== undefined) this.remove(shard, handle, old);
-    else if (this.count >= this.maxSessions) this.evictOne(index);
-    const entry: Entry = {
-      json: JSON.stringify(record.data),
-      createdAt: record.createdAt,
-      touchedAt: record.touchedAt,
-      expiresAt: Date.now() + ttlMs,
-      user: record.user,
-    };
-    this.insert(shard, handle, entry);
+    this.put(handle, record, ttlMs);
+  }
+
+  async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    const index = shardOf(from, this.mask);
+    const entry = this.live(index, from, Date.now());
+    if (entry === undefined) return false;
+    this.remove(this.mapOf(index, entry), from, entry);
+    this.put(to, record, ttlMs);
+    return true;
   }
 
   async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
     const now = Date.now();
-    const shard = this.shard(handle);
-    const entry = this.live(shard, handle, now);
+    const index = shardOf(handle, this.mask);
+    const entry = this.live(index, handle, now);
     if (entry === undefined) return;
     entry.touchedAt = record.touchedAt;
     entry.expiresAt = now + ttlMs;
-    bump(shard, handle, entry);
+    bump(this.mapOf(index, entry), handle, entry);
   }
 
   async patch(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
     const now = Date.now();
-    const shard = this.shard(handle);
-    const entry = this.live(shard, handle, now);
+    const index = shardOf(handle, this.mask);
+    const entry = this.live(index, handle, now);
     if (entry === undefined) return false;
-    const data = patch.clear ? {} : (JSON.parse(entry.json) as Record<string, unknown>);
+    // Prototype-less, so that no key given here can reach Object.prototype.
+    const data = Object.create(null) as Record<string, unknown>;
+    if (!patch.clear) Object.assign(data, JSON.parse(entry.json));
     for (const key of patch.unset) delete data[key];
     Object.assign(data, patch.set);
     for (const key in patch.incr) {
@@ -177,19 +199,21 @@ export class MemoryStore implements SessionStore {
     entry.json = JSON.stringify(data);
     entry.touchedAt = patch.touchedAt;
     entry.expiresAt = now + ttlMs;
-    if (patch.user !== undefined) {
-      this.unindex(handle, entry.user);
+    if (patch.user !== undefined && (patch.user ?? undefined) !== entry.user) {
+      // Logged in or out: the session changes index, and Map (anonymous or logged-in).
+      this.remove(this.mapOf(index, entry), handle, entry);
       entry.user = patch.user ?? undefined;
-      this.index(handle, entry.user);
+      this.insert(this.mapOf(index, entry), handle, entry);
+    } else {
+      bump(this.mapOf(index, entry), handle, entry);
     }
-    bump(shard, handle, entry);
     return true;
   }
 
   async destroy(handle: string): Promise<void> {
-    const shard = this.shard(handle);
-    const entry = shard.get(handle);
-    if (entry !== undefined) this.remove(shard, handle, entry);
+    const index = shardOf(handle, this.mask);
+    const entry = this.find(index, handle);
+    if (entry !== undefined) this.remove(this.mapOf(index, entry), handle, entry);
   }
 
   async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
@@ -198,7 +222,7 @@ export class MemoryStore implements SessionStore {
     const now = Date.now();
     const entries: SessionStoreUserEntry[] = [];
     for (const handle of typeof handles === 'string' ? [handles] : [...handles]) {
-      const entry = this.live(this.shard(handle), handle, now);
+      const entry = this.live(shardOf(handle, this.mask), handle, now);
       if (entry !== undefined) entries.push({ handle, createdAt: entry.createdAt, touchedAt: entry.touchedAt });
     }
     return entries;
@@ -211,7 +235,7 @@ export class MemoryStore implements SessionStore {
   async close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    for (const shard of this.sessions) shard.clear();
+    for (const shard of this.shards) shard.clear();
     for (const shard of this.users) shard.clear();
     this.count = 0;
   }
@@ -233,7 +257,7 @@ export class MemoryStore implements SessionStore {
         while (checked < SWEEP_SLICE) {
           if (checked % SWEEP_CLOCK_EVERY === SWEEP_CLOCK_EVERY - 1 && performance.now() - started >= SWEEP_SLICE_MS) break;
           if (iterator === undefined) {
-            if (shardIndex >= this.sessions.length) {
+            if (shardIndex >= this.shards.length) {
               this.sweeping = false;
               if (this.count === 0 && this.timer !== undefined) {
                 clearInterval(this.timer);
@@ -242,7 +266,7 @@ export class MemoryStore implements SessionStore {
               resolve();
               return;
             }
-            iterator = this.sessions[shardIndex]!.entries();
+            iterator = this.shards[shardIndex]!.entries();
           }
           const next = iterator.next();
           if (next.done) {
@@ -252,7 +276,7 @@ export class MemoryStore implements SessionStore {
           }
           checked++;
           const [handle, entry] = next.value;
-          if (entry.expiresAt <= now) this.remove(this.sessions[shardIndex]!, handle, entry);
+          if (entry.expiresAt <= now) this.remove(this.shards[shardIndex]!, handle, entry);
         }
         setImmediate(slice);
       };
@@ -260,7 +284,23 @@ export class MemoryStore implements SessionStore {
     });
   }
 
-  private insert(shard: Map<string, Entry>, handle: string, entry: Entry): void {
+  /** `set` inside: stores `record` under `handle`, evicting a session if the store is full. */
+  private put(handle: string, record: SessionRecord, ttlMs: number): void {
+    const index = shardOf(handle, this.mask);
+    const old = this.find(index, handle);
+    if (old !== undefined) this.remove(this.mapOf(index, old), handle, old);
+    else if (this.count >= this.maxSessions) this.evictOne(index);
+    const entry: Entry = {
+      json: JSON.stringify(record.data),
+      createdAt: record.createdAt,
+      touchedAt: record.touchedAt,
+      expiresAt: Date.now() + ttlMs,
+      user: record.user,
+    };
+    this.insert(this.mapOf(index, entry), handle, entry);
+  }
+
+  private insert(shard: Shard, handle: string, entry: Entry): void {
     shard.set(handle, entry);
     this.count++;
     this.index(handle, entry.user);
@@ -271,20 +311,23 @@ export class MemoryStore implements SessionStore {
   }
 
   /**
-   * Evicts the least recently used session of shard `index`, where the new session goes; of the
-   * next non-empty shard if that one is empty (possible only with uneven shards).
+   * Evicts the least recently used anonymous session of shard `index`, where the new session
+   * goes, or of the next shard that has one; only when no anonymous session is held, the least
+   * recently used logged-in one, the same way.
    */
   private evictOne(index: number): void {
-    for (let i = 0; i <= this.mask; i++) {
-      const shard = this.sessions[(index + i) & this.mask]!;
-      if (shard.size === 0) continue;
-      const first = shard.entries().next();
-      if (!first.done) this.remove(shard, first.value[0], first.value[1]);
-      return;
+    for (const shards of [this.anonymous, this.loggedIn]) {
+      for (let i = 0; i <= this.mask; i++) {
+        const shard = shards[(index + i) & this.mask]!;
+        if (shard.size === 0) continue;
+        const first = shard.entries().next();
+        if (!first.done) this.remove(shard, first.value[0], first.value[1]);
+        return;
+      }
     }
   }
 
-  private remove(shard: Map<string, Entry>, handle: string, entry: Entry): void {
+  private remove(shard: Shard, handle: string, entry: Entry): void {
     if (shard.delete(handle)) this.count--;
     this.unindex(handle, entry.user);
   }
@@ -314,7 +357,7 @@ export class MemoryStore implements SessionStore {
 }
 
 /** Moves a session to the most-recently-used end of its shard, so eviction takes the least used. */
-function bump(shard: Map<string, Entry>, handle: string, entry: Entry): void {
+function bump(shard: Shard, handle: string, entry: Entry): void {
   shard.delete(handle);
   shard.set(handle, entry);
 }

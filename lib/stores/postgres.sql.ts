@@ -32,6 +32,8 @@ export interface PostgresStatements {
   get: string;
   /** $1 handle, $2 data (JSON), $3 created_at, $4 touched_at, $5 ttl (ms), $6 user_key: insert or replace. */
   set: string;
+  /** $1 from, $2 to, $3 data (JSON), $4 created_at, $5 touched_at, $6 ttl (ms), $7 user_key: only if `from` is live; the row count says whether it moved. */
+  move: string;
   /** $1 handle, $2 touched_at, $3 ttl (ms): a live session only. */
   touch: string;
   /**
@@ -74,6 +76,13 @@ export function postgresStatements(table: string, schema: string | undefined): P
     get: `SELECT data, created_at, touched_at, user_key FROM ${t} WHERE handle = $1 AND expires_at > now()`,
     set: `INSERT INTO ${t} (handle, data, created_at, touched_at, expires_at, user_key)
 VALUES ($1, $2::jsonb, $3, $4, ${expiry('$5')}, $6)
+ON CONFLICT (handle) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at,
+  touched_at = EXCLUDED.touched_at, expires_at = EXCLUDED.expires_at, user_key = EXCLUDED.user_key`,
+    // The old row is deleted only if it is still live, and the new one written only if it was:
+    // one statement, so a logout that lands meanwhile is never undone by a regenerate().
+    move: `WITH old AS (DELETE FROM ${t} WHERE handle = $1 AND expires_at > now() RETURNING 1)
+INSERT INTO ${t} (handle, data, created_at, touched_at, expires_at, user_key)
+SELECT $2, $3::jsonb, $4, $5, ${expiry('$6')}, $7 FROM old
 ON CONFLICT (handle) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at,
   touched_at = EXCLUDED.touched_at, expires_at = EXCLUDED.expires_at, user_key = EXCLUDED.user_key`,
     touch: `UPDATE ${t} SET touched_at = $2, expires_at = ${expiry('$3')} WHERE handle = $1 AND expires_at > now()`,

@@ -183,6 +183,11 @@ export class PostgresStore implements SessionStore {
     await this.query('set', this.sql.set, [handle, JSON.stringify(record.data), record.createdAt, record.touchedAt, ttlMs, record.user ?? null]);
   }
 
+  async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    const { rowCount } = await this.query('move', this.sql.move, [from, to, JSON.stringify(record.data), record.createdAt, record.touchedAt, ttlMs, record.user ?? null]);
+    return rowCount === 1;
+  }
+
   async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
     await this.query('touch', this.sql.touch, [handle, record.touchedAt, ttlMs]);
   }

@@ -142,6 +142,34 @@ redis.call('HSET', k, '@t', ARGV[5])
 return finish(k, old, cur, now, ttl, inline)
 `;
 
+// KEYS[1] the old session. ARGV: inline, index prefix, new handle, ttl, createdAt, touchedAt, hasUser, user,
+// session key prefix (as Lua must spell it), old handle, field/value pairs...
+// Only if the old session still exists: deletes it and (one server) writes the new one like SET_LUA.
+// On a Cluster the new key is in another hash slot: the script only claims the old session, and the
+// client then writes the new one with SET_LUA; a failure in between loses the session, never revives it.
+const MOVE_LUA = `${LUA_HELPERS}
+local from = KEYS[1]
+if redis.call('EXISTS', from) == 0 then return {0} end
+local inline = ARGV[1] == '1'
+local olduser = redis.call('HGET', from, '@u')
+redis.call('DEL', from)
+if not inline then
+  if olduser then return {1, 1, olduser} end
+  return {1, 0, ''}
+end
+local now = now_ms()
+local ttl = tonumber(ARGV[4])
+if olduser then idx_rem(ARGV[2] .. olduser, ARGV[10], now) end
+local k = ARGV[9] .. ARGV[3]
+local has = ARGV[7] == '1'
+local user = has and ARGV[8] or false
+redis.call('DEL', k)
+redis.call('HSET', k, '@c', ARGV[5], '@t', ARGV[6])
+if has then redis.call('HSET', k, '@u', user) end
+hset_range(k, ARGV, 11, #ARGV)
+return finish(k, false, user, now, ttl, inline)
+`;
+
 // KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt.
 const TOUCH_LUA = `${LUA_HELPERS}
 local k = KEYS[1]
@@ -196,6 +224,7 @@ export class LuaScript {
 export const SCRIPTS = {
   set: new LuaScript(SET_LUA),
   patch: new LuaScript(PATCH_LUA),
+  move: new LuaScript(MOVE_LUA),
   touch: new LuaScript(TOUCH_LUA),
   destroy: new LuaScript(DESTROY_LUA),
   index: new LuaScript(INDEX_LUA),

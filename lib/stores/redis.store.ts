@@ -79,12 +79,6 @@ function ttlArg(ttlMs: number): number {
   return Math.ceil(ttlMs);
 }
 
-function assign(target: Record<string, unknown>, key: string, value: unknown): void {
-  // Keeps a key named "__proto__" an own property, as JSON.parse would.
-  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  else target[key] = value;
-}
-
 /**
  * Sessions in Redis, shared by every instance of the app: `new RedisStore({ client })` with an
  * ioredis client (`npm install ioredis`; versions 5 and 6), given to `SessionModule.forRoot({ store })`.
@@ -114,10 +108,11 @@ function assign(target: Record<string, unknown>, key: string, value: unknown): v
  *   trimmed on every index write, and the key itself expires with its last member, so it never
  *   grows without bound.
  *
- * **Round trips and atomicity.** Loading is one `HGETALL`. `set`, `patch`, `touch` and
+ * **Round trips and atomicity.** Loading is one `HGETALL`. `set`, `patch`, `touch`, `move` and
  * `destroy` are each one Lua script (`EVALSHA`, falling back to `EVAL` once per server), so a
- * change is applied whole or not at all; `patch` and `touch` change nothing when the session no
- * longer exists, so a destroyed or expired session is never brought back. `incr` adds to the
+ * change is applied whole or not at all; `patch`, `touch` and `move` change nothing when the
+ * session no longer exists, so a destroyed or expired session is never brought back (on a
+ * Cluster `move` takes two commands, see there). `incr` adds to the
  * JSON number inside Redis, so parallel increments are never lost. On a single server or
  * Sentinel the same script also updates the user index (a key it computes, which Redis allows
  * outside Cluster), so the index is always exact. On a Cluster the index lives in another hash
@@ -141,6 +136,8 @@ export class RedisStore implements SessionStore {
   private readonly cluster: boolean;
   /** Prefix of user index keys as Lua scripts must spell them (ioredis' keyPrefix included). */
   private readonly luaIndexPrefix: string;
+  /** Prefix of session keys as Lua scripts must spell them (ioredis' keyPrefix included). */
+  private readonly luaKeyPrefix: string;
   private readyWaiter: Promise<void> | undefined;
   private stopWaiting: (() => void) | undefined;
   private closed = false;
@@ -163,16 +160,18 @@ export class RedisStore implements SessionStore {
     }
     this.cluster = client.isCluster === true;
     const keyPrefix = client.options?.keyPrefix;
-    this.luaIndexPrefix = `${keyPrefix === undefined || keyPrefix === null ? '' : String(keyPrefix)}${this.prefix}user:`;
+    this.luaKeyPrefix = `${keyPrefix === undefined || keyPrefix === null ? '' : String(keyPrefix)}${this.prefix}`;
+    this.luaIndexPrefix = `${this.luaKeyPrefix}user:`;
   }
 
   async get(handle: string): Promise<SessionRecord | undefined> {
     const fields = await this.run('get', () => this.client.hgetall(this.key(handle)));
     const created = fields[CREATED];
     if (created === undefined) return undefined;
-    const data: Record<string, unknown> = {};
+    // Prototype-less: a field named ".__proto__" becomes an own key, never the prototype.
+    const data = Object.create(null) as Record<string, unknown>;
     for (const field in fields) {
-      if (field.startsWith(DATA)) assign(data, field.slice(DATA.length), JSON.parse(fields[field]!));
+      if (field.startsWith(DATA)) data[field.slice(DATA.length)] = JSON.parse(fields[field]!);
     }
     const record: SessionRecord = { data, createdAt: Number(created), touchedAt: Number(fields[TOUCHED] ?? created) };
     const user = fields[USER];
@@ -181,16 +180,27 @@ export class RedisStore implements SessionStore {
   }
 
   async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const has = record.user !== undefined;
-    const args: (string | number)[] = [this.inline, this.luaIndexPrefix, handle, ttlArg(ttlMs), record.createdAt, record.touchedAt, has ? '1' : '0', record.user ?? ''];
-    for (const key of Object.keys(record.data)) {
-      const json = JSON.stringify(record.data[key]);
-      if (json !== undefined) args.push(DATA + key, json);
-    }
-    await this.run('set', async () => {
-      const reply = await this.script(SCRIPTS.set, this.key(handle), args);
-      // A failed index write fails the set: the new session never gets its cookie, so it is unreachable.
-      await this.followUp(handle, reply, true);
+    await this.run('set', () => this.write(handle, this.setArgs(handle, record, ttlMs)));
+  }
+
+  /**
+   * One script on a single server. On a Cluster the old session is claimed (deleted if it still
+   * exists) by one script, then the new one written by a second command: if that fails, the
+   * session is lost (the request gets a 503), never brought back.
+   */
+  async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    const args = this.setArgs(to, record, ttlMs);
+    args.splice(8, 0, this.luaKeyPrefix, from);
+    return this.run('move', async () => {
+      const reply = await this.script(SCRIPTS.move, this.key(from), args);
+      if (!this.applied(reply)) return false;
+      if (this.cluster) {
+        const [, hadUser, oldUser] = reply as unknown[];
+        // Best effort: a member left behind is dropped by listByUser, its session being gone.
+        if (Number(hadUser) === 1) await this.script(SCRIPTS.index, this.indexKey(String(oldUser)), ['rem', from]).catch(noop);
+        await this.write(to, this.setArgs(to, record, ttlMs));
+      }
+      return true;
     });
   }
 
@@ -278,6 +288,23 @@ export class RedisStore implements SessionStore {
   async close(): Promise<void> {
     this.closed = true;
     this.stopWaiting?.();
+  }
+
+  /** The arguments of the set script: `record` under `handle`. */
+  private setArgs(handle: string, record: SessionRecord, ttlMs: number): (string | number)[] {
+    const has = record.user !== undefined;
+    const args: (string | number)[] = [this.inline, this.luaIndexPrefix, handle, ttlArg(ttlMs), record.createdAt, record.touchedAt, has ? '1' : '0', record.user ?? ''];
+    for (const key of Object.keys(record.data)) {
+      const json = JSON.stringify(record.data[key]);
+      if (json !== undefined) args.push(DATA + key, json);
+    }
+    return args;
+  }
+
+  /** Runs the set script. A failed index write fails it: the new session never gets its cookie, so it is unreachable. */
+  private async write(handle: string, args: (string | number)[]): Promise<void> {
+    const reply = await this.script(SCRIPTS.set, this.key(handle), args);
+    await this.followUp(handle, reply, true);
   }
 
   private get inline(): string {

@@ -57,10 +57,11 @@ export interface SessionStoreUserEntry {
  * hash: the secret id in the cookie never reaches the store, so a copy of the store's data
  * cannot be used to take over live sessions.
  *
- * Guarantees the core gives only when the store implements {@link SessionStore.patch}:
- * two parallel requests that change different keys of one session both keep their change, and a
- * request still running when its session is destroyed cannot bring the session back. Without
- * `patch`, the core writes the whole record with `set`, and the last writer wins.
+ * Guarantees the core gives only when the store implements {@link SessionStore.patch} and
+ * {@link SessionStore.move}: two parallel requests that change different keys of one session
+ * both keep their change, and a request still running when its session is destroyed cannot bring
+ * the session back, not even by `regenerate()`. Without `patch`, the core writes the whole record
+ * with `set`, and the last writer wins; without `move`, see there.
  *
  * A store reports failure by rejecting: the core answers 503 and never runs a handler with an
  * empty session in place of an unreadable one.
@@ -84,6 +85,18 @@ export interface SessionStore {
    * expired meanwhile). Optional, but required for the concurrency guarantees above.
    */
   patch?(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean>;
+  /**
+   * Moves a session to a new handle, as `regenerate()` asks: stores `record` under `to` for `ttlMs`
+   * (like `set`) and removes the record under `from`, in one atomic step, **only if the record
+   * under `from` still exists**. Resolves `false`, changing nothing, when it does not (destroyed or
+   * expired meanwhile), and the core then treats the session as destroyed: so a logout, or
+   * `destroyByUser`, that lands while a login is running is not undone by the login.
+   *
+   * Optional. Without it the core checks with `get(from)`, then calls `destroy(from)` and
+   * `set(to, ...)`: not atomic, so a destroy that lands between that check and `destroy(from)`
+   * is lost, and the session lives on under its new handle.
+   */
+  move?(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean>;
   /** The live sessions whose `user` is `user`. Optional: needed for `SessionService.listByUser`. */
   listByUser?(user: string): Promise<SessionStoreUserEntry[]>;
   /**

@@ -8,10 +8,10 @@ import { MemoryStore, RedisStore, type SessionPatch, type SessionRecord, type Se
 @Injectable()
 export class CountingStore implements SessionStore {
   readonly inner = new MemoryStore();
-  readonly calls = { get: 0, set: 0, touch: 0, patch: 0, destroy: 0, listByUser: 0, close: 0 };
+  readonly calls = { get: 0, set: 0, touch: 0, patch: 0, move: 0, destroy: 0, listByUser: 0, close: 0 };
   /** When true, get() (and listByUser()) reject. */
   failReads = false;
-  /** When true, set(), touch(), patch() and destroy() reject. */
+  /** When true, set(), touch(), patch(), move() and destroy() reject. */
   failWrites = false;
   /**
    * When true, records are kept far past the TTL the library asks for, like a store that is slow
@@ -19,9 +19,9 @@ export class CountingStore implements SessionStore {
    */
   keepForever = false;
 
-  /** Writes of any kind: set, touch and patch. */
+  /** Writes of any kind: set, touch, patch and move. */
   get writes(): number {
-    return this.calls.set + this.calls.touch + this.calls.patch;
+    return this.calls.set + this.calls.touch + this.calls.patch + this.calls.move;
   }
 
   get size(): number {
@@ -62,6 +62,12 @@ export class CountingStore implements SessionStore {
     this.calls.patch++;
     this.check(true);
     return this.inner.patch(handle, patch, this.ttl(ttlMs));
+  }
+
+  async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    this.calls.move++;
+    this.check(true);
+    return this.inner.move(from, to, record, this.ttl(ttlMs));
   }
 
   async destroy(handle: string): Promise<void> {
