@@ -1,3 +1,6 @@
+// First, so a second copy of the package (the other module format) is reported before anything else runs.
+import './core/dual-package.check.js';
+
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.store.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.store.js';
 export { SESSION_STORE } from './session.constants.js';

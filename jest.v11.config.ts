@@ -1,0 +1,38 @@
+/** @jest-config-loader esbuild-register */
+import type { Config } from 'jest';
+
+// The e2e suites again, against NestJS 11 (installed by the test/v11 workspace). NestJS 11 is
+// CommonJS, so this run compiles to CommonJS, as a NestJS 11 app's own tests do, and maps every
+// import of a NestJS package, from the library, the tests and NestJS itself, to version 11.
+const nest11 = '<rootDir>/test/v11/node_modules/@nestjs';
+
+const config: Config = {
+  displayName: 'nest11',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.e2e-spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/consumers/'],
+  globalSetup: '<rootDir>/test/support/check-services.mjs',
+  moduleNameMapper: {
+    '^nestjs-sessionkit$': '<rootDir>/lib/index.ts',
+    '^@nestjs/(common|core|platform-express|platform-fastify|testing)$': `${nest11}/$1`,
+    '^@nestjs/(common|core|platform-express|platform-fastify|testing)/(.*)$': `${nest11}/$1/$2`,
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: {
+          target: 'es2022',
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
+        },
+        module: { type: 'commonjs' },
+      },
+    ],
+  },
+  testTimeout: 30_000,
+};
+
+export default config;
