@@ -61,7 +61,8 @@ describe('SessionRuntime', () => {
 
   beforeEach(async () => {
     store = new RecordingStore();
-    runtime = new SessionRuntime(resolveSessionOptions({ secret: 's'.repeat(32), touchInterval: 50, idleTimeout: 10_000 }), store);
+    // A touch interval well above what two in-memory requests take even on a busy CI machine.
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: 's'.repeat(32), touchInterval: 500, idleTimeout: 10_000 }), store);
     cookie = '';
     await request((s) => s.set('cart', [{ sku: 'a', qty: 1 }]));
     expect(store.ops()).toEqual(['set']);
@@ -78,7 +79,7 @@ describe('SessionRuntime', () => {
   });
 
   it('touches once the interval has passed', async () => {
-    await new Promise((r) => setTimeout(r, 60));
+    await new Promise((r) => setTimeout(r, 550));
     await request(() => undefined);
     expect(store.ops()).toEqual(['get', 'touch']);
     await request(() => undefined);
@@ -138,7 +139,7 @@ describe('SessionRuntime', () => {
   });
 
   it('a detached load (a guard on a route nothing saves) touches at once and refuses changes', async () => {
-    await new Promise((r) => setTimeout(r, 60));
+    await new Promise((r) => setTimeout(r, 550));
     const res = response();
     const session = await runtime.loadDetached({ headers: { cookie } }, res);
     expect(store.ops()).toEqual(['get', 'touch']);
