@@ -7,6 +7,9 @@ const config: Config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/lib', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  // test/v11 runs under jest.v11.config.ts; test/consumers are apps with their own installs.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/v11/', '<rootDir>/test/consumers/'],
+  globalSetup: '<rootDir>/test/support/check-services.mjs',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^nestjs-sessionkit$': '<rootDir>/lib/index.ts',

@@ -1,3 +1,6 @@
+// First, so a second copy of the package (the other module format) is reported before anything else runs.
+import './core/dual-package.check.js';
+
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.store.js';
 export { PostgresStore, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult, type PostgresStoreOptions } from './stores/postgres.store.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.store.js';

@@ -67,7 +67,8 @@ describe('SessionRuntime', () => {
 
   beforeEach(async () => {
     store = new RecordingStore();
-    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET, touchInterval: 50, idleTimeout: 10_000 }), store);
+    // A touch interval well above what two in-memory requests take even on a busy CI machine.
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET, touchInterval: 500, idleTimeout: 10_000 }), store);
     cookie = '';
     await request((s) => s.set('cart', [{ sku: 'a', qty: 1 }]));
     expect(store.ops()).toEqual(['set']);
@@ -84,7 +85,7 @@ describe('SessionRuntime', () => {
   });
 
   it('touches once the interval has passed', async () => {
-    await new Promise((r) => setTimeout(r, 60));
+    await new Promise((r) => setTimeout(r, 550));
     await request(() => undefined);
     expect(store.ops()).toEqual(['get', 'touch']);
     await request(() => undefined);

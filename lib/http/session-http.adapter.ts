@@ -73,6 +73,9 @@ interface FastifyLikeInstance {
 /** The library's host of an app's requests, reachable from every request of that app. */
 const kHost = Symbol('nestjs-sessionkit.host');
 
+/** Marks a Fastify reply whose session is being saved before its headers leave. */
+const kSaving = Symbol('nestjs-sessionkit.saving');
+
 function isFastifyReply(res: object): res is FastifyLikeReply {
   return 'raw' in res && typeof (res as { header?: unknown }).header === 'function';
 }
@@ -241,6 +244,12 @@ export const sessionHttp = {
       instance.addHook('onSend', (request, reply, payload, done) => {
         const context = host.contextIf(request);
         if (context === undefined || !context.started) return done(null, payload);
+        const r = reply as FastifyLikeReply & { [kSaving]?: true };
+        // A second send while the first waits for the save: an async route handler that resolved
+        // `undefined` after sending (Fastify then sends again, as NestJS 11 redirects make it do).
+        // The first send answers; this one is dropped.
+        if (r[kSaving]) return;
+        r[kSaving] = true;
         context.flush().then(
           () => {
             // A streamed body is written after this hook: changes made meanwhile are saved before it ends.
