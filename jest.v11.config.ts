@@ -27,8 +27,8 @@ const config: Config = {
     '^nestjs-sessionkit$': '<rootDir>/lib/index.ts',
     '^nestjs-sessionkit/testing$': '<rootDir>/lib/testing/index.ts',
     '^nestjs-sessionkit/terminus$': '<rootDir>/lib/terminus.ts',
-    '^@nestjs/(common|core|platform-express|platform-fastify|testing)$': `${nest11}/$1`,
-    '^@nestjs/(common|core|platform-express|platform-fastify|testing)/(.*)$': `${nest11}/$1/$2`,
+    '^@nestjs/(common|core|platform-express|platform-fastify|testing|passport|terminus|event-emitter)$': `${nest11}/$1`,
+    '^@nestjs/(common|core|platform-express|platform-fastify|testing|passport|terminus|event-emitter)/(.*)$': `${nest11}/$1/$2`,
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
