@@ -102,6 +102,7 @@ function isMember(key: string): boolean {
 
 const handler: ProxyHandler<Target> = {
   get(target, key, receiver) {
+    if (key === kSource) return target[kSource];
     if (typeof key === 'symbol') return undefined;
     if (isMember(key)) return METHODS[key]!(target, receiver);
     const session = contextOf(target).loaded;
@@ -136,14 +137,9 @@ const handler: ProxyHandler<Target> = {
   },
 };
 
-const targets = new WeakMap<object, Target>();
-
 /** Creates the `req.session` of one request; nothing is loaded until it is used. */
 export function createRequestSession(source: RequestSessionSource, req: object, res: object): RequestSession {
-  const target = { [kSource]: { source, req, res } } as Target;
-  const facade = new Proxy(target, handler) as unknown as RequestSession;
-  targets.set(facade, target);
-  return facade;
+  return new Proxy({ [kSource]: { source, req, res } } as Target, handler) as unknown as RequestSession;
 }
 
 /**
@@ -152,6 +148,7 @@ export function createRequestSession(source: RequestSessionSource, req: object, 
  */
 export function requestSessionOwner(value: unknown): { req: object; res: object } | undefined {
   if (value === null || typeof value !== 'object') return undefined;
-  const target = targets.get(value);
-  return target && { req: target[kSource].req, res: target[kSource].res };
+  // Only this library's facades answer the symbol.
+  const source = (value as Partial<Target>)[kSource];
+  return source && { req: source.req, res: source.res };
 }

@@ -32,6 +32,9 @@ function alive(pid: number): boolean {
 /** Starts a daemonized `redis-server` with `args` on `port`, its pid file in `dir`; resolves its pid once it answers PING. */
 export async function startRedisProcess(port: number, dir: string, args: string[]): Promise<number> {
   const pidfile = join(dir, `redis-${port}.pid`);
+  // A pid file left by an earlier run on this port would name a dead process, and the new server
+  // would then never be stopped.
+  rmSync(pidfile, { force: true });
   await run('redis-server', [
     '--port', String(port),
     '--bind', '127.0.0.1',

@@ -1,0 +1,109 @@
+/**
+ * What the library adds to one request, measured in-process without sockets or a load generator
+ * (whose noise, ±20% here, hides a few microseconds): `npm run bench:overhead`.
+ *
+ * Each app is driven with light-my-request (Fastify's own `inject`, and the same for the Express
+ * handler), one request at a time, in alternating rounds; the figure is the median over rounds of
+ * the microseconds per request, with the interquartile range. The route without session is the
+ * one whose cost must be zero; read and change show the session path.
+ */
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { inject } from 'light-my-request';
+import { MemoryStore, type SessionModuleOptions } from 'nestjs-sessionkit';
+import { BareAppModule } from './apps/bare.js';
+import { sessionKitModule } from './apps/sessionkit.js';
+
+type Adapter = 'express' | 'fastify';
+type Dispatch = (path: string, method: 'GET' | 'POST', cookie: string) => Promise<{ statusCode: number; cookies: { name: string; value: string }[] }>;
+
+interface Variant {
+  label: string;
+  options?: Partial<SessionModuleOptions>;
+  bare?: boolean;
+}
+
+const VARIANTS: Variant[] = [
+  { label: 'bare', bare: true },
+  { label: 'sessionkit' },
+  { label: 'sessionkit, asyncContext: true', options: { asyncContext: true } },
+  { label: 'sessionkit, preload: true', options: { preload: true } },
+];
+
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const PER_ROUND = Number(process.env.PER_ROUND ?? 4000);
+
+async function start(adapter: Adapter, variant: Variant): Promise<{ app: INestApplication; dispatch: Dispatch }> {
+  const module = variant.bare ? BareAppModule : sessionKitModule(new MemoryStore(), variant.options ?? {});
+  const app = await NestFactory.create(module, adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
+  await app.init();
+  const instance = app.getHttpAdapter().getInstance() as { ready?: () => Promise<void> };
+  if (adapter === 'fastify') await instance.ready!();
+  const handler = adapter === 'express' ? (instance as unknown as (req: unknown, res: unknown) => void) : undefined;
+  const fastify = instance as unknown as { inject(o: object): Promise<{ statusCode: number; cookies: { name: string; value: string }[] }> };
+  const dispatch: Dispatch = (url, method, cookie) => {
+    const options = { url, method, headers: { cookie } };
+    return (handler ? inject(handler, options) : fastify.inject(options)) as ReturnType<Dispatch>;
+  };
+  return { app, dispatch };
+}
+
+function quantile(sorted: number[], q: number): number {
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  return sorted[lo]! + (sorted[Math.ceil(i)]! - sorted[lo]!) * (i - lo);
+}
+
+async function main(): Promise<void> {
+  const rows: string[] = [];
+  for (const adapter of ['fastify', 'express'] as const) {
+    const apps = await Promise.all(VARIANTS.map((v) => start(adapter, v)));
+    // A session made by the app, so "read" and "change" find one; the bare app gets a cookie of the same size.
+    const cookies = await Promise.all(
+      apps.map(async ({ dispatch }, i) => {
+        if (VARIANTS[i]!.bare) return `sid=${'x'.repeat(87)}`;
+        const res = await dispatch('/setup', 'GET', '');
+        return `sid=${res.cookies.find((c) => c.name === 'sid')!.value}`;
+      }),
+    );
+    for (const [scenario, method] of [['none', 'GET'], ['read', 'GET'], ['change', 'POST']] as const) {
+      const samples: number[][] = VARIANTS.map(() => []);
+      for (let round = 0; round <= ROUNDS; round++) {
+        // Alternate the order, so drift spreads over all variants; round 0 warms up.
+        const order = VARIANTS.map((_, i) => (round % 2 === 0 ? i : VARIANTS.length - 1 - i));
+        for (const i of order) {
+          const { dispatch } = apps[i]!;
+          const started = process.hrtime.bigint();
+          for (let n = 0; n < PER_ROUND; n++) {
+            const res = await dispatch(`/${scenario}`, method, cookies[i]!);
+            if (res.statusCode !== 200) throw new Error(`${adapter} ${VARIANTS[i]!.label} /${scenario}: ${res.statusCode}`);
+          }
+          if (round > 0) samples[i]!.push(Number(process.hrtime.bigint() - started) / 1000 / PER_ROUND);
+        }
+      }
+      const bare = quantile([...samples[0]!].sort((a, b) => a - b), 0.5);
+      VARIANTS.forEach((v, i) => {
+        const sorted = [...samples[i]!].sort((a, b) => a - b);
+        const median = quantile(sorted, 0.5);
+        rows.push(
+          `| ${adapter} | ${scenario} | ${v.label} | ${median.toFixed(1)} | ${quantile(sorted, 0.25).toFixed(1)}–${quantile(sorted, 0.75).toFixed(1)} | ${(median - bare >= 0 ? '+' : '') + (median - bare).toFixed(1)} |`,
+        );
+      });
+    }
+    await Promise.all(apps.map(({ app }) => app.close()));
+  }
+  process.stdout.write(
+    `Node ${process.version}, ${ROUNDS} rounds of ${PER_ROUND} sequential requests per variant and scenario, in-process (light-my-request)\n\n` +
+      '| adapter | route | app | µs/request (median) | IQR | vs bare |\n| --- | --- | --- | --- | --- | --- |\n' +
+      rows.join('\n') +
+      '\n',
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
