@@ -96,7 +96,7 @@ export interface SessionModuleOptions {
    * Keep the current request in an `AsyncLocalStorage`, so `SessionService.current()` works from
    * any provider without an `ExecutionContext`. Costs every request of the app, session or not,
    * an async context switch (a few percent of a bare Fastify app's throughput on Node 20; see
-   * docs/benchmarks.md); off, `current()` rejects with an error naming this option.
+   * docs/lifecycle.md); off, `current()` rejects with an error naming this option.
    * @defaultValue `false`
    */
   asyncContext?: boolean;
