@@ -6,7 +6,7 @@ import { hardeningApp } from './fixtures/hardening.fixture.js';
 import { SECRET, adapters, baseUrl, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { randomId, setCookieValue, signedValue } from './support/cookies.js';
-import { type TestStore, openStore, storeKinds } from './support/store-kinds.js';
+import { type TestStore, storeKinds, testStore } from './support/store-matrix.js';
 
 const PLANTED_SECRET = 'a-sibling-subdomain-secret-0123456789-xyz';
 
@@ -83,7 +83,7 @@ describe.each(adapters)('hardening (%s)', (adapter) => {
     let sessions: SessionService;
 
     beforeAll(async () => {
-      store = openStore(kind, `max-${adapter}`);
+      store = testStore(kind, `max-${adapter}`);
       app = await startApp(hardeningApp(store.store, { maxSessionsPerUser: 2 }), adapter);
       base = await baseUrl(app);
       sessions = app.get(SessionService);

@@ -4,7 +4,7 @@ import { hardeningApp } from './fixtures/hardening.fixture.js';
 import { adapters, baseUrl, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { handleOf, idOf } from './support/cookies.js';
-import { type TestStore, openStore, storeKinds } from './support/store-kinds.js';
+import { type TestStore, storeKinds, testStore } from './support/store-matrix.js';
 
 describe.each(adapters)('reserved keys in session data (%s)', (adapter) => {
   describe.each(storeKinds)('%s', (kind) => {
@@ -14,7 +14,7 @@ describe.each(adapters)('reserved keys in session data (%s)', (adapter) => {
     let sessions: SessionService;
 
     beforeAll(async () => {
-      store = openStore(kind, `proto-${adapter}`);
+      store = testStore(kind, `proto-${adapter}`);
       app = await startApp(hardeningApp(store.store), adapter);
       base = await baseUrl(app);
       sessions = app.get(SessionService);

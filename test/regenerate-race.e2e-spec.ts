@@ -4,7 +4,7 @@ import { gate, hardeningApp } from './fixtures/hardening.fixture.js';
 import { adapters, baseUrl, delay, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { setCookieValue } from './support/cookies.js';
-import { type TestStore, openStore, storeKinds } from './support/store-kinds.js';
+import { type TestStore, storeKinds, testStore } from './support/store-matrix.js';
 
 const TRIALS = 200;
 const BATCH = 20;
@@ -17,7 +17,7 @@ describe.each(adapters)('a session destroyed while a login regenerates it stays 
     let sessions: SessionService;
 
     beforeAll(async () => {
-      store = openStore(kind, `race-${adapter}`);
+      store = testStore(kind, `race-${adapter}`);
       app = await startApp(hardeningApp(store.store), adapter);
       base = await baseUrl(app);
       sessions = app.get(SessionService);
