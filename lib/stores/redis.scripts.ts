@@ -42,6 +42,16 @@ local function hdel_range(k, a, first, last)
     i = j + 1
   end
 end
+-- Replaces the hash k with a record: created and touched at ARGV[5] and ARGV[6], the user ARGV[8]
+-- when ARGV[7] is '1', data fields from ARGV[first] on. Returns the user, or false.
+local function write_record(k, first)
+  local user = ARGV[7] == '1' and ARGV[8] or false
+  redis.call('DEL', k)
+  redis.call('HSET', k, '@c', ARGV[5], '@t', ARGV[6])
+  if user then redis.call('HSET', k, '@u', user) end
+  hset_range(k, ARGV, first, #ARGV)
+  return user
+end
 -- A JSON number that JSON.parse reads back as exactly n (shortest of 15 to 17 digits).
 local function jnum(n)
   if n ~= n or n == math.huge or n == -math.huge then return 'null' end
@@ -92,12 +102,7 @@ local inline = ARGV[1] == '1'
 local ttl = tonumber(ARGV[4])
 local now = now_ms()
 local old = redis.call('HGET', k, '@u')
-local has = ARGV[7] == '1'
-local user = has and ARGV[8] or false
-redis.call('DEL', k)
-redis.call('HSET', k, '@c', ARGV[5], '@t', ARGV[6])
-if has then redis.call('HSET', k, '@u', user) end
-hset_range(k, ARGV, 9, #ARGV)
+local user = write_record(k, 9)
 return finish(k, old, user, now, ttl, inline)
 `;
 
@@ -161,12 +166,7 @@ local now = now_ms()
 local ttl = tonumber(ARGV[4])
 if olduser then idx_rem(ARGV[2] .. olduser, ARGV[10], now) end
 local k = ARGV[9] .. ARGV[3]
-local has = ARGV[7] == '1'
-local user = has and ARGV[8] or false
-redis.call('DEL', k)
-redis.call('HSET', k, '@c', ARGV[5], '@t', ARGV[6])
-if has then redis.call('HSET', k, '@u', user) end
-hset_range(k, ARGV, 11, #ARGV)
+local user = write_record(k, 11)
 return finish(k, false, user, now, ttl, inline)
 `;
 
