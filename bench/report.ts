@@ -25,6 +25,10 @@ export interface Stat {
   median: number;
   min: number;
   max: number;
+  /** 25th percentile (linear interpolation between the closest ranks). */
+  q1: number;
+  /** 75th percentile (linear interpolation between the closest ranks). */
+  q3: number;
 }
 
 export interface CaseSummary {
@@ -96,9 +100,26 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** The p-quantile (0 ≤ p ≤ 1) with linear interpolation between the closest ranks (R type 7, numpy's default). */
+function quantile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const pos = (sorted.length - 1) * p;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
 function stat(values: number[]): Stat {
-  if (values.length === 0) return { median: NaN, min: NaN, max: NaN };
-  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+  if (values.length === 0) return { median: NaN, min: NaN, max: NaN, q1: NaN, q3: NaN };
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), q1: quantile(values, 0.25), q3: quantile(values, 0.75) };
+}
+
+/** At or above this share of one CPU used by the load generator, a case counts as loader-bound. */
+export const LOADER_BOUND_SHARE = 0.9;
+
+/** Whether the load generator, rather than the app, set the pace of this case (median over rounds). */
+export function loaderBound(s: CaseSummary): boolean {
+  return s.loaderCpu.median >= LOADER_BOUND_SHARE;
 }
 
 export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario[], rounds: CaseRound[]): CaseSummary[] {
@@ -145,12 +166,14 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
 const adapterLabel = (a: AdapterName): string => (a === 'express' ? 'Express' : 'Fastify');
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const spread = (s: Stat): string => (s.median > 0 && Number.isFinite(s.max) ? `±${(((s.max - s.min) / 2 / s.median) * 100).toFixed(1)}%` : '');
+/** The interquartile range of req/s, and its width as a share of the median. */
+const spread = (s: Stat): string =>
+  s.median > 0 && Number.isFinite(s.q1) && Number.isFinite(s.q3) ? `${int(s.q1)}–${int(s.q3)} (${(((s.q3 - s.q1) / s.median) * 100).toFixed(1)}%)` : '';
 const ms = (n: number): string => (Number.isFinite(n) ? (n >= 10 ? n.toFixed(0) : n.toFixed(1)) : 'n/a');
 const bytesText = (n: number): string => `${Math.round(n).toLocaleString('en-US')} B`;
 
 function statRatioText(s: CaseSummary, r: Stat): string {
-  return s.rounds > 1 ? `${r.median.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)})` : r.median.toFixed(2);
+  return s.rounds > 1 && Number.isFinite(r.q1) ? `${r.median.toFixed(2)} (IQR ${r.q1.toFixed(2)}–${r.q3.toFixed(2)})` : r.median.toFixed(2);
 }
 
 function ratioText(s: CaseSummary): string {
@@ -168,7 +191,7 @@ function verdict(pass: boolean | undefined): string {
   return pass === undefined ? '' : pass ? 'pass' : 'MISS';
 }
 
-const HEADERS = ['Scenario', 'Adapter', 'App', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU µs/req', 'load gen CPU', 'ratio to bare', 'ratio to floor', 'target', 'result'];
+const HEADERS = ['Scenario', 'Adapter', 'App', 'req/s', 'req/s IQR (width)', 'p50 ms', 'p99 ms', 'CPU µs/req', 'load gen CPU', 'ratio to bare', 'ratio to floor', 'target', 'result', 'note'];
 
 function rowsOf(report: BenchReport): string[][] {
   return report.summaries.map((s) => [
@@ -185,7 +208,16 @@ function rowsOf(report: BenchReport): string[][] {
     floorRatioText(s),
     s.target === undefined ? '' : `≥ ${s.target.toFixed(2)}`,
     verdict(s.pass),
+    loaderBound(s) ? 'loader-bound' : '',
   ]);
+}
+
+/** One warning per case whose load generator used ≥ 90% of its CPU. */
+function loaderWarnings(report: BenchReport): string[] {
+  return report.summaries.filter(loaderBound).map(
+    (s) =>
+      `${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}: the load generator used ${Math.round(s.loaderCpu.median * 100)}% of its CPU (≥ ${Math.round(LOADER_BOUND_SHARE * 100)}%), so this case's req/s is capped by the load generator rather than the app, and ${s.app.library === 'bare' && !s.app.floor ? 'as this is the bare app, the ratios to bare of the other apps of this adapter and scenario are relative to a capped ceiling (they read too high)' : 'so is its ratio (it reads too low)'}.`,
+  );
 }
 
 function textTable(headers: string[], rows: string[][], rightAligned: Set<number>, groupBy?: number): string {
@@ -322,8 +354,8 @@ function methodLines(report: BenchReport): string[] {
   const c = report.config;
   return [
     `Core layout: ${report.coreLayout}.`,
-    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) of ${c.duration} s per case after a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case); every app starts afresh each round; figures are medians over rounds, spread = ±half the min–max range, ratio to bare = req/s / req/s of the bare app of the same adapter in the same round, ratio to floor = the same against the floor app (bare + no-op global interceptor) of the same adapter; targets are judged on the ratio to bare.`,
-    'CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run, divided by the responses; Redis and PostgreSQL server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace).',
+    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) of ${c.duration} s per case after a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case); every app starts afresh each round; rounds run the apps in a rotated order, forward in odd rounds and reversed in even ones, so slow drift spreads evenly; figures are medians over rounds, the spread is the interquartile range (25th–75th percentile, linear interpolation; its width as a share of the median in brackets for req/s, "IQR a–b" after each ratio), ratio to bare = req/s / req/s of the bare app of the same adapter in the same round, ratio to floor = the same against the floor app (bare + no-op global interceptor) of the same adapter; targets are judged on the ratio to bare.`,
+    `CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run, divided by the responses; Redis and PostgreSQL server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace; at ${Math.round(LOADER_BOUND_SHARE * 100)}% or more, median over rounds, the row is marked "loader-bound" and a warning names the case).`,
     'Scenarios: "route without session" GET /none and "read" GET /read send the cookie of a session made by GET /setup (user id, role, 3-item cart; the bare apps get a dummy cookie of the same size); "change" POST /change on that session (nestjs-sessionkit: session.increment("n"); peers: n = (n ?? 0) + 1); "first visit" GET /first without a cookie, setting one value in a new session. All connections of a case share the one session.',
     'Peers configured fairly: express-session with resave: false, saveUninitialized: false, rolling: false, cookie { secure: false }, with its MemoryStore, with connect-redis (redis client) and with connect-pg-simple (pg Pool of 10, its own table with createTableIfMissing); @fastify/session (with @fastify/cookie) with saveUninitialized: false, rolling: false, cookie { secure: false } and its memory store. nestjs-sessionkit: SessionModule.forRoot({ secret, cookie: { secure: false }, store }) with defaults otherwise (MemoryStore, RedisStore on ioredis, or PostgresStore on a pg Pool of 10 with createTable). Each Redis app uses its own key prefix (bench:<app>:), removed after each app run; each PostgreSQL app its own table in the schema bench, dropped after each app run.',
     `Lost updates: one session, ${c.connections} connections, ${int(c.lostAmount)} POST /change requests; lost = 2xx responses − final value of n.`,
@@ -343,6 +375,7 @@ export function consoleReport(report: BenchReport): string {
   if (report.summaries.length > 0) {
     out.push('');
     out.push(textTable(HEADERS, rowsOf(report), NUMERIC, 0));
+    for (const w of loaderWarnings(report)) out.push(`Warning: ${w}`);
   }
   const floors = floorRows(report);
   if (floors.length > 0) {
@@ -382,6 +415,31 @@ function formatElapsed(msTotal: number): string {
   return `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
+// ---------------------------------------------------------------- Express vs Fastify
+
+/**
+ * Why bare Express costs several times bare Fastify per request, with this run's figures, and what
+ * the harness does to both, so a reader can check that nothing in it inflates the Express side.
+ */
+function expressFastifyLines(report: BenchReport): string[] {
+  const bare = (adapter: AdapterName): CaseSummary[] => report.summaries.filter((s) => s.app.adapter === adapter && s.app.library === 'bare' && !s.app.floor);
+  const express = bare('express');
+  const fastify = bare('fastify');
+  const pairs = express.map((e) => [e, fastify.find((f) => f.scenario.name === e.scenario.name)] as const).filter((p): p is readonly [CaseSummary, CaseSummary] => p[1] !== undefined);
+  if (pairs.length === 0) return [];
+  const cpuRatio = median(pairs.map(([e, f]) => e.cpu.median / f.cpu.median));
+  const rpsRatio = median(pairs.map(([e, f]) => f.rps.median / e.rps.median));
+  const measured = Number.isFinite(cpuRatio)
+    ? `In this run bare Express used ${cpuRatio.toFixed(1)}× the CPU per request of bare Fastify and served ${fixed(1 / rpsRatio, 2)} of its req/s (medians over the ${pairs.length} scenario(s)).`
+    : '';
+  return [
+    '## Why bare Express costs more than bare Fastify',
+    '',
+    `${measured} The difference is in the frameworks, not in the harness. Express 5 runs every request through its middleware stack (the router walks its list of layers and matches the path of each against a regular expression; NestJS registers Express's JSON and urlencoded body parsers in that stack) and, in \`app.handle\`, swaps the prototypes of Node's \`req\` and \`res\` for Express's own (\`Object.setPrototypeOf\`), which changes their shape on every request and keeps V8's property lookups on them slow. Fastify compiles its routes into a radix tree (find-my-way) at start-up, settles each route's hooks and reply serialiser once there rather than per request, and wraps \`req\` and \`res\` in \`Request\` and \`Reply\` objects of a fixed shape. What the harness does is the same for both: the two bare apps are the same NestJS module with the same controller, differing only in the platform adapter; autocannon sends byte-for-byte identical requests to both (same method, path and headers, and the same cookie header size, a dummy cookie as long as a real session cookie), over ${report.config.connections} keep-alive connections with pipelining 1 on 127.0.0.1; each app runs in a fresh process with NODE_ENV=production, the app and the load generator pinned to their own cores where \`taskset\` exists (${report.coreLayout.split(';')[0]}), with the same warm-up, duration and rounds, in a rotated order. CPU per request is the app process's own utime+stime divided by its responses, so a slower load generator cannot inflate it.`,
+    '',
+  ];
+}
+
 // ---------------------------------------------------------------- markdown
 
 export function markdownReport(report: BenchReport): string {
@@ -412,6 +470,13 @@ export function markdownReport(report: BenchReport): string {
   out.push('');
   out.push(markdownTable(HEADERS, rowsOf(report), NUMERIC));
   out.push('');
+  const warnings = loaderWarnings(report);
+  if (warnings.length > 0) {
+    for (const w of warnings) out.push(`> **Warning:** ${w}`, '>');
+    out.pop();
+    out.push('');
+  }
+  out.push(...expressFastifyLines(report));
   const floors = floorRows(report);
   if (floors.length > 0) {
     out.push('## The interceptor floor');

@@ -9,8 +9,10 @@
  * sweep); --render=bench-dist/results-full.json prints (and, for a full run, writes the docs) from
  * the results of an earlier run without measuring again.
  *
- * Full-run defaults: 3 rounds of 6 s per case after a 2 s warm-up (4 s for an app's first case),
- * which keeps the 11 apps x 4 scenarios under about 25 minutes on the reference machine.
+ * Full-run defaults: 5 rounds of 6 s per case after a 2 s warm-up (4 s for an app's first case);
+ * five rounds give a median and an interquartile range that one outlying round cannot move much.
+ * The run prints its time estimate when it starts. Each round runs the apps in a rotated order,
+ * forward in odd rounds and reversed in even ones, so slow drift spreads evenly over the apps.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -88,7 +90,7 @@ function parseOptions(argv: string[]): Options {
   const list = (key: string): string[] | undefined => flags.get(key)?.split(',').filter(Boolean);
   return {
     quick,
-    rounds: num('rounds', quick ? 1 : 3),
+    rounds: num('rounds', quick ? 1 : 5),
     duration: num('duration', quick ? 3 : 6),
     warmup: num('warmup', quick ? 1 : 2),
     firstWarmup: num('first-warmup', quick ? 3 : 4),
@@ -317,6 +319,8 @@ async function main(): Promise<void> {
     const saved = JSON.parse(readFileSync(resolve(options.render), 'utf8')) as BenchReport;
     // Notes of older runs may carry whole stack traces: keep the sentence and the error line.
     saved.notes = saved.notes.map((n) => (n.includes('\n') ? `${n.split('\n')[0]!.replace(/ before it was ready\b.*$/, ' before it was ready')}: ${conciseError(n)}` : n));
+    // Summaries are recomputed from the rounds, so results saved before a statistic was added render with it.
+    if (saved.rounds.length > 0) saved.summaries = summarize(saved.apps, saved.scenarios, saved.rounds);
     output(saved, saved.mode === 'full' && !process.argv.includes('--no-write'));
     return;
   }
@@ -362,8 +366,10 @@ async function main(): Promise<void> {
   // Every measured case of every round.
   const rounds: CaseRound[] = [];
   for (let round = 1; round <= options.rounds; round++) {
-    // Rotate the order each round so slow drift (thermal, noisy neighbours) spreads over all apps.
-    const order = apps.map((_, i) => apps[(i + round - 1) % apps.length]!);
+    // Rotate the order each round and alternate its direction (forward in rounds 1, 3, 5, ...,
+    // reversed in rounds 2, 4, ...), so slow drift (thermal, noisy neighbours) spreads evenly over all apps.
+    const rotated = apps.map((_, i) => apps[(i + round - 1) % apps.length]!);
+    const order = (round - 1) % 2 === 0 ? rotated : rotated.reverse();
     for (const spec of order) {
       let app: RunningApp;
       try {
