@@ -23,16 +23,17 @@ import { SessionStoreLifecycle, assertNoForeignStoreProvider, storeClassError } 
 import type { SessionStore } from './stores/session-store.interface.js';
 import { SessionEventEmitterBridge } from './integrations/event-emitter.bridge.js';
 
-const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<SessionModuleOptions>()
+const builder = new ConfigurableModuleBuilder<SessionModuleOptions>()
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createSessionOptions')
   .build();
+const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } = builder;
 
 /**
  * Options of `SessionModule.forRootAsync()`: `imports`, `inject` and one of `useFactory`,
  * `useClass` (a class with `createSessionOptions()`) or `useExisting`.
  */
-export type SessionModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
+export type SessionModuleAsyncOptions = (typeof builder)['ASYNC_OPTIONS_TYPE'];
 
 /** A class that `forRootAsync({ useClass })` instantiates to get the options. */
 export interface SessionOptionsFactory {

@@ -20,6 +20,7 @@ describe('session values', () => {
     ['a class instance', new (class Cart {})(), /k is a Cart/],
     ['a nested function', { a: [{ b: () => 1 }] }, /k\.a\[0\]\.b is a function/],
     ['an undefined property', { a: undefined }, /k\.a is undefined/],
+    // eslint-disable-next-line no-sparse-arrays -- the hole is what is tested
     ['an array hole', [1, , 3], /k\[1\] is an empty slot/],
     ['symbol keys', { [Symbol('x')]: 1 }, /symbol keys/],
   ])('refuses %s with a TypeError naming the key and the path', (_, value, message) => {

@@ -34,7 +34,7 @@ async function queryPostgres(url) {
     await client.connect();
     await client.query('SELECT 1');
   } catch (error) {
-    throw new Error(error.code ?? error.message);
+    throw new Error(error.code ?? error.message, { cause: error });
   } finally {
     await client.end().catch(() => undefined);
   }
