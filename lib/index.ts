@@ -1,6 +1,7 @@
 // First, so a second copy of the package (the other module format) is reported before anything else runs.
 import './core/dual-package.check.js';
 
+export { CookieStore, type CookieStoreOptions } from './stores/cookie.store.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.store.js';
 export { PostgresStore, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult, type PostgresStoreOptions } from './stores/postgres.store.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.store.js';
@@ -8,9 +9,11 @@ export { SESSION_STORE } from './session.constants.js';
 export { Session, UseSession } from './session.decorator.js';
 export {
   SessionContextError,
+  SessionCookieTooLargeError,
   SessionError,
   SessionNotLoadedError,
   SessionResponseSentError,
+  SessionStatelessError,
   SessionStoreUnavailableException,
   SessionTooLargeError,
   SessionWrongDecoratorError,

@@ -101,6 +101,7 @@ export class SessionService {
     if (handle === undefined) {
       throw new TypeError('SessionService.destroy() takes a session id (session.id) or a session handle (session.handle).');
     }
+    this.runtime.assertServerSide('SessionService.destroy()');
     await this.runtime.destroyInStore(handle);
     this.runtime.events.emit({ type: 'revoked', handle });
   }
@@ -111,6 +112,7 @@ export class SessionService {
    * (`MemoryStore`, `RedisStore` and `PostgresStore` have it).
    */
   async listByUser(userId: unknown, options: { current?: Pick<Session, 'handle'> | string } = {}): Promise<UserSession[]> {
+    this.runtime.assertServerSide('SessionService.listByUser()');
     const store = this.runtime.store;
     if (!store.listByUser) {
       throw new Error('SessionService.listByUser() needs a store that implements listByUser(); MemoryStore, RedisStore and PostgresStore do.');
@@ -132,6 +134,7 @@ export class SessionService {
    * session: "log out my other devices"). Resolves the number destroyed.
    */
   async destroyByUser(userId: unknown, options: { except?: Pick<Session, 'handle'> | string } = {}): Promise<number> {
+    this.runtime.assertServerSide('SessionService.destroyByUser()');
     const except = this.toHandle(options.except);
     const sessions = await this.listByUser(userId);
     let destroyed = 0;

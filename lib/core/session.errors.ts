@@ -78,3 +78,28 @@ export class SessionWrongDecoratorError extends SessionError {
     );
   }
 }
+
+/**
+ * An API that needs sessions kept on the server was called with `CookieStore`, which keeps each
+ * session only in its browser's cookie: revoking another session, listing a user's sessions,
+ * `maxSessionsPerUser`, or changing a session from a WebSocket message (no response to carry the cookie).
+ */
+export class SessionStatelessError extends SessionError {}
+
+/**
+ * With `CookieStore`: the session would make its `Set-Cookie` header larger than browsers keep.
+ * Raised before any header is sent, so the request fails and the browser keeps its previous,
+ * still valid cookie.
+ */
+export class SessionCookieTooLargeError extends SessionError {
+  constructor(
+    /** Bytes the `Set-Cookie` header would have had. */
+    readonly size: number,
+    /** The `maxCookieBytes` limit of the `CookieStore`. */
+    readonly limit: number,
+  ) {
+    super(
+      `The session would make its cookie ${size} bytes, over the ${limit}-byte limit (CookieStore keeps the whole session, encrypted, in the cookie); nothing was saved and the browser keeps its previous cookie. Store less in the session (ids rather than whole objects), or use a server-side store (MemoryStore, RedisStore, PostgresStore).`,
+    );
+  }
+}

@@ -9,7 +9,8 @@ import { assertSessionKey, assertStorable, emptySessionData } from './session-va
 /** What a handle needs from the runtime that created it (internal). */
 export interface SessionHandleHost {
   destroyInStore(handle: string): Promise<void>;
-  readRecord(handle: string): Promise<SessionRecord | undefined>;
+  /** The session's record as its store (or, with `CookieStore`, the request's cookie) holds it. */
+  reread(session: SessionHandle): Promise<SessionRecord | undefined>;
   readonly options: { readonly maxSessionBytes: number };
   remainingTtl(record: { createdAt: number; touchedAt: number }, now: number): number;
   /** Reports that `session` was destroyed by its own request (the `destroyed` event). */
@@ -73,6 +74,11 @@ export class SessionHandle {
     this.touchedAt = record?.touchedAt ?? now;
     this.data = record?.data ?? emptySessionData();
     this.cookieStale = cookieStale;
+  }
+
+  /** The request the session was loaded for. */
+  get request(): object {
+    return this.context.request;
   }
 
   /** The response the session's cookie goes on. */
@@ -184,7 +190,7 @@ export class SessionHandle {
 
   /** Drops unsaved changes and reads the session again from the store (gone: as after destroy). */
   async reload(): Promise<void> {
-    const record = this.inStore ? await this.host.readRecord(this.handle) : undefined;
+    const record = this.inStore ? await this.host.reread(this) : undefined;
     this.changed.clear();
     this.increments.clear();
     this.watched.clear();

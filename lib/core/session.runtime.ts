@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { HttpException, Logger } from '@nestjs/common';
 import { SessionCookie, newSessionId, sessionHandle } from '../http/session-cookie.js';
-import { SessionResponseSentError, SessionStoreUnavailableException } from './session.errors.js';
+import { SessionCookieTooLargeError, SessionResponseSentError, SessionStatelessError, SessionStoreUnavailableException } from './session.errors.js';
 import { SessionHandle, type SessionHandleHost } from './session.handle.js';
 import { type SessionHttpHost, type SessionHttpResponse, sessionHttp } from '../http/session-http.adapter.js';
 import { type RequestSessionCookie, type RequestSessionSource, createRequestSession } from '../integrations/request-session.facade.js';
@@ -15,6 +15,8 @@ import { assertSavedSize } from './session-size.js';
 import { SessionTooLargeError } from './session.errors.js';
 import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
+import { CookieStore } from '../stores/cookie.store.js';
+import { SessionSealer } from './session-seal.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
 const kContext = Symbol('nestjs-sessionkit.context');
@@ -44,12 +46,24 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   readonly onRequest: SessionHttpHost['onRequest'];
   /** Lifecycle events, for `SessionService.events$` and the `@nestjs/event-emitter` bridge. */
   readonly events = new SessionEvents();
+  /** With `CookieStore`: seals sessions into their cookies, which then replace the store. */
+  private readonly sealer: SessionSealer | undefined;
+  private readonly maxCookieBytes: number;
 
   constructor(
     readonly options: ResolvedSessionOptions,
     readonly store: SessionStore,
   ) {
     this.cookie = new SessionCookie(options);
+    if (store instanceof CookieStore) {
+      if (options.maxSessionsPerUser !== undefined) {
+        throw new SessionStatelessError(
+          'SessionModule: maxSessionsPerUser needs a store that knows every session of a user, and CookieStore keeps sessions only in browsers\' cookies. Remove maxSessionsPerUser, or use RedisStore, PostgresStore or MemoryStore.',
+        );
+      }
+      this.sealer = new SessionSealer(options.secrets, options.cookie.name);
+    }
+    this.maxCookieBytes = store instanceof CookieStore ? store.maxCookieBytes : 0;
     const requests = options.asyncContext ? new AsyncLocalStorage<CurrentRequest>() : undefined;
     this.requests = requests;
     const { preload } = options;
@@ -120,8 +134,23 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return this.contextOf(req, res).load();
   }
 
+  /** True with `CookieStore`: sessions live in their cookies only. */
+  get stateless(): boolean {
+    return this.sealer !== undefined;
+  }
+
+  /** Throws a {@link SessionStatelessError} for `what` when sessions live in their cookies only. */
+  assertServerSide(what: string): void {
+    if (this.sealer !== undefined) {
+      throw new SessionStatelessError(
+        `${what} needs sessions kept on the server, and CookieStore keeps each session only in its browser's cookie. Use RedisStore, PostgresStore or MemoryStore for this.`,
+      );
+    }
+  }
+
   /** Reads the session the request's cookie names, or starts a new one (for {@link SessionContext}). */
   async read(context: SessionContext): Promise<SessionHandle> {
+    if (this.sealer !== undefined) return this.readSealed(context, this.sealer);
     const cookie = this.cookie.read(sessionHttp.cookieHeader(context.request));
     if (cookie === undefined) return this.fresh(context);
     const handle = cookie.handle;
@@ -141,6 +170,30 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return new SessionHandle(this, context, id, sessionHandle(id), undefined, true);
   }
 
+  /** The session sealed in the request's cookie, or a new one when there is none that opens. */
+  private readSealed(context: SessionContext, sealer: SessionSealer): SessionHandle {
+    const opened = this.cookie.readSealed(sessionHttp.cookieHeader(context.request), (value) => sealer.open(value));
+    if (opened === undefined) return this.fresh(context);
+    const { id, record } = opened;
+    const handle = sessionHandle(id);
+    record.user = this.userOf(record.data);
+    if (this.remainingTtl(record, Date.now()) <= 0) {
+      this.events.emit({ type: 'expired', handle, user: record.user });
+      const session = this.fresh(context);
+      session.cookieToClear = true;
+      return session;
+    }
+    return new SessionHandle(this, context, id, handle, record, opened.rotated);
+  }
+
+  /** The session's record as it was when the request came (for `reload()`): the store's, or its cookie's. */
+  async reread(session: SessionHandle): Promise<SessionRecord | undefined> {
+    if (this.sealer === undefined) return this.readRecord(session.handle);
+    const sealer = this.sealer;
+    const opened = this.cookie.readSealed(sessionHttp.cookieHeader(session.request), (value) => sealer.open(value));
+    return opened !== undefined && sessionHandle(opened.id) === session.handle && this.remainingTtl(opened.record, Date.now()) > 0 ? opened.record : undefined;
+  }
+
   /** Milliseconds the session may still live, by both timeouts. */
   remainingTtl(record: { createdAt: number; touchedAt: number }, now: number): number {
     const { idleTimeout, absoluteTimeout } = this.options;
@@ -149,6 +202,8 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   }
 
   async destroyInStore(handle: string): Promise<void> {
+    // A session in a cookie goes when the cookie is cleared; there is nothing else to remove.
+    if (this.sealer !== undefined) return;
     try {
       await this.store.destroy(handle);
     } catch (error) {
@@ -178,7 +233,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   /** Writes what the request changed, if anything, and sets the cookie headers (through {@link SessionContext.flush}, which serializes commits). */
   async commit(session: SessionHandle): Promise<void> {
-    const res = session.response;
+    if (this.sealer !== undefined) return this.commitSealed(session, this.sealer);
     const now = Date.now();
     let setCookie: string | undefined;
     try {
@@ -217,6 +272,11 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       if (error instanceof SessionValueError || error instanceof SessionTooLargeError) throw error;
       throw this.storeFailure('write', error, session.handle);
     }
+    this.committed(session, setCookie);
+  }
+
+  /** Resets what the request changed, now saved, and sends the cookie if it changed. */
+  private committed(session: SessionHandle, setCookie: string | undefined): void {
     session.changed.clear();
     session.increments.clear();
     session.watched.clear();
@@ -225,8 +285,54 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     session.cookieStale = false;
     if (setCookie !== undefined) {
       session.cookieToClear = false;
-      this.sendCookie(res, setCookie);
+      this.sendCookie(session.response, setCookie);
     }
+  }
+
+  /** True when the request changed `session` (for sockets, which cannot save a sealed session). */
+  hasChanges(session: SessionHandle): boolean {
+    return session.inStore ? this.buildPatch(session, Date.now()) !== undefined : !isEmpty(session.data);
+  }
+
+  /**
+   * With `CookieStore`: seals the whole session into a new cookie when anything changed, the
+   * cookie is stale (new id, older secret, `persist()`) or a touch is due, since the idle expiry
+   * lives inside the ciphertext. A cookie over `maxCookieBytes` fails before any header is sent.
+   */
+  private commitSealed(session: SessionHandle, sealer: SessionSealer): void {
+    const now = Date.now();
+    let setCookie: string | undefined;
+    const empty = isEmpty(session.data);
+    const due =
+      session.cookieStale ||
+      session.touchRequested ||
+      now - session.touchedAt >= this.options.touchInterval ||
+      (!session.inStore && !empty) ||
+      (session.inStore && this.buildPatch(session, now) !== undefined);
+    if (due && !(empty && !session.inStore)) {
+      const record = this.fullRecord(session, now);
+      const ttl = this.remainingTtl(record, now);
+      if (ttl > 0) {
+        assertSavedSize(session.data, session.changed, this.options.maxSessionBytes);
+        setCookie = this.cookie.issueValue(sealer.seal(session.id, record), this.cookieMaxAge(session, ttl), this.persistent(session));
+        const size = Buffer.byteLength(setCookie, 'utf8');
+        if (size > this.maxCookieBytes) throw new SessionCookieTooLargeError(size, this.maxCookieBytes);
+        if (!session.inStore) {
+          const from = session.movedFrom;
+          this.events.emit(from === undefined ? { type: 'created', handle: session.handle, user: record.user } : { type: 'regenerated', handle: session.handle, previousHandle: from, user: record.user });
+        }
+        session.inStore = true;
+        session.movedFrom = undefined;
+        session.storedUser = record.user;
+        session.touchedAt = now;
+      } else {
+        // Past its absolute timeout: the session ends here.
+        session.inStore = false;
+        session.cookieToClear = true;
+      }
+    }
+    if (setCookie === undefined && session.cookieToClear && !session.inStore) setCookie = this.cookie.clear();
+    this.committed(session, setCookie);
   }
 
   /**

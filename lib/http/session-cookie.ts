@@ -100,6 +100,22 @@ export class SessionCookie {
    * the header holds several cookies of the session's name, the first that verifies counts.
    */
   read(header: string | undefined): VerifiedCookie | undefined {
+    return this.find(header, (value) => {
+      if (value.length !== SIGNED_LENGTH || value.charCodeAt(ID_LENGTH) !== 46 /* . */) return undefined;
+      return this.verified.get(value) ?? this.verify(value);
+    });
+  }
+
+  /**
+   * The first value of a cookie of the session's name in `header` that `open` accepts (for
+   * `CookieStore`, whose cookie carries the sealed session rather than a signed id).
+   */
+  readSealed<T>(header: string | undefined, open: (value: string) => T | undefined): T | undefined {
+    return this.find(header, open);
+  }
+
+  /** Tries the values of at most {@link MAX_CANDIDATES} cookies of the session's name, in order. */
+  private find<T>(header: string | undefined, accept: (value: string) => T | undefined): T | undefined {
     if (!header || !header.includes(this.prefix)) return undefined;
     let candidates = 0;
     let start = 0;
@@ -110,21 +126,18 @@ export class SessionCookie {
       start = end + 1;
       if (value === undefined) continue;
       candidates++;
-      const cached = this.verified.get(value);
-      if (cached !== undefined) return cached;
-      const result = this.verify(value);
+      const result = accept(value);
       if (result !== undefined) return result;
     }
     return undefined;
   }
 
-  /** The value of the pair `header[start, end)` if it is the session cookie in the form of a signed id. */
+  /** The value of the pair `header[start, end)` if it is a cookie of the session's name. */
   private valueOf(header: string, start: number, end: number): string | undefined {
     const eq = header.indexOf('=', start);
     if (eq === -1 || eq >= end || header.slice(start, eq).trim() !== this.name) return undefined;
-    let value = header.slice(eq + 1, end).trim();
-    if (value.length === SIGNED_LENGTH + 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    return value.length === SIGNED_LENGTH && value.charCodeAt(ID_LENGTH) === 46 /* . */ ? value : undefined;
+    const value = header.slice(eq + 1, end).trim();
+    return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
   }
 
   /** Checks `value`'s signature against every secret; a verified cookie is cached. */
@@ -161,8 +174,12 @@ export class SessionCookie {
    * `maxAgeMs` when `persistent` (default: the `cookie.persistent` option; a session's `persist()` overrides it).
    */
   issue(id: string, maxAgeMs: number | undefined, persistent = this.options.cookie.persistent): string {
-    const signed = `${id}.${this.sign(id, this.keys[0]!)}`;
-    return this.serialize(signed, persistent ? Math.max(0, Math.floor((maxAgeMs ?? 0) / 1000)) : undefined);
+    return this.issueValue(`${id}.${this.sign(id, this.keys[0]!)}`, maxAgeMs, persistent);
+  }
+
+  /** A `Set-Cookie` value carrying `value` as it is (a sealed session), with `Max-Age` as for {@link issue}. */
+  issueValue(value: string, maxAgeMs: number | undefined, persistent = this.options.cookie.persistent): string {
+    return this.serialize(value, persistent ? Math.max(0, Math.floor((maxAgeMs ?? 0) / 1000)) : undefined);
   }
 
   /** A `Set-Cookie` value that removes the cookie. */

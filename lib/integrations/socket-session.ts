@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { HttpException, UseInterceptors } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { SessionContext, type SessionContextHost } from '../core/session.context.js';
-import { SessionContextError, SessionError } from '../core/session.errors.js';
+import { SessionContextError, SessionError, SessionStatelessError } from '../core/session.errors.js';
 import type { SessionHandle } from '../core/session.handle.js';
 import type { SessionRuntime } from '../core/session.runtime.js';
 import type { SessionHttpRequest } from '../http/session-http.adapter.js';
@@ -17,6 +17,9 @@ export class SessionSocketError extends SessionError {}
 
 const NO_SESSION =
   'This socket has no session to save the change in: its handshake brought no session cookie, or the session ended (logged out or expired). A socket cannot set a cookie, so it cannot start a session: log in over HTTP, then reconnect the socket.';
+
+const STATELESS =
+  'A socket message changed the session, and CookieStore keeps the session in its cookie, which a socket cannot send: the change cannot be saved. Change the session over HTTP, or use a server-side store (RedisStore, PostgresStore, MemoryStore).';
 
 const NO_HANDSHAKE =
   'nestjs-sessionkit found no handshake request for this WebSocket, so it cannot read its session cookie. With @nestjs/platform-ws the gateway must share the application\'s HTTP server (`@WebSocketGateway()` without a port of its own); @nestjs/platform-socket.io works on any port.';
@@ -63,6 +66,10 @@ class SocketSessionHost implements SessionContextHost {
   commit(session: SessionHandle): Promise<void> {
     if (!session.inStore) {
       for (const _ in session.data) return Promise.reject(new SessionSocketError(NO_SESSION));
+    }
+    if (this.runtime.stateless) {
+      // The session lives in the cookie, and a socket cannot send one: refuse changes, skip touches.
+      return this.runtime.hasChanges(session) ? Promise.reject(new SessionStatelessError(STATELESS)) : Promise.resolve();
     }
     return this.runtime.commit(session);
   }
