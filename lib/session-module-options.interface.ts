@@ -49,11 +49,13 @@ export interface SessionModuleOptions {
    * (UTF-8) and of at least 8 distinct characters: `openssl rand -base64 48` makes a good one.
    * The first signs; all verify. To rotate, put the new secret first and keep the old one
    * until the sessions it signed have expired: their cookies are re-issued under the new one.
+   * With `CookieStore`, the same list gives the encryption keys, and rotation works the same way.
    */
   secret: string | string[];
   /**
    * Where sessions are kept: an instance, or a class that Nest builds with dependency injection.
-   * A class store is closed on shutdown; an instance you pass is yours to close.
+   * A class store is closed on shutdown; an instance you pass is yours to close. `CookieStore`
+   * keeps no server-side state: the session lives in its encrypted cookie.
    * @defaultValue a new {@link MemoryStore} (one process only; closed on shutdown)
    */
   store?: SessionStore | Type<SessionStore>;
@@ -113,7 +115,8 @@ export interface SessionModuleOptions {
    * The most sessions one user may hold at once. When a login (a session getting an `authKey`
    * value) would exceed it, that user's oldest sessions (by creation time) are destroyed first,
    * so `maxSessionsPerUser: 1` keeps one session per user. Needs a store with `listByUser`
-   * (`MemoryStore` and `RedisStore` have it; with other stores it is not enforced), and costs
+   * (`MemoryStore`, `RedisStore` and `PostgresStore` have it; with other stores it is not
+   * enforced; with `CookieStore` the app does not start), and costs
    * one `listByUser` per login.
    * @defaultValue none: no limit
    */
