@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import { CookieStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
 import { websocketApp } from './fixtures/websocket.fixture.js';
 import { type AdapterName, SECRET, adapters, baseUrl, delay, startApp } from './support/app.js';
 import { Client } from './support/client.js';
@@ -205,6 +205,36 @@ describe.each(adapters)('WebSocket gateways (%s)', (adapter) => {
       } finally {
         await app.close();
       }
+    });
+  });
+});
+
+describe.each(adapters)('WebSocket gateways with CookieStore (%s)', (adapter) => {
+  describe.each(socketPlatforms)('with %s', (platform) => {
+    let app: INestApplication;
+    let base: string;
+    const sockets: SocketClient[] = [];
+
+    beforeAll(async () => {
+      app = await start(new CookieStore(), adapter, platform);
+      base = await baseUrl(app);
+    });
+    afterAll(async () => {
+      for (const socket of sockets.splice(0)) socket.close();
+      await app.close();
+    });
+
+    it('reads the session sealed in the handshake cookie, and refuses changes a socket cannot save', async () => {
+      const browser = await loggedIn(base, 21);
+      const socket = await connectSocket(platform, base, cookieOf(browser));
+      sockets.push(socket);
+      expect(await socket.send('whoami')).toEqual({ event: 'whoami', data: 21 });
+      const refused = await socket.send('bump');
+      expect(refused.event).toBe('exception');
+      expect((refused.data as { message: string }).message).toMatch(/CookieStore keeps the session in its cookie, which a socket cannot send/);
+      // The session is as the HTTP login left it, and reading still works.
+      expect((await browser.get('/me')).body).toEqual({ userId: 21 });
+      expect(await socket.send('whoami')).toEqual({ event: 'whoami', data: 21 });
     });
   });
 });
