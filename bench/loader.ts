@@ -2,11 +2,39 @@
  * The load generator: runs autocannon once in its own process (the harness pins it to its own
  * core) and prints one JSON line (`LoadResult`). Usage: `node bench-dist/bench/loader.js '<LoadJob JSON>'`.
  */
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import { loadMany, percentile } from './client.js';
 import type { LoadJob, LoadResult } from './common.js';
+
+/** A many-sessions job: each request carries the next cookie of the file, sent by the minimal client. */
+async function many(job: LoadJob & { cookiesFile: string }): Promise<LoadResult> {
+  const cookies = readFileSync(job.cookiesFile, 'utf8').split('\n').filter(Boolean);
+  const url = new URL(job.url);
+  const cpuBefore = process.cpuUsage();
+  const r = await loadMany(Number(url.port), job.method, url.pathname, cookies, job.connections, job.duration ?? 10);
+  const cpu = process.cpuUsage(cpuBefore);
+  const round2 = (n: number): number => Math.round(n * 100) / 100;
+  return {
+    requests: r.requests,
+    seconds: r.seconds,
+    rps: r.requests / r.seconds,
+    p50: round2(percentile(r.latenciesMs, 0.5)),
+    p99: round2(percentile(r.latenciesMs, 0.99)),
+    status2xx: r.status2xx,
+    non2xx: r.non2xx,
+    errors: 0,
+    timeouts: 0,
+    loaderCpuShare: (cpu.user + cpu.system) / 1e6 / r.seconds,
+  };
+}
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '') as LoadJob;
+  if (job.cookiesFile !== undefined) {
+    process.stdout.write(`${JSON.stringify(await many(job as LoadJob & { cookiesFile: string }))}\n`);
+    return;
+  }
   const options: autocannon.Options = {
     url: job.url,
     method: job.method,
