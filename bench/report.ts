@@ -3,6 +3,8 @@
  */
 import type { AdapterName, AppSpec, LoadResult, Scenario, ScenarioName, StoreKind } from './common.js';
 import type { BytesResult, MillionResult } from './memory.js';
+import type { ProfileResult } from './profile.js';
+import type { RedisRunStats } from './redis-stats.js';
 
 /** One measured case in one round. */
 export interface CaseRound extends LoadResult {
@@ -10,6 +12,16 @@ export interface CaseRound extends LoadResult {
   app: string;
   scenario: ScenarioName;
   cpuUsPerRequest: number;
+  /** What Redis did during the measured run, for apps on Redis. */
+  redis?: RedisRunStats;
+}
+
+/** How long making the sessions of the many-sessions cases took, per app and round. */
+export interface SeedingResult {
+  round: number;
+  app: string;
+  sessions: number;
+  ms: number;
 }
 
 export interface LostResult {
@@ -71,6 +83,9 @@ export interface BenchReport {
   lost: LostResult[];
   bytes: BytesResult | undefined;
   million: MillionResult | undefined;
+  /** Absent in results of older runs. */
+  seedings?: SeedingResult[];
+  profiles?: ProfileResult[];
 }
 
 // ---------------------------------------------------------------- targets

@@ -15,9 +15,9 @@
  * forward in odd rounds and reversed in even ones, so slow drift spreads evenly over the apps.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
@@ -33,11 +33,17 @@ import {
   type ReadyMessage,
   SCENARIOS,
   type Scenario,
+  type ScenarioName,
+  appSpec,
   pgTableOf,
   redisPrefixOf,
+  scenarioApplies,
 } from './common.js';
+import { seedSessions } from './client.js';
+import { type ProfileResult, analyseProfile, profileConsoleTable } from './profile.js';
+import { startRedisStats } from './redis-stats.js';
 import { type BytesResult, type MillionResult, deleteKeysUnder } from './memory.js';
-import { type BenchReport, type CaseRound, type LostResult, consoleReport, markdownReport, summarize, svgChart } from './report.js';
+import { type BenchReport, type CaseRound, type LostResult, type SeedingResult, consoleReport, markdownReport, summarize, svgChart } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -66,6 +72,12 @@ interface Options {
   write: boolean;
   /** A results JSON of an earlier run to print and write again, measuring nothing. */
   render: string | undefined;
+  /** Profile this scenario instead of measuring (`--profile=read`). */
+  profile: ScenarioName | undefined;
+  /** Seconds of load per profiled case. */
+  profileSeconds: number;
+  /** Whether a full run ends with its profile pass. */
+  profilePass: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -75,7 +87,7 @@ function parseOptions(argv: string[]): Options {
     if (!m) throw new Error(`Unknown argument ${arg}`);
     flags.set(m[1]!, m[2] ?? 'true');
   }
-  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'no-write', 'only-memory', 'render'];
+  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'no-write', 'only-memory', 'render', 'profile', 'profile-seconds', 'no-profile'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`Unknown option --${key}. Known: ${known.map((k) => `--${k}`).join(' ')}`);
   const quick = flags.has('quick');
   const onlyMemory = flags.has('only-memory');
@@ -88,6 +100,8 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const list = (key: string): string[] | undefined => flags.get(key)?.split(',').filter(Boolean);
+  const profile = flags.get('profile');
+  if (profile !== undefined && !SCENARIOS.some((s) => s.name === profile)) throw new Error(`--profile takes a scenario: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   return {
     quick,
     rounds: num('rounds', quick ? 1 : 5),
@@ -104,6 +118,9 @@ function parseOptions(argv: string[]): Options {
     // A memory-only run has no throughput table: never overwrite the docs with it.
     write: !quick && !onlyMemory && !flags.has('no-write'),
     render: flags.get('render'),
+    profile: profile as ScenarioName | undefined,
+    profileSeconds: num('profile-seconds', 5),
+    profilePass: !quick && !onlyMemory && !flags.has('no-profile'),
   };
 }
 
@@ -152,8 +169,8 @@ interface RunningApp {
   stderr: () => string;
 }
 
-function startApp(spec: AppSpec, pinning: Pinning): Promise<RunningApp> {
-  const [cmd, args] = command(pinning.app, [APP_MAIN, spec.name]);
+function startApp(spec: AppSpec, pinning: Pinning, nodeArgs: string[] = []): Promise<RunningApp> {
+  const [cmd, args] = command(pinning.app, [...nodeArgs, APP_MAIN, spec.name]);
   const child = spawn(cmd, args, { cwd: root, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -253,6 +270,133 @@ async function readN(app: RunningApp, cookie: string): Promise<number> {
   return body.n;
 }
 
+// ---------------------------------------------------------------- what the load generator sends
+
+/** The bare apps' stand-in for the i-th distinct session cookie: as long as a real one, all different. */
+function bareCookie(i: number): string {
+  const tag = i.toString(36);
+  return `sid=${'x'.repeat(87 - tag.length)}${tag}`;
+}
+
+/**
+ * The cookies one running app gets: the one session of the one-session cases (made on first
+ * need), and the many sessions of the many-sessions cases (seeded on first need, written to a
+ * file the load generator reads).
+ */
+class ClientState {
+  private cookie: string | undefined;
+  private cookiesFile: string | undefined;
+
+  constructor(
+    private readonly app: RunningApp,
+    private readonly seedings: SeedingResult[],
+    private readonly round: number,
+  ) {}
+
+  async job(scenario: Scenario, connections: number): Promise<(seconds: number) => LoadJob> {
+    const url = `http://127.0.0.1:${this.app.port}${scenario.path}`;
+    if (scenario.sessions !== undefined) {
+      const cookiesFile = await this.many(scenario.sessions);
+      return (seconds) => ({ url, method: scenario.method, headers: {}, connections, duration: seconds, cookiesFile });
+    }
+    const headers: Record<string, string> = {};
+    if (scenario.withCookie) {
+      // The bare app gets a cookie header of the same size, so requests are byte for byte alike.
+      this.cookie ??= this.app.spec.library === 'bare' ? BARE_COOKIE : await createSession(this.app);
+      headers.cookie = this.cookie;
+    }
+    return (seconds) => ({ url, method: scenario.method, headers, connections, duration: seconds });
+  }
+
+  private async many(count: number): Promise<string> {
+    if (this.cookiesFile !== undefined) return this.cookiesFile;
+    let cookies: string[];
+    if (this.app.spec.library === 'bare') {
+      cookies = Array.from({ length: count }, (_, i) => bareCookie(i));
+    } else {
+      log(`  seeding ${count.toLocaleString('en-US')} sessions in ${this.app.spec.name} ...`);
+      const seeded = await seedSessions(this.app.port, '/setup', count, SEED_CONCURRENCY);
+      cookies = seeded.cookies;
+      this.seedings.push({ round: this.round, app: this.app.spec.name, sessions: count, ms: seeded.ms });
+      log(`  seeded in ${(seeded.ms / 1000).toFixed(1)} s (${Math.round(count / (seeded.ms / 1000))} sessions/s)`);
+    }
+    const dir = join(root, 'bench-dist', 'cookies');
+    mkdirSync(dir, { recursive: true });
+    this.cookiesFile = join(dir, `${this.app.spec.name}.txt`);
+    writeFileSync(this.cookiesFile, `${cookies.join('\n')}\n`);
+    return this.cookiesFile;
+  }
+}
+
+/** Concurrent GET /setup requests while seeding the many-sessions cases. */
+const SEED_CONCURRENCY = 50;
+
+// ---------------------------------------------------------------- profiles
+
+/** The full run's profile pass: these scenarios on these apps. */
+const PROFILED_SCENARIOS: readonly ScenarioName[] = ['read', 'change', 'first', 'none'];
+const PROFILED_APPS = ['fastify-sessionkit-memory', 'express-sessionkit-memory'] as const;
+/** Sampling interval of the profiles, µs (V8's default is 1000). */
+const PROFILE_INTERVAL_US = 250;
+
+const hrtimeUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * Runs `spec` under `node --cpu-prof`, drives `scenario` for the profile seconds after a warm-up,
+ * and classifies the samples taken while the load ran.
+ */
+async function profileCase(spec: AppSpec, scenario: Scenario, options: Options, pinning: Pinning, seedings: SeedingResult[]): Promise<ProfileResult> {
+  const dir = join(root, 'bench-dist', 'profiles');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${spec.name}-${scenario.name}.cpuprofile`);
+  rmSync(file, { force: true });
+  const app = await startApp(spec, pinning, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${basename(file)}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`]);
+  let from: number;
+  let to: number;
+  let result: LoadResult;
+  try {
+    const job = await new ClientState(app, seedings, 0).job(scenario, options.connections);
+    await runLoader(job(options.firstWarmup), pinning);
+    from = hrtimeUs();
+    result = await runLoader(job(options.profileSeconds), pinning);
+    to = hrtimeUs();
+  } finally {
+    await stopApp(app);
+    if (spec.store === 'redis') {
+      const connection = await connectRedis();
+      if ('redis' in connection) {
+        await deleteKeysUnder(connection.redis, redisPrefixOf(spec.name));
+        connection.redis.disconnect();
+      }
+    }
+  }
+  // The profile is written as the process exits.
+  for (let i = 0; i < 50 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!existsSync(file)) throw new Error(`${spec.name} wrote no profile at ${file}`);
+  return analyseProfile(file, root, from, to, result.requests, spec.name, scenario.name);
+}
+
+/** `npm run bench -- --profile=<scenario> [--apps=...]`: profiles, prints the category tables, measures nothing else. */
+async function profileOnly(options: Options): Promise<void> {
+  const scenario = SCENARIOS.find((s) => s.name === options.profile)!;
+  const names = options.apps ?? [...PROFILED_APPS];
+  const pinning = detectPinning();
+  log(`Profiling ${scenario.label} on ${names.join(', ')}: ${options.firstWarmup} s warm-up, ${options.profileSeconds} s profiled, sampling every ${PROFILE_INTERVAL_US} µs; profiles in bench-dist/profiles/`);
+  const results: ProfileResult[] = [];
+  for (const name of names) {
+    const spec = appSpec(name);
+    if (!scenarioApplies(scenario, spec)) {
+      log(`  ${name}: the scenario ${scenario.name} does not run on this app`);
+      continue;
+    }
+    const result = await profileCase(spec, scenario, options, pinning, []);
+    results.push(result);
+    process.stdout.write(`\n${profileConsoleTable(result)}\n`);
+  }
+  mkdirSync(join(root, 'bench-dist'), { recursive: true });
+  writeFileSync(join(root, 'bench-dist', `profile-${scenario.name}.json`), JSON.stringify(results, null, 2));
+}
+
 // ---------------------------------------------------------------- Redis
 
 async function connectRedis(): Promise<{ redis: Redis; version: string } | { error: string }> {
@@ -315,6 +459,10 @@ function gitDescription(): string {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.profile !== undefined) {
+    await profileOnly(options);
+    return;
+  }
   if (options.render !== undefined) {
     const saved = JSON.parse(readFileSync(resolve(options.render), 'utf8')) as BenchReport;
     // Notes of older runs may carry whole stack traces: keep the sentence and the error line.
@@ -363,14 +511,17 @@ async function main(): Promise<void> {
   log(pinning.layout);
   for (const s of skipped) log(s);
 
-  // Every measured case of every round.
+  // Every measured case of every round, and how long each seeding of the many-sessions cases took.
   const rounds: CaseRound[] = [];
+  const seedings: SeedingResult[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     // Rotate the order each round and alternate its direction (forward in rounds 1, 3, 5, ...,
     // reversed in rounds 2, 4, ...), so slow drift (thermal, noisy neighbours) spreads evenly over all apps.
     const rotated = apps.map((_, i) => apps[(i + round - 1) % apps.length]!);
     const order = (round - 1) % 2 === 0 ? rotated : rotated.reverse();
     for (const spec of order) {
+      const mine = scenarios.filter((s) => scenarioApplies(s, spec));
+      if (mine.length === 0) continue;
       let app: RunningApp;
       try {
         app = await startApp(spec, pinning);
@@ -380,27 +531,26 @@ async function main(): Promise<void> {
         continue;
       }
       try {
-        // The bare app gets a cookie header of the same size, so requests are byte for byte alike.
-        const cookie = spec.library === 'bare' ? BARE_COOKIE : await createSession(app);
+        const clients = new ClientState(app, seedings, round);
         let first = true;
-        for (const scenario of scenarios) {
-          const job = (seconds: number): LoadJob => ({
-            url: `http://127.0.0.1:${app.port}${scenario.path}`,
-            method: scenario.method,
-            headers: scenario.withCookie ? { cookie } : {},
-            connections: options.connections,
-            duration: seconds,
-          });
+        for (const scenario of mine) {
+          const job = await clients.job(scenario, options.connections);
           // Warm up (longer for the app's first case: JIT, heap sizing, connection pools).
           await runLoader(job(first ? options.firstWarmup : options.warmup), pinning);
           first = false;
+          const redisRun = spec.store === 'redis' && redis !== undefined ? await startRedisStats(redis) : undefined;
           const cpuBefore = cpuSeconds(app.pid);
           const result = await runLoader(job(options.duration), pinning);
           const cpuAfter = cpuSeconds(app.pid);
+          const redisStats = redisRun === undefined ? undefined : await redisRun();
           const cpuUsPerRequest = result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : NaN;
-          rounds.push({ round, app: spec.name, scenario: scenario.name, ...result, cpuUsPerRequest });
+          rounds.push({ round, app: spec.name, scenario: scenario.name, ...result, cpuUsPerRequest, ...(redisStats === undefined ? {} : { redis: redisStats }) });
+          const redisText =
+            redisStats === undefined || result.requests === 0
+              ? ''
+              : `  redis ${(Object.values(redisStats.calls).reduce((a, b) => a + b, 0) / result.requests).toFixed(2)} cmd/req ${(redisStats.cpuUs / result.requests).toFixed(0)} us/req`;
           log(
-            `  round ${round}  ${spec.name.padEnd(26)} ${scenario.name.padEnd(7)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuUsPerRequest.toFixed(0)} us/req  loader ${Math.round(result.loaderCpuShare * 100)}%` +
+            `  round ${round}  ${spec.name.padEnd(26)} ${scenario.name.padEnd(11)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuUsPerRequest.toFixed(0)} us/req  loader ${Math.round(result.loaderCpuShare * 100)}%${redisText}` +
               (result.non2xx + result.errors + result.timeouts > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})` : ''),
           );
         }
@@ -411,6 +561,22 @@ async function main(): Promise<void> {
         await stopApp(app);
         if (spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(spec.name));
         if (spec.store === 'postgres') await dropTable(pgPool, spec.name);
+      }
+    }
+  }
+
+  // Where the CPU of a nestjs-sessionkit request goes: one short profiled run per scenario and adapter.
+  const profiles: ProfileResult[] = [];
+  if (options.profilePass) {
+    for (const scenario of SCENARIOS.filter((s) => PROFILED_SCENARIOS.includes(s.name))) {
+      for (const name of PROFILED_APPS) {
+        const spec = APPS.find((a) => a.name === name)!;
+        try {
+          profiles.push(await profileCase(spec, scenario, options, pinning, seedings));
+          log(`  profile  ${spec.name.padEnd(26)} ${scenario.name.padEnd(11)} ${profiles[profiles.length - 1]!.totalUs.toFixed(0)} us/req sampled`);
+        } catch (error) {
+          notes.push(`Profile of ${spec.name}, ${scenario.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
       }
     }
   }
@@ -503,6 +669,8 @@ async function main(): Promise<void> {
     lost,
     bytes,
     million,
+    seedings,
+    profiles,
   };
 
   mkdirSync(join(root, 'bench-dist'), { recursive: true });
