@@ -174,6 +174,11 @@ export interface LoadJob {
   /** Total requests; autocannon waits for every response. */
   amount?: number;
   /**
+   * Seconds of warm-up before the measured run, in the same process: the loader prints `warm`
+   * and waits for a line on its standard input before it measures.
+   */
+  warmup?: number;
+  /**
    * A file of cookies (`name=value`, one a line): each request carries the next one, sent by the
    * minimal client of bench/client.ts instead of autocannon (`headers` is then ignored; needs `duration`).
    */

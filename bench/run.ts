@@ -41,7 +41,7 @@ import {
 } from './common.js';
 import { seedSessions } from './client.js';
 import { type ProfileResult, analyseProfile, profileConsoleTable } from './profile.js';
-import { startRedisStats } from './redis-stats.js';
+import { type RedisRunStats, startRedisStats } from './redis-stats.js';
 import { type BytesResult, type MillionResult, deleteKeysUnder } from './memory.js';
 import { type BenchReport, type CaseRound, type LostResult, type SeedingResult, consoleReport, markdownReport, summarize, svgChart } from './report.js';
 
@@ -214,25 +214,43 @@ function stopApp(app: RunningApp): Promise<void> {
   });
 }
 
-/** Runs a child process and resolves the JSON of the last line it prints. */
-function runJsonChild(argv: [string, string[]], what: string): Promise<unknown> {
+/**
+ * Runs a child process and resolves the JSON of the last line it prints. When it prints a line
+ * `warm`, awaits `onWarm` and then writes a line to its standard input.
+ */
+function runJsonChild(argv: [string, string[]], what: string, onWarm?: () => Promise<void>): Promise<unknown> {
   const [cmd, args] = argv;
-  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  let warmed = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (!warmed && /^warm$/m.test(out)) {
+      warmed = true;
+      void (onWarm ?? (() => Promise.resolve()))().then(
+        () => child.stdin.write('go\n'),
+        (error: unknown) => {
+          err += `\nError: ${error instanceof Error ? error.message : String(error)}`;
+          child.kill('SIGKILL');
+        },
+      );
+    }
+  });
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  child.stdin.on('error', () => undefined);
   return new Promise((resolvePromise, reject) => {
     child.on('exit', (code) => {
+      child.stdin.destroy();
       const line = out.trim().split('\n').pop();
-      if (code !== 0 || !line) return reject(new Error(`${what} failed (${code}): ${conciseError(err)}`));
+      if (code !== 0 || !line || line === 'warm') return reject(new Error(`${what} failed (${code}): ${conciseError(err)}`));
       resolvePromise(JSON.parse(line));
     });
   });
 }
 
-function runLoader(job: LoadJob, pinning: Pinning): Promise<LoadResult> {
-  return runJsonChild(command(pinning.loader, [LOADER, JSON.stringify(job)]), 'autocannon') as Promise<LoadResult>;
+function runLoader(job: LoadJob, pinning: Pinning, onWarm?: () => Promise<void>): Promise<LoadResult> {
+  return runJsonChild(command(pinning.loader, [LOADER, JSON.stringify(job)]), 'load generator', onWarm) as Promise<LoadResult>;
 }
 
 function runMemory(mode: 'bytes' | 'million', pinning: Pinning): Promise<unknown> {
@@ -356,9 +374,12 @@ async function profileCase(spec: AppSpec, scenario: Scenario, options: Options, 
   let result: LoadResult;
   try {
     const job = await new ClientState(app, seedings, 0).job(scenario, options.connections);
-    await runLoader(job(options.firstWarmup), pinning);
-    from = hrtimeUs();
-    result = await runLoader(job(options.profileSeconds), pinning);
+    let start = NaN;
+    result = await runLoader({ ...job(options.profileSeconds), warmup: options.firstWarmup }, pinning, () => {
+      start = hrtimeUs();
+      return Promise.resolve();
+    });
+    from = start;
     to = hrtimeUs();
   } finally {
     await stopApp(app);
@@ -535,12 +556,17 @@ async function main(): Promise<void> {
         let first = true;
         for (const scenario of mine) {
           const job = await clients.job(scenario, options.connections);
-          // Warm up (longer for the app's first case: JIT, heap sizing, connection pools).
-          await runLoader(job(first ? options.firstWarmup : options.warmup), pinning);
+          // Warm up (longer for the app's first case: JIT, heap sizing, connection pools), then
+          // measure, in one load-generator process; the app's CPU time and the Redis counters are
+          // taken between the two.
+          let cpuBefore = NaN;
+          let redisRun: (() => Promise<RedisRunStats>) | undefined;
+          const measured: LoadJob = { ...job(options.duration), warmup: first ? options.firstWarmup : options.warmup };
           first = false;
-          const redisRun = spec.store === 'redis' && redis !== undefined ? await startRedisStats(redis) : undefined;
-          const cpuBefore = cpuSeconds(app.pid);
-          const result = await runLoader(job(options.duration), pinning);
+          const result = await runLoader(measured, pinning, async () => {
+            if (spec.store === 'redis' && redis !== undefined) redisRun = await startRedisStats(redis);
+            cpuBefore = cpuSeconds(app.pid);
+          });
           const cpuAfter = cpuSeconds(app.pid);
           const redisStats = redisRun === undefined ? undefined : await redisRun();
           const cpuUsPerRequest = result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : NaN;
