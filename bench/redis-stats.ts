@@ -13,6 +13,11 @@ export interface RedisRunStats {
   calls: Record<string, number>;
   /** Redis server CPU over the run, µs (user + system, all its threads). */
   cpuUs: number;
+  /**
+   * Commands the app's client sent, by name, where the app counts them (nestjs-sessionkit's ioredis
+   * client). `calls` also counts the commands that scripts run inside Redis; these do not.
+   */
+  sent?: Record<string, number>;
 }
 
 async function serverCpuUs(redis: Redis): Promise<number> {
@@ -38,11 +43,9 @@ export async function startRedisStats(redis: Redis): Promise<() => Promise<Redis
 }
 
 /**
- * Round trips in a run, when they can be told from the counters: every command is one round trip
- * unless the client pipelines or wraps commands in MULTI/EXEC (ioredis pipelines only when asked,
- * and RedisStore's scripts are one EVALSHA each). Undefined when MULTI was seen.
+ * Commands the client sent over the run: counted by the app where it can (`sent`); otherwise
+ * every command Redis counted, which holds for clients that run no scripts (connect-redis).
  */
-export function roundTrips(calls: Record<string, number>): number | undefined {
-  if ((calls.multi ?? 0) > 0 || (calls.exec ?? 0) > 0) return undefined;
-  return Object.values(calls).reduce((a, b) => a + b, 0);
+export function clientCommands(stats: RedisRunStats): number {
+  return Object.values(stats.sent ?? stats.calls).reduce((a, b) => a + b, 0);
 }

@@ -171,7 +171,8 @@ interface RunningApp {
 
 function startApp(spec: AppSpec, pinning: Pinning, nodeArgs: string[] = []): Promise<RunningApp> {
   const [cmd, args] = command(pinning.app, [...nodeArgs, APP_MAIN, spec.name]);
-  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The IPC channel carries only the harness's questions about sent Redis commands, never per request.
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
@@ -200,6 +201,21 @@ function startApp(spec: AppSpec, pinning: Pinning, nodeArgs: string[] = []): Pro
 function conciseError(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
   return lines.find((l) => /^(\w*Error\b|Error \[)/.test(l)) ?? lines[lines.length - 1] ?? '(no output)';
+}
+
+/** The Redis commands an app's client sent so far, by name (nestjs-sessionkit apps on Redis only). */
+function sentCommands(app: RunningApp): Promise<Record<string, number>> {
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${app.spec.name} did not report its Redis commands`)), 5000);
+    const onMessage = (message: unknown): void => {
+      if (typeof message !== 'object' || message === null || !('sentCommands' in message)) return;
+      clearTimeout(timer);
+      app.child.off('message', onMessage);
+      resolvePromise((message as { sentCommands: Record<string, number> }).sentCommands);
+    };
+    app.child.on('message', onMessage);
+    app.child.send('sent-commands');
+  });
 }
 
 function stopApp(app: RunningApp): Promise<void> {
@@ -561,14 +577,21 @@ async function main(): Promise<void> {
           // taken between the two.
           let cpuBefore = NaN;
           let redisRun: (() => Promise<RedisRunStats>) | undefined;
+          const countsSent = spec.store === 'redis' && spec.library === 'nestjs-sessionkit';
+          let sentBefore: Record<string, number> = {};
           const measured: LoadJob = { ...job(options.duration), warmup: first ? options.firstWarmup : options.warmup };
           first = false;
           const result = await runLoader(measured, pinning, async () => {
+            if (countsSent) sentBefore = await sentCommands(app);
             if (spec.store === 'redis' && redis !== undefined) redisRun = await startRedisStats(redis);
             cpuBefore = cpuSeconds(app.pid);
           });
           const cpuAfter = cpuSeconds(app.pid);
           const redisStats = redisRun === undefined ? undefined : await redisRun();
+          if (redisStats !== undefined && countsSent) {
+            const after = await sentCommands(app);
+            redisStats.sent = Object.fromEntries(Object.entries(after).map(([name, n]) => [name, n - (sentBefore[name] ?? 0)]).filter(([, n]) => (n as number) > 0));
+          }
           const cpuUsPerRequest = result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : NaN;
           rounds.push({ round, app: spec.name, scenario: scenario.name, ...result, cpuUsPerRequest, ...(redisStats === undefined ? {} : { redis: redisStats }) });
           const redisText =

@@ -33,6 +33,23 @@ function newPool(): Pool {
   return pool;
 }
 
+/** Commands the app's ioredis client sent, by name (what Redis counts also includes the commands scripts run). */
+const sentCommands: Record<string, number> = {};
+
+/** Counts every command `client` sends (ioredis sends each through `sendCommand`). */
+function countCommands(client: Redis): void {
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+    sentCommands[command.name] = (sentCommands[command.name] ?? 0) + 1;
+    return (send as (...a: unknown[]) => unknown)(command, ...rest);
+  }) as Redis['sendCommand'];
+}
+
+/** The harness asks over the IPC channel for the commands sent so far. */
+process.on('message', (message: unknown) => {
+  if (message === 'sent-commands') process.send?.({ sentCommands });
+});
+
 /** The store of a nestjs-sessionkit app: one case per {@link StoreKind}. */
 async function sessionKitStore(spec: AppSpec): Promise<SessionStore> {
   switch (spec.store) {
@@ -40,6 +57,7 @@ async function sessionKitStore(spec: AppSpec): Promise<SessionStore> {
       // The client stays the app's: RedisStore never quits it.
       const client = new Redis(REDIS_URL);
       closers.push(() => client.quit());
+      countCommands(client);
       return new RedisStore({ client, prefix: redisPrefixOf(spec.name) });
     }
     case 'postgres':
