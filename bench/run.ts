@@ -1,18 +1,31 @@
 /**
  * The benchmark orchestrator: `npm run bench` (full run, writes docs/benchmarks.md and
- * docs/benchmarks.svg) or `npm run bench -- --quick` (a few seconds per case, prints only).
+ * docs/benchmarks.svg) or `npm run bench -- --quick` (one round, prints only).
  *
  * Each app runs in its own process (pinned to CPU 0 where `taskset` exists) and is driven by
  * autocannon in another process (pinned to CPU 1). Options: --quick, --rounds=N, --duration=S,
- * --warmup=S, --first-warmup=S, --connections=N, --lost-amount=N, --apps=name,name, --scenarios=read,change, --no-memory,
- * --no-lost, --no-write, --only-memory (just the memory part: bytes per session and the 1M-session
- * sweep); --render=bench-dist/results-full.json prints (and, for a full run, writes the docs) from
- * the results of an earlier run without measuring again.
+ * --warmup=S, --first-warmup=S, --connections=N, --lost-amount=N, --apps=name,name,
+ * --scenarios=read,change,read-100k, --no-memory, --no-lost, --no-write, --no-profile, --only-memory
+ * (just the memory part: bytes per session and the 1M-session sweep); --render=bench-dist/results-full.json
+ * prints (and, for a full run, writes the docs) from the results of an earlier run without measuring again.
  *
- * Full-run defaults: 5 rounds of 6 s per case after a 2 s warm-up (4 s for an app's first case);
- * five rounds give a median and an interquartile range that one outlying round cannot move much.
- * The run prints its time estimate when it starts. Each round runs the apps in a rotated order,
- * forward in odd rounds and reversed in even ones, so slow drift spreads evenly over the apps.
+ * `npm run bench -- --profile=<scenario> [--apps=name,name] [--profile-seconds=S]` measures nothing
+ * else: it runs each app (default: the nestjs-sessionkit MemoryStore apps of both adapters) under
+ * `node --cpu-prof`, drives the scenario, and prints the CPU per request by category and the
+ * functions with the most self time (profiles in bench-dist/profiles/). A full run ends with one
+ * such pass per scenario (read, change, first, none) on both adapters, for docs/benchmarks.md.
+ *
+ * Scenarios: the one-session cases (none, read, change, first) and the many-sessions cases
+ * (read-100k, change-100k: 100,000 sessions seeded over HTTP, each request carrying the next
+ * cookie). For every app on Redis the harness zeroes Redis's command counters before each
+ * measured run and reads them, and Redis's CPU time, after it.
+ *
+ * Defaults: 5 rounds of 3 s per case after a 1 s warm-up (2 s for an app's first case), run by
+ * one load-generator process per case; five rounds give a median and an interquartile range that
+ * one outlying round cannot move much, and the short cases keep a full run with every app near
+ * 40 minutes on a 2-core machine. The run prints its time estimate when it starts. Each round
+ * runs the apps in a rotated order, forward in odd rounds and reversed in even ones, so slow drift
+ * spreads evenly over the apps. --quick: one round, no profile pass, no docs written.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -105,9 +118,9 @@ function parseOptions(argv: string[]): Options {
   return {
     quick,
     rounds: num('rounds', quick ? 1 : 5),
-    duration: num('duration', quick ? 3 : 6),
-    warmup: num('warmup', quick ? 1 : 2),
-    firstWarmup: num('first-warmup', quick ? 3 : 4),
+    duration: num('duration', 3),
+    warmup: num('warmup', 1),
+    firstWarmup: num('first-warmup', 2),
     connections: num('connections', 50),
     lostAmount: num('lost-amount', quick ? 2000 : 10000),
     apps: list('apps'),
@@ -492,6 +505,41 @@ function gitDescription(): string {
   }
 }
 
+// ---------------------------------------------------------------- time estimate
+
+/**
+ * Overheads measured on the 2-core VM the docs are made on (quiet machine; a busy one is slower):
+ * starting an app process until it listens, starting a load-generator process, sessions made per
+ * second while seeding, and the memory part (bytes per session and the 1M-session sweep).
+ */
+const COST = { appStart: 1.5, loaderStart: 0.5, seedPerSecond: { fastify: 5000, express: 2000 }, memory: 75, lostPerApp: 5, profileExtra: 3 };
+
+/** Seconds the run will take, and how they split. */
+function estimateSeconds(apps: readonly AppSpec[], scenarios: readonly Scenario[], options: Options): { total: number; parts: string } {
+  let cases = 0;
+  let seeding = 0;
+  for (const app of apps) {
+    const one = scenarios.filter((s) => s.sessions === undefined && scenarioApplies(s, app));
+    const many = scenarios.filter((s) => s.sessions !== undefined && scenarioApplies(s, app));
+    const perCase = options.warmup + options.duration + COST.loaderStart;
+    // One-session cases: the app starts each round. Many sessions: it starts and is seeded once.
+    if (one.length > 0) cases += (COST.appStart + (options.firstWarmup - options.warmup) + one.length * perCase) * options.rounds;
+    if (many.length > 0) {
+      cases += COST.appStart + (options.firstWarmup - options.warmup) + many.length * perCase * options.rounds;
+      if (app.library !== 'bare') seeding += many[0]!.sessions! / COST.seedPerSecond[app.adapter];
+    }
+  }
+  const measured = cases + seeding;
+  const lost = options.lost ? apps.filter((a) => a.library !== 'bare').length * (COST.lostPerApp + options.warmup) : 0;
+  const memory = options.memory ? COST.memory : 0;
+  const profile = options.profilePass ? PROFILED_SCENARIOS.length * PROFILED_APPS.length * (COST.appStart + options.firstWarmup + options.profileSeconds + COST.profileExtra) : 0;
+  const min = (x: number): string => `${(x / 60).toFixed(1)}`;
+  return {
+    total: measured + lost + memory + profile,
+    parts: `cases ${min(cases)} min, seeding ${min(seeding)}, lost updates ${min(lost)}, memory ${min(memory)}, profiles ${min(profile)}`,
+  };
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -538,11 +586,9 @@ async function main(): Promise<void> {
 
   if (options.onlyMemory) log(`nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}, memory part only)`);
   else {
-    // Per app and round: the cases plus about 7 s of process starts (app, one autocannon per warm-up and per run).
-    const perAppRound = scenarios.length * (options.warmup + options.duration) + (options.firstWarmup - options.warmup) + 7;
-    const estimateMin = Math.round((apps.length * options.rounds * perAppRound + (options.lost ? 60 : 0) + (options.memory ? 60 : 0)) / 60);
+    const estimate = estimateSeconds(apps, scenarios, options);
     log(
-      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); ${options.duration} s per case after a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.connections} connections; about ${estimateMin} min`,
+      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); ${options.duration} s per case after a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.connections} connections; estimated ${Math.round(estimate.total / 60)} min (${estimate.parts})`,
     );
   }
   log(pinning.layout);
@@ -551,13 +597,61 @@ async function main(): Promise<void> {
   // Every measured case of every round, and how long each seeding of the many-sessions cases took.
   const rounds: CaseRound[] = [];
   const seedings: SeedingResult[] = [];
-  for (let round = 1; round <= options.rounds; round++) {
+
+  /** Warms up and measures one case of a running app, and records it. */
+  const measureCase = async (app: RunningApp, clients: ClientState, scenario: Scenario, round: number, warmup: number): Promise<void> => {
+    const spec = app.spec;
+    const job = await clients.job(scenario, options.connections);
+    // Warm up (longer for the app's first case: JIT, heap sizing, connection pools), then
+    // measure, in one load-generator process; the app's CPU time and the Redis counters are
+    // taken between the two.
+    let cpuBefore = NaN;
+    let redisRun: (() => Promise<RedisRunStats>) | undefined;
+    const countsSent = spec.store === 'redis' && spec.library === 'nestjs-sessionkit';
+    let sentBefore: Record<string, number> = {};
+    const result = await runLoader({ ...job(options.duration), warmup }, pinning, async () => {
+      if (countsSent) sentBefore = await sentCommands(app);
+      if (spec.store === 'redis' && redis !== undefined) redisRun = await startRedisStats(redis);
+      cpuBefore = cpuSeconds(app.pid);
+    });
+    const cpuAfter = cpuSeconds(app.pid);
+    const redisStats = redisRun === undefined ? undefined : await redisRun();
+    if (redisStats !== undefined && countsSent) {
+      const after = await sentCommands(app);
+      redisStats.sent = Object.fromEntries(Object.entries(after).map(([name, n]) => [name, n - (sentBefore[name] ?? 0)]).filter(([, n]) => (n as number) > 0));
+    }
+    const cpuUsPerRequest = result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : NaN;
+    rounds.push({ round, app: spec.name, scenario: scenario.name, ...result, cpuUsPerRequest, ...(redisStats === undefined ? {} : { redis: redisStats }) });
+    const redisText =
+      redisStats === undefined || result.requests === 0
+        ? ''
+        : `  redis ${(Object.values(redisStats.calls).reduce((a, b) => a + b, 0) / result.requests).toFixed(2)} cmd/req ${(redisStats.cpuUs / result.requests).toFixed(0)} us/req`;
+    log(
+      `  round ${round}  ${spec.name.padEnd(26)} ${scenario.name.padEnd(11)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuUsPerRequest.toFixed(0)} us/req  loader ${Math.round(result.loaderCpuShare * 100)}%${redisText}` +
+        (result.non2xx + result.errors + result.timeouts > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})` : ''),
+    );
+  };
+
+  /** Stops an app and removes what it stored. */
+  const retire = async (app: RunningApp): Promise<void> => {
+    await stopApp(app);
+    if (app.spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(app.spec.name));
+    if (app.spec.store === 'postgres') await dropTable(pgPool, app.spec.name);
+  };
+
+  /** Round r's order of `list`: rotated by r - 1, forward in odd rounds and reversed in even ones. */
+  const orderOf = <T>(list: readonly T[], round: number): T[] => {
+    const rotated = list.map((_, i) => list[(i + round - 1) % list.length]!);
+    return (round - 1) % 2 === 0 ? rotated : rotated.reverse();
+  };
+
+  // The one-session cases: every app starts afresh each round.
+  const oneSession = scenarios.filter((s) => s.sessions === undefined);
+  for (let round = 1; round <= options.rounds && oneSession.length > 0; round++) {
     // Rotate the order each round and alternate its direction (forward in rounds 1, 3, 5, ...,
     // reversed in rounds 2, 4, ...), so slow drift (thermal, noisy neighbours) spreads evenly over all apps.
-    const rotated = apps.map((_, i) => apps[(i + round - 1) % apps.length]!);
-    const order = (round - 1) % 2 === 0 ? rotated : rotated.reverse();
-    for (const spec of order) {
-      const mine = scenarios.filter((s) => scenarioApplies(s, spec));
+    for (const spec of orderOf(apps, round)) {
+      const mine = oneSession.filter((s) => scenarioApplies(s, spec));
       if (mine.length === 0) continue;
       let app: RunningApp;
       try {
@@ -571,46 +665,54 @@ async function main(): Promise<void> {
         const clients = new ClientState(app, seedings, round);
         let first = true;
         for (const scenario of mine) {
-          const job = await clients.job(scenario, options.connections);
-          // Warm up (longer for the app's first case: JIT, heap sizing, connection pools), then
-          // measure, in one load-generator process; the app's CPU time and the Redis counters are
-          // taken between the two.
-          let cpuBefore = NaN;
-          let redisRun: (() => Promise<RedisRunStats>) | undefined;
-          const countsSent = spec.store === 'redis' && spec.library === 'nestjs-sessionkit';
-          let sentBefore: Record<string, number> = {};
-          const measured: LoadJob = { ...job(options.duration), warmup: first ? options.firstWarmup : options.warmup };
+          await measureCase(app, clients, scenario, round, first ? options.firstWarmup : options.warmup);
           first = false;
-          const result = await runLoader(measured, pinning, async () => {
-            if (countsSent) sentBefore = await sentCommands(app);
-            if (spec.store === 'redis' && redis !== undefined) redisRun = await startRedisStats(redis);
-            cpuBefore = cpuSeconds(app.pid);
-          });
-          const cpuAfter = cpuSeconds(app.pid);
-          const redisStats = redisRun === undefined ? undefined : await redisRun();
-          if (redisStats !== undefined && countsSent) {
-            const after = await sentCommands(app);
-            redisStats.sent = Object.fromEntries(Object.entries(after).map(([name, n]) => [name, n - (sentBefore[name] ?? 0)]).filter(([, n]) => (n as number) > 0));
-          }
-          const cpuUsPerRequest = result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : NaN;
-          rounds.push({ round, app: spec.name, scenario: scenario.name, ...result, cpuUsPerRequest, ...(redisStats === undefined ? {} : { redis: redisStats }) });
-          const redisText =
-            redisStats === undefined || result.requests === 0
-              ? ''
-              : `  redis ${(Object.values(redisStats.calls).reduce((a, b) => a + b, 0) / result.requests).toFixed(2)} cmd/req ${(redisStats.cpuUs / result.requests).toFixed(0)} us/req`;
-          log(
-            `  round ${round}  ${spec.name.padEnd(26)} ${scenario.name.padEnd(11)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuUsPerRequest.toFixed(0)} us/req  loader ${Math.round(result.loaderCpuShare * 100)}%${redisText}` +
-              (result.non2xx + result.errors + result.timeouts > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})` : ''),
-          );
         }
       } catch (error) {
         notes.push(`Round ${round}: ${spec.name} failed: ${error instanceof Error ? error.message : String(error)}`);
         log(`  ${notes[notes.length - 1]}`);
       } finally {
-        await stopApp(app);
-        if (spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(spec.name));
-        if (spec.store === 'postgres') await dropTable(pgPool, spec.name);
+        await retire(app);
       }
+    }
+  }
+
+  // The many-sessions cases: seeding 100k sessions costs an app as long as 100k first visits, so
+  // each app starts and is seeded once, and all of them stay up (idle but for their own case)
+  // through the rounds, which run the apps in the same rotated, alternating order.
+  const manySessions = scenarios.filter((s) => s.sessions !== undefined);
+  const manyApps = apps.filter((a) => manySessions.some((s) => scenarioApplies(s, a)));
+  if (manyApps.length > 0) {
+    const running = new Map<string, { app: RunningApp; clients: ClientState; warmed: boolean }>();
+    try {
+      for (const spec of manyApps) {
+        try {
+          const app = await startApp(spec, pinning);
+          const clients = new ClientState(app, seedings, 0);
+          running.set(spec.name, { app, clients, warmed: false });
+          await clients.job(manySessions[0]!, options.connections);
+        } catch (error) {
+          notes.push(`Many sessions: ${spec.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+          log(`  ${notes[notes.length - 1]}`);
+        }
+      }
+      for (let round = 1; round <= options.rounds; round++) {
+        for (const spec of orderOf(manyApps, round)) {
+          const entry = running.get(spec.name);
+          if (entry === undefined) continue;
+          try {
+            for (const scenario of manySessions.filter((s) => scenarioApplies(s, spec))) {
+              await measureCase(entry.app, entry.clients, scenario, round, entry.warmed ? options.warmup : options.firstWarmup);
+              entry.warmed = true;
+            }
+          } catch (error) {
+            notes.push(`Round ${round}: ${spec.name} (many sessions) failed: ${error instanceof Error ? error.message : String(error)}`);
+            log(`  ${notes[notes.length - 1]}`);
+          }
+        }
+      }
+    } finally {
+      for (const { app } of running.values()) await retire(app);
     }
   }
 
