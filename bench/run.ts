@@ -512,7 +512,7 @@ function gitDescription(): string {
  * starting an app process until it listens, starting a load-generator process, sessions made per
  * second while seeding, and the memory part (bytes per session and the 1M-session sweep).
  */
-const COST = { appStart: 1.5, loaderStart: 0.5, seedPerSecond: { fastify: 5000, express: 2000 }, memory: 75, lostPerApp: 5, profileExtra: 3 };
+const COST = { appStart: 1.5, loaderStart: 0.5, seedPerSecond: { fastify: 5000, express: 2000 }, memory: 100, lostPerApp: 5, profileExtra: 3 };
 
 /** Seconds the run will take, and how they split. */
 function estimateSeconds(apps: readonly AppSpec[], scenarios: readonly Scenario[], options: Options): { total: number; parts: string } {
