@@ -369,7 +369,7 @@ function redisRows(report: BenchReport): string[][] {
 
 /** What the Redis table means, in a sentence. */
 const REDIS_NOTE =
-  'Per request, medians over rounds. Before each measured run the harness sends `CONFIG RESETSTAT`; after it, it reads `INFO commandstats` (the harness\'s own INFO, CONFIG and PING left out) and the server\'s `used_cpu_sys + used_cpu_user` from `INFO cpu` (read before and after). Redis counts the commands a Lua script runs as well as the `EVALSHA` that ran it, so "commands Redis ran" is the work inside Redis; "sent by the client" is what crossed the network: for nestjs-sessionkit counted by the app (every command its ioredis client sent), for connect-redis, which runs no scripts, the same as the total. No bench app pipelines the commands of one request, so commands sent per request are its round trips to Redis. Redis CPU per request times the request rate of all app instances is the Redis CPU they need.';
+  'Per request, medians over rounds. Before each measured run the harness sends `CONFIG RESETSTAT`; after it, it reads `INFO commandstats` (the harness\'s own INFO, CONFIG and PING left out) and the server\'s `used_cpu_sys + used_cpu_user` from `INFO cpu` (read before and after). Redis counts the commands a Lua script runs as well as the `EVALSHA` that ran it, so "commands Redis ran" is the work inside Redis; "sent by the client" is what crossed the network: for nestjs-sessionkit counted by the app (every command its ioredis client sent), for connect-redis, which runs no scripts, the same as the total. Requests in flight when a run starts or ends make the figures up to about 1% high. Redis was shared with nothing else during a full run, so its CPU is the apps' alone. No bench app pipelines the commands of one request, so commands sent per request are its round trips to Redis. Redis CPU per request times the request rate of all app instances is the Redis CPU they need.';
 
 // ---------------------------------------------------------------- profiles
 
@@ -589,7 +589,9 @@ function formatElapsed(msTotal: number): string {
  * the harness does to both, so a reader can check that nothing in it inflates the Express side.
  */
 function expressFastifyLines(report: BenchReport): string[] {
-  const bare = (adapter: AdapterName): CaseSummary[] => report.summaries.filter((s) => s.app.adapter === adapter && s.app.library === 'bare' && !s.app.floor);
+  // The one-session cases only: autocannon drives them (a minimal client drives the many-sessions cases).
+  const bare = (adapter: AdapterName): CaseSummary[] =>
+    report.summaries.filter((s) => s.app.adapter === adapter && s.app.library === 'bare' && !s.app.floor && s.scenario.sessions === undefined);
   const express = bare('express');
   const fastify = bare('fastify');
   const pairs = express.map((e) => [e, fastify.find((f) => f.scenario.name === e.scenario.name)] as const).filter((p): p is readonly [CaseSummary, CaseSummary] => p[1] !== undefined);

@@ -721,7 +721,8 @@ async function main(): Promise<void> {
   if (options.profilePass) {
     for (const scenario of SCENARIOS.filter((s) => PROFILED_SCENARIOS.includes(s.name))) {
       for (const name of PROFILED_APPS) {
-        const spec = APPS.find((a) => a.name === name)!;
+        const spec = apps.find((a) => a.name === name);
+        if (spec === undefined) continue;
         try {
           profiles.push(await profileCase(spec, scenario, options, pinning, seedings));
           log(`  profile  ${spec.name.padEnd(26)} ${scenario.name.padEnd(11)} ${profiles[profiles.length - 1]!.totalUs.toFixed(0)} us/req sampled`);
