@@ -326,7 +326,7 @@ function targetRows(report: BenchReport): TargetRow[] {
     rows.push({
       what: `${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}: req/s ÷ bare`,
       target: `≥ ${s.target!.toFixed(2)}`,
-      measured: s.ratio === null ? 'n/a' : s.rounds > 1 ? `${s.ratio.median.toFixed(2)} (IQR ${s.ratio.q1.toFixed(2)}–${s.ratio.q3.toFixed(2)}, ${s.rounds} rounds)` : `${s.ratio.median.toFixed(2)} (1 round)`,
+      measured: s.ratio === null ? 'n/a' : `${nearTarget(s.ratio.median, s.target!)}${s.rounds > 1 ? ` (IQR ${s.ratio.q1.toFixed(2)}–${s.ratio.q3.toFixed(2)}, ${s.rounds} rounds)` : ' (1 round)'}`,
       pass: s.pass,
     });
   }
@@ -344,6 +344,11 @@ function targetRows(report: BenchReport): TargetRow[] {
     rows.push({ what: `Lost updates, ${adapterLabel(app.adapter)}, ${app.label}`, target: '0', measured: `${int(l.lost)} of ${int(l.ok)}${l.failed > 0 ? ` (${int(l.failed)} failed requests)` : ''}`, pass: l.lost === 0 && l.failed === 0 });
   }
   return rows;
+}
+
+/** A ratio with two decimals, or three where two would round it onto the other side of its target. */
+function nearTarget(ratio: number, target: number): string {
+  return Math.abs(ratio - target) < 0.005 ? ratio.toFixed(3) : ratio.toFixed(2);
 }
 
 const TARGET_HEADERS = ['Target', 'Goal', 'Measured (median, IQR)', 'Result'];

@@ -588,7 +588,7 @@ async function main(): Promise<void> {
   else {
     const estimate = estimateSeconds(apps, scenarios, options);
     log(
-      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); ${options.duration} s per case after a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.connections} connections; estimated ${Math.round(estimate.total / 60)} min (${estimate.parts})`,
+      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); ${options.duration} s per case after a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.connections} connections; estimated ${(estimate.total / 60).toFixed(1)} min (${estimate.parts})`,
     );
   }
   log(pinning.layout);
