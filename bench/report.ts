@@ -231,7 +231,8 @@ function statRatioText(s: CaseSummary, r: Stat): string {
 
 function ratioText(s: CaseSummary): string {
   if (s.ratio === null) return s.app.library === 'bare' && !s.app.floor ? '1.00 (ceiling)' : 'n/a';
-  return statRatioText(s, s.ratio);
+  const text = statRatioText(s, s.ratio);
+  return s.target === undefined ? text : text.replace(s.ratio.median.toFixed(2), nearTarget(s.ratio.median, s.target));
 }
 
 function floorRatioText(s: CaseSummary): string {
