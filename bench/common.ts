@@ -5,7 +5,12 @@
 
 export type AdapterName = 'express' | 'fastify';
 export type Library = 'bare' | 'nestjs-sessionkit' | 'express-session' | '@fastify/session';
-export type StoreKind = 'none' | 'memory' | 'redis' | 'postgres';
+/**
+ * 'cookie': nestjs-sessionkit's CookieStore (the session travels in the cookie, encrypted; no
+ * server-side bytes). The app launcher looks it up at run time, so the harness builds whether or
+ * not this build of the library exports it; add its apps to {@link APPS} to measure it.
+ */
+export type StoreKind = 'none' | 'memory' | 'redis' | 'postgres' | 'cookie';
 
 export interface AppSpec {
   /** The name the launcher takes as argument. */
@@ -26,6 +31,13 @@ export interface AppSpec {
   label: string;
 }
 
+/**
+ * Every app the harness measures, one line each. Adding one: a line here (its `name` is what
+ * `--apps=` takes), plus its store in the store switch of bench/apps/main.ts if the store is new.
+ * For CookieStore, e.g.:
+ *   { name: 'express-sessionkit-cookie', adapter: 'express', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
+ *   { name: 'fastify-sessionkit-cookie', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
+ */
 export const APPS: readonly AppSpec[] = [
   { name: 'express-bare', adapter: 'express', library: 'bare', store: 'none', label: 'bare (no sessions)' },
   { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'bare + no-op global interceptor (floor)' },
@@ -53,7 +65,7 @@ export function appSpec(name: string): AppSpec {
   return spec;
 }
 
-export type ScenarioName = 'read' | 'change' | 'first' | 'none';
+export type ScenarioName = 'read' | 'change' | 'first' | 'none' | 'read-100k' | 'change-100k';
 
 export interface Scenario {
   name: ScenarioName;
@@ -61,16 +73,46 @@ export interface Scenario {
   path: string;
   /** Whether the client sends the cookie of a session made beforehand by GET /setup. */
   withCookie: boolean;
+  /**
+   * Distinct sessions the requests rotate through (made beforehand by as many GET /setup?user=<i>
+   * requests; the bare apps get as many distinct dummy cookies). Absent: all connections share one session.
+   */
+  sessions?: number;
+  /** The apps the scenario runs on (absent: all). */
+  appliesTo?: (app: AppSpec) => boolean;
   label: string;
 }
 
-/** In the order they run against each app (first visit last: it fills the store). */
+/** Sessions of the many-sessions scenarios. */
+export const MANY_SESSIONS = 100_000;
+
+/**
+ * `maxSessions` of the benchmark's MemoryStores (the default is 100,000): room for the
+ * many-sessions cases plus the first-visit sessions made before them, so none is evicted.
+ */
+export const BENCH_MAX_SESSIONS = 2 * MANY_SESSIONS;
+
+/** The many-sessions scenarios run on the bare apps (ratio base) and the nestjs-sessionkit memory and Redis apps with defaults. */
+const manySessionApps = (app: AppSpec): boolean =>
+  (app.library === 'bare' && !app.floor) || (app.library === 'nestjs-sessionkit' && app.option === undefined && (app.store === 'memory' || app.store === 'redis'));
+
+/**
+ * In the order they run against each app: first visit after the one-session cases (it fills the
+ * store), then the many-sessions cases, which seed their own sessions.
+ */
 export const SCENARIOS: readonly Scenario[] = [
   { name: 'none', method: 'GET', path: '/none', withCookie: true, label: 'route without session' },
   { name: 'read', method: 'GET', path: '/read', withCookie: true, label: 'read existing session' },
   { name: 'change', method: 'POST', path: '/change', withCookie: true, label: 'change one value' },
   { name: 'first', method: 'GET', path: '/first', withCookie: false, label: 'first visit (new session)' },
+  { name: 'read-100k', method: 'GET', path: '/read', withCookie: true, sessions: MANY_SESSIONS, appliesTo: manySessionApps, label: 'read (100k sessions)' },
+  { name: 'change-100k', method: 'POST', path: '/change', withCookie: true, sessions: MANY_SESSIONS, appliesTo: manySessionApps, label: 'change (100k sessions)' },
 ];
+
+/** Whether `scenario` runs on `app`. */
+export function scenarioApplies(scenario: Scenario, app: AppSpec): boolean {
+  return scenario.appliesTo === undefined || scenario.appliesTo(app);
+}
 
 /** 32+ characters, as every library here asks. A fixed secret is fine for a benchmark only. */
 export const BENCH_SECRET = 'bench-secret-that-is-long-enough-0123456789abcdef';
@@ -131,6 +173,16 @@ export interface LoadJob {
   duration?: number;
   /** Total requests; autocannon waits for every response. */
   amount?: number;
+  /**
+   * Seconds of warm-up before the measured run, in the same process: the loader prints `warm`
+   * and waits for a line on its standard input before it measures.
+   */
+  warmup?: number;
+  /**
+   * A file of cookies (`name=value`, one a line): each request carries the next one, sent by the
+   * minimal client of bench/client.ts instead of autocannon (`headers` is then ignored; needs `duration`).
+   */
+  cookiesFile?: string;
 }
 
 /** What the load generator prints (one JSON line). */

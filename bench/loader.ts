@@ -1,12 +1,39 @@
 /**
  * The load generator: runs autocannon once in its own process (the harness pins it to its own
  * core) and prints one JSON line (`LoadResult`). Usage: `node bench-dist/bench/loader.js '<LoadJob JSON>'`.
+ * With `warmup` in the job it first drives the same load for that many seconds, prints `warm`,
+ * and starts the measured run when a line arrives on standard input (one process per case, so
+ * the harness pays one process start per case rather than two).
  */
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import { loadMany, percentile } from './client.js';
 import type { LoadJob, LoadResult } from './common.js';
 
-async function main(): Promise<void> {
-  const job = JSON.parse(process.argv[2] ?? '') as LoadJob;
+/** A many-sessions job: each request carries the next cookie of the file, sent by the minimal client. */
+async function many(job: LoadJob & { cookiesFile: string }): Promise<LoadResult> {
+  const cookies = readFileSync(job.cookiesFile, 'utf8').split('\n').filter(Boolean);
+  const url = new URL(job.url);
+  const cpuBefore = process.cpuUsage();
+  const r = await loadMany(Number(url.port), job.method, url.pathname, cookies, job.connections, job.duration ?? 10);
+  const cpu = process.cpuUsage(cpuBefore);
+  const round2 = (n: number): number => Math.round(n * 100) / 100;
+  return {
+    requests: r.requests,
+    seconds: r.seconds,
+    rps: r.requests / r.seconds,
+    p50: round2(percentile(r.latenciesMs, 0.5)),
+    p99: round2(percentile(r.latenciesMs, 0.99)),
+    status2xx: r.status2xx,
+    non2xx: r.non2xx,
+    errors: 0,
+    timeouts: 0,
+    loaderCpuShare: (cpu.user + cpu.system) / 1e6 / r.seconds,
+  };
+}
+
+async function once(job: LoadJob): Promise<LoadResult> {
+  if (job.cookiesFile !== undefined) return many(job as LoadJob & { cookiesFile: string });
   const options: autocannon.Options = {
     url: job.url,
     method: job.method,
@@ -21,7 +48,7 @@ async function main(): Promise<void> {
   const result = await autocannon(options);
   const cpu = process.cpuUsage(cpuBefore);
   const counts = result as unknown as Record<string, number>;
-  const out: LoadResult = {
+  return {
     requests: result.requests.total,
     seconds: result.duration,
     rps: result.requests.total / result.duration,
@@ -33,7 +60,33 @@ async function main(): Promise<void> {
     timeouts: result.timeouts,
     loaderCpuShare: (cpu.user + cpu.system) / 1e6 / result.duration,
   };
-  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+/** Resolves on the next line of standard input. */
+function nextLine(): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const onData = (chunk: Buffer): void => {
+      if (!chunk.includes(10)) return;
+      process.stdin.off('data', onData);
+      // Nothing more is read: let the process exit when the run is done.
+      process.stdin.destroy();
+      resolvePromise();
+    };
+    process.stdin.on('data', onData);
+    process.stdin.once('end', () => reject(new Error('standard input closed before the measured run')));
+  });
+}
+
+async function main(): Promise<void> {
+  const job = JSON.parse(process.argv[2] ?? '') as LoadJob;
+  if (job.warmup !== undefined) {
+    // The warm-up in the same process, then "warm" on stdout; the measured run starts on a line on stdin,
+    // once the harness has noted the app's CPU time and the Redis counters.
+    await once({ ...job, duration: job.warmup, amount: undefined });
+    process.stdout.write('warm\n');
+    await nextLine();
+  }
+  process.stdout.write(`${JSON.stringify(await once(job))}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -63,6 +63,8 @@ export interface MillionResult {
   rssBeforeMb: number;
   rssWithSessionsMb: number;
   heapWithSessionsMb: number;
+  /** JS heap growth per held session with all of them in the store (absent in older results). */
+  bytesPerSession?: number;
   sweepMs: number;
   removed: number;
   remaining: number;
@@ -319,7 +321,8 @@ async function measureBytes(count: number, redisCount: number): Promise<BytesRes
 async function measureMillion(total: number): Promise<MillionResult> {
   const expiredShare = 0.9;
   await collect();
-  const rssBefore = process.memoryUsage().rss;
+  const before = process.memoryUsage();
+  const rssBefore = before.rss;
   const store = new MemoryStore({ maxSessions: 2_000_000 });
   const start = performance.now();
   const now = Date.now();
@@ -368,6 +371,7 @@ async function measureMillion(total: number): Promise<MillionResult> {
     rssBeforeMb: mb(rssBefore),
     rssWithSessionsMb: mb(withSessions.rss),
     heapWithSessionsMb: mb(withSessions.heapUsed),
+    bytesPerSession: (withSessions.heapUsed - before.heapUsed) / held,
     sweepMs,
     removed: held - remaining,
     remaining,

@@ -1,23 +1,36 @@
 /**
  * The benchmark orchestrator: `npm run bench` (full run, writes docs/benchmarks.md and
- * docs/benchmarks.svg) or `npm run bench -- --quick` (a few seconds per case, prints only).
+ * docs/benchmarks.svg) or `npm run bench -- --quick` (one round, prints only).
  *
  * Each app runs in its own process (pinned to CPU 0 where `taskset` exists) and is driven by
  * autocannon in another process (pinned to CPU 1). Options: --quick, --rounds=N, --duration=S,
- * --warmup=S, --first-warmup=S, --connections=N, --lost-amount=N, --apps=name,name, --scenarios=read,change, --no-memory,
- * --no-lost, --no-write, --only-memory (just the memory part: bytes per session and the 1M-session
- * sweep); --render=bench-dist/results-full.json prints (and, for a full run, writes the docs) from
- * the results of an earlier run without measuring again.
+ * --warmup=S, --first-warmup=S, --connections=N, --lost-amount=N, --apps=name,name,
+ * --scenarios=read,change,read-100k, --no-memory, --no-lost, --no-write, --no-profile, --only-memory
+ * (just the memory part: bytes per session and the 1M-session sweep); --render=bench-dist/results-full.json
+ * prints (and, for a full run, writes the docs) from the results of an earlier run without measuring again.
  *
- * Full-run defaults: 5 rounds of 6 s per case after a 2 s warm-up (4 s for an app's first case);
- * five rounds give a median and an interquartile range that one outlying round cannot move much.
- * The run prints its time estimate when it starts. Each round runs the apps in a rotated order,
- * forward in odd rounds and reversed in even ones, so slow drift spreads evenly over the apps.
+ * `npm run bench -- --profile=<scenario> [--apps=name,name] [--profile-seconds=S]` measures nothing
+ * else: it runs each app (default: the nestjs-sessionkit MemoryStore apps of both adapters) under
+ * `node --cpu-prof`, drives the scenario, and prints the CPU per request by category and the
+ * functions with the most self time (profiles in bench-dist/profiles/). A full run ends with one
+ * such pass per scenario (read, change, first, none) on both adapters, for docs/benchmarks.md.
+ *
+ * Scenarios: the one-session cases (none, read, change, first) and the many-sessions cases
+ * (read-100k, change-100k: 100,000 sessions seeded over HTTP, each request carrying the next
+ * cookie). For every app on Redis the harness zeroes Redis's command counters before each
+ * measured run and reads them, and Redis's CPU time, after it.
+ *
+ * Defaults: 5 rounds of 3 s per case after a 1 s warm-up (2 s for an app's first case), run by
+ * one load-generator process per case; five rounds give a median and an interquartile range that
+ * one outlying round cannot move much, and the short cases keep a full run with every app near
+ * 40 minutes on a 2-core machine. The run prints its time estimate when it starts. Each round
+ * runs the apps in a rotated order, forward in odd rounds and reversed in even ones, so slow drift
+ * spreads evenly over the apps. --quick: one round, no profile pass, no docs written.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
@@ -33,11 +46,17 @@ import {
   type ReadyMessage,
   SCENARIOS,
   type Scenario,
+  type ScenarioName,
+  appSpec,
   pgTableOf,
   redisPrefixOf,
+  scenarioApplies,
 } from './common.js';
+import { seedSessions } from './client.js';
+import { type ProfileResult, analyseProfile, profileConsoleTable } from './profile.js';
+import { type RedisRunStats, startRedisStats } from './redis-stats.js';
 import { type BytesResult, type MillionResult, deleteKeysUnder } from './memory.js';
-import { type BenchReport, type CaseRound, type LostResult, consoleReport, markdownReport, summarize, svgChart } from './report.js';
+import { type BenchReport, type CaseRound, type LostResult, type SeedingResult, consoleReport, markdownReport, summarize, svgChart } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -66,6 +85,12 @@ interface Options {
   write: boolean;
   /** A results JSON of an earlier run to print and write again, measuring nothing. */
   render: string | undefined;
+  /** Profile this scenario instead of measuring (`--profile=read`). */
+  profile: ScenarioName | undefined;
+  /** Seconds of load per profiled case. */
+  profileSeconds: number;
+  /** Whether a full run ends with its profile pass. */
+  profilePass: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -75,7 +100,7 @@ function parseOptions(argv: string[]): Options {
     if (!m) throw new Error(`Unknown argument ${arg}`);
     flags.set(m[1]!, m[2] ?? 'true');
   }
-  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'no-write', 'only-memory', 'render'];
+  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'no-write', 'only-memory', 'render', 'profile', 'profile-seconds', 'no-profile'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`Unknown option --${key}. Known: ${known.map((k) => `--${k}`).join(' ')}`);
   const quick = flags.has('quick');
   const onlyMemory = flags.has('only-memory');
@@ -88,12 +113,14 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const list = (key: string): string[] | undefined => flags.get(key)?.split(',').filter(Boolean);
+  const profile = flags.get('profile');
+  if (profile !== undefined && !SCENARIOS.some((s) => s.name === profile)) throw new Error(`--profile takes a scenario: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   return {
     quick,
     rounds: num('rounds', quick ? 1 : 5),
-    duration: num('duration', quick ? 3 : 6),
-    warmup: num('warmup', quick ? 1 : 2),
-    firstWarmup: num('first-warmup', quick ? 3 : 4),
+    duration: num('duration', 3),
+    warmup: num('warmup', 1),
+    firstWarmup: num('first-warmup', 2),
     connections: num('connections', 50),
     lostAmount: num('lost-amount', quick ? 2000 : 10000),
     apps: list('apps'),
@@ -104,6 +131,9 @@ function parseOptions(argv: string[]): Options {
     // A memory-only run has no throughput table: never overwrite the docs with it.
     write: !quick && !onlyMemory && !flags.has('no-write'),
     render: flags.get('render'),
+    profile: profile as ScenarioName | undefined,
+    profileSeconds: num('profile-seconds', 5),
+    profilePass: !quick && !onlyMemory && !flags.has('no-profile'),
   };
 }
 
@@ -152,9 +182,10 @@ interface RunningApp {
   stderr: () => string;
 }
 
-function startApp(spec: AppSpec, pinning: Pinning): Promise<RunningApp> {
-  const [cmd, args] = command(pinning.app, [APP_MAIN, spec.name]);
-  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startApp(spec: AppSpec, pinning: Pinning, nodeArgs: string[] = []): Promise<RunningApp> {
+  const [cmd, args] = command(pinning.app, [...nodeArgs, APP_MAIN, spec.name]);
+  // The IPC channel carries only the harness's questions about sent Redis commands, never per request.
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
@@ -185,6 +216,21 @@ function conciseError(stderr: string): string {
   return lines.find((l) => /^(\w*Error\b|Error \[)/.test(l)) ?? lines[lines.length - 1] ?? '(no output)';
 }
 
+/** The Redis commands an app's client sent so far, by name (nestjs-sessionkit apps on Redis only). */
+function sentCommands(app: RunningApp): Promise<Record<string, number>> {
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${app.spec.name} did not report its Redis commands`)), 5000);
+    const onMessage = (message: unknown): void => {
+      if (typeof message !== 'object' || message === null || !('sentCommands' in message)) return;
+      clearTimeout(timer);
+      app.child.off('message', onMessage);
+      resolvePromise((message as { sentCommands: Record<string, number> }).sentCommands);
+    };
+    app.child.on('message', onMessage);
+    app.child.send('sent-commands');
+  });
+}
+
 function stopApp(app: RunningApp): Promise<void> {
   return new Promise((resolvePromise) => {
     if (app.child.exitCode !== null) return resolvePromise();
@@ -197,25 +243,43 @@ function stopApp(app: RunningApp): Promise<void> {
   });
 }
 
-/** Runs a child process and resolves the JSON of the last line it prints. */
-function runJsonChild(argv: [string, string[]], what: string): Promise<unknown> {
+/**
+ * Runs a child process and resolves the JSON of the last line it prints. When it prints a line
+ * `warm`, awaits `onWarm` and then writes a line to its standard input.
+ */
+function runJsonChild(argv: [string, string[]], what: string, onWarm?: () => Promise<void>): Promise<unknown> {
   const [cmd, args] = argv;
-  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  let warmed = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (!warmed && /^warm$/m.test(out)) {
+      warmed = true;
+      void (onWarm ?? (() => Promise.resolve()))().then(
+        () => child.stdin.write('go\n'),
+        (error: unknown) => {
+          err += `\nError: ${error instanceof Error ? error.message : String(error)}`;
+          child.kill('SIGKILL');
+        },
+      );
+    }
+  });
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  child.stdin.on('error', () => undefined);
   return new Promise((resolvePromise, reject) => {
     child.on('exit', (code) => {
+      child.stdin.destroy();
       const line = out.trim().split('\n').pop();
-      if (code !== 0 || !line) return reject(new Error(`${what} failed (${code}): ${conciseError(err)}`));
+      if (code !== 0 || !line || line === 'warm') return reject(new Error(`${what} failed (${code}): ${conciseError(err)}`));
       resolvePromise(JSON.parse(line));
     });
   });
 }
 
-function runLoader(job: LoadJob, pinning: Pinning): Promise<LoadResult> {
-  return runJsonChild(command(pinning.loader, [LOADER, JSON.stringify(job)]), 'autocannon') as Promise<LoadResult>;
+function runLoader(job: LoadJob, pinning: Pinning, onWarm?: () => Promise<void>): Promise<LoadResult> {
+  return runJsonChild(command(pinning.loader, [LOADER, JSON.stringify(job)]), 'load generator', onWarm) as Promise<LoadResult>;
 }
 
 function runMemory(mode: 'bytes' | 'million', pinning: Pinning): Promise<unknown> {
@@ -251,6 +315,136 @@ async function readN(app: RunningApp, cookie: string): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${app.port}/read`, { headers: { cookie } });
   const body = (await res.json()) as { n: number };
   return body.n;
+}
+
+// ---------------------------------------------------------------- what the load generator sends
+
+/** The bare apps' stand-in for the i-th distinct session cookie: as long as a real one, all different. */
+function bareCookie(i: number): string {
+  const tag = i.toString(36);
+  return `sid=${'x'.repeat(87 - tag.length)}${tag}`;
+}
+
+/**
+ * The cookies one running app gets: the one session of the one-session cases (made on first
+ * need), and the many sessions of the many-sessions cases (seeded on first need, written to a
+ * file the load generator reads).
+ */
+class ClientState {
+  private cookie: string | undefined;
+  private cookiesFile: string | undefined;
+
+  constructor(
+    private readonly app: RunningApp,
+    private readonly seedings: SeedingResult[],
+    private readonly round: number,
+  ) {}
+
+  async job(scenario: Scenario, connections: number): Promise<(seconds: number) => LoadJob> {
+    const url = `http://127.0.0.1:${this.app.port}${scenario.path}`;
+    if (scenario.sessions !== undefined) {
+      const cookiesFile = await this.many(scenario.sessions);
+      return (seconds) => ({ url, method: scenario.method, headers: {}, connections, duration: seconds, cookiesFile });
+    }
+    const headers: Record<string, string> = {};
+    if (scenario.withCookie) {
+      // The bare app gets a cookie header of the same size, so requests are byte for byte alike.
+      this.cookie ??= this.app.spec.library === 'bare' ? BARE_COOKIE : await createSession(this.app);
+      headers.cookie = this.cookie;
+    }
+    return (seconds) => ({ url, method: scenario.method, headers, connections, duration: seconds });
+  }
+
+  private async many(count: number): Promise<string> {
+    if (this.cookiesFile !== undefined) return this.cookiesFile;
+    let cookies: string[];
+    if (this.app.spec.library === 'bare') {
+      cookies = Array.from({ length: count }, (_, i) => bareCookie(i));
+    } else {
+      log(`  seeding ${count.toLocaleString('en-US')} sessions in ${this.app.spec.name} ...`);
+      const seeded = await seedSessions(this.app.port, '/setup', count, SEED_CONCURRENCY);
+      cookies = seeded.cookies;
+      this.seedings.push({ round: this.round, app: this.app.spec.name, sessions: count, ms: seeded.ms });
+      log(`  seeded in ${(seeded.ms / 1000).toFixed(1)} s (${Math.round(count / (seeded.ms / 1000))} sessions/s)`);
+    }
+    const dir = join(root, 'bench-dist', 'cookies');
+    mkdirSync(dir, { recursive: true });
+    this.cookiesFile = join(dir, `${this.app.spec.name}.txt`);
+    writeFileSync(this.cookiesFile, `${cookies.join('\n')}\n`);
+    return this.cookiesFile;
+  }
+}
+
+/** Concurrent GET /setup requests while seeding the many-sessions cases. */
+const SEED_CONCURRENCY = 50;
+
+// ---------------------------------------------------------------- profiles
+
+/** The full run's profile pass: these scenarios on these apps. */
+const PROFILED_SCENARIOS: readonly ScenarioName[] = ['read', 'change', 'first', 'none'];
+const PROFILED_APPS = ['fastify-sessionkit-memory', 'express-sessionkit-memory'] as const;
+/** Sampling interval of the profiles, µs (V8's default is 1000). */
+const PROFILE_INTERVAL_US = 250;
+
+const hrtimeUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * Runs `spec` under `node --cpu-prof`, drives `scenario` for the profile seconds after a warm-up,
+ * and classifies the samples taken while the load ran.
+ */
+async function profileCase(spec: AppSpec, scenario: Scenario, options: Options, pinning: Pinning, seedings: SeedingResult[]): Promise<ProfileResult> {
+  const dir = join(root, 'bench-dist', 'profiles');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${spec.name}-${scenario.name}.cpuprofile`);
+  rmSync(file, { force: true });
+  const app = await startApp(spec, pinning, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${basename(file)}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`]);
+  let from: number;
+  let to: number;
+  let result: LoadResult;
+  try {
+    const job = await new ClientState(app, seedings, 0).job(scenario, options.connections);
+    let start = NaN;
+    result = await runLoader({ ...job(options.profileSeconds), warmup: options.firstWarmup }, pinning, () => {
+      start = hrtimeUs();
+      return Promise.resolve();
+    });
+    from = start;
+    to = hrtimeUs();
+  } finally {
+    await stopApp(app);
+    if (spec.store === 'redis') {
+      const connection = await connectRedis();
+      if ('redis' in connection) {
+        await deleteKeysUnder(connection.redis, redisPrefixOf(spec.name));
+        connection.redis.disconnect();
+      }
+    }
+  }
+  // The profile is written as the process exits.
+  for (let i = 0; i < 50 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!existsSync(file)) throw new Error(`${spec.name} wrote no profile at ${file}`);
+  return analyseProfile(file, root, from, to, result.requests, spec.name, scenario.name);
+}
+
+/** `npm run bench -- --profile=<scenario> [--apps=...]`: profiles, prints the category tables, measures nothing else. */
+async function profileOnly(options: Options): Promise<void> {
+  const scenario = SCENARIOS.find((s) => s.name === options.profile)!;
+  const names = options.apps ?? [...PROFILED_APPS];
+  const pinning = detectPinning();
+  log(`Profiling ${scenario.label} on ${names.join(', ')}: ${options.firstWarmup} s warm-up, ${options.profileSeconds} s profiled, sampling every ${PROFILE_INTERVAL_US} µs; profiles in bench-dist/profiles/`);
+  const results: ProfileResult[] = [];
+  for (const name of names) {
+    const spec = appSpec(name);
+    if (!scenarioApplies(scenario, spec)) {
+      log(`  ${name}: the scenario ${scenario.name} does not run on this app`);
+      continue;
+    }
+    const result = await profileCase(spec, scenario, options, pinning, []);
+    results.push(result);
+    process.stdout.write(`\n${profileConsoleTable(result)}\n`);
+  }
+  mkdirSync(join(root, 'bench-dist'), { recursive: true });
+  writeFileSync(join(root, 'bench-dist', `profile-${scenario.name}.json`), JSON.stringify(results, null, 2));
 }
 
 // ---------------------------------------------------------------- Redis
@@ -311,10 +505,49 @@ function gitDescription(): string {
   }
 }
 
+// ---------------------------------------------------------------- time estimate
+
+/**
+ * Overheads measured on the 2-core VM the docs are made on (quiet machine; a busy one is slower):
+ * starting an app process until it listens, starting a load-generator process, sessions made per
+ * second while seeding, and the memory part (bytes per session and the 1M-session sweep).
+ */
+const COST = { appStart: 1.5, loaderStart: 0.5, seedPerSecond: { fastify: 5000, express: 2000 }, memory: 100, lostPerApp: 5, profileExtra: 3 };
+
+/** Seconds the run will take, and how they split. */
+function estimateSeconds(apps: readonly AppSpec[], scenarios: readonly Scenario[], options: Options): { total: number; parts: string } {
+  let cases = 0;
+  let seeding = 0;
+  for (const app of apps) {
+    const one = scenarios.filter((s) => s.sessions === undefined && scenarioApplies(s, app));
+    const many = scenarios.filter((s) => s.sessions !== undefined && scenarioApplies(s, app));
+    const perCase = options.warmup + options.duration + COST.loaderStart;
+    // One-session cases: the app starts each round. Many sessions: it starts and is seeded once.
+    if (one.length > 0) cases += (COST.appStart + (options.firstWarmup - options.warmup) + one.length * perCase) * options.rounds;
+    if (many.length > 0) {
+      cases += COST.appStart + (options.firstWarmup - options.warmup) + many.length * perCase * options.rounds;
+      if (app.library !== 'bare') seeding += many[0]!.sessions! / COST.seedPerSecond[app.adapter];
+    }
+  }
+  const measured = cases + seeding;
+  const lost = options.lost ? apps.filter((a) => a.library !== 'bare').length * (COST.lostPerApp + options.warmup) : 0;
+  const memory = options.memory ? COST.memory : 0;
+  const profile = options.profilePass ? PROFILED_SCENARIOS.length * PROFILED_APPS.length * (COST.appStart + options.firstWarmup + options.profileSeconds + COST.profileExtra) : 0;
+  const min = (x: number): string => `${(x / 60).toFixed(1)}`;
+  return {
+    total: measured + lost + memory + profile,
+    parts: `cases ${min(cases)} min, seeding ${min(seeding)}, lost updates ${min(lost)}, memory ${min(memory)}, profiles ${min(profile)}`,
+  };
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.profile !== undefined) {
+    await profileOnly(options);
+    return;
+  }
   if (options.render !== undefined) {
     const saved = JSON.parse(readFileSync(resolve(options.render), 'utf8')) as BenchReport;
     // Notes of older runs may carry whole stack traces: keep the sentence and the error line.
@@ -353,24 +586,73 @@ async function main(): Promise<void> {
 
   if (options.onlyMemory) log(`nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}, memory part only)`);
   else {
-    // Per app and round: the cases plus about 7 s of process starts (app, one autocannon per warm-up and per run).
-    const perAppRound = scenarios.length * (options.warmup + options.duration) + (options.firstWarmup - options.warmup) + 7;
-    const estimateMin = Math.round((apps.length * options.rounds * perAppRound + (options.lost ? 60 : 0) + (options.memory ? 60 : 0)) / 60);
+    const estimate = estimateSeconds(apps, scenarios, options);
     log(
-      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); ${options.duration} s per case after a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.connections} connections; about ${estimateMin} min`,
+      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); ${options.duration} s per case after a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.connections} connections; estimated ${(estimate.total / 60).toFixed(1)} min (${estimate.parts})`,
     );
   }
   log(pinning.layout);
   for (const s of skipped) log(s);
 
-  // Every measured case of every round.
+  // Every measured case of every round, and how long each seeding of the many-sessions cases took.
   const rounds: CaseRound[] = [];
-  for (let round = 1; round <= options.rounds; round++) {
+  const seedings: SeedingResult[] = [];
+
+  /** Warms up and measures one case of a running app, and records it. */
+  const measureCase = async (app: RunningApp, clients: ClientState, scenario: Scenario, round: number, warmup: number): Promise<void> => {
+    const spec = app.spec;
+    const job = await clients.job(scenario, options.connections);
+    // Warm up (longer for the app's first case: JIT, heap sizing, connection pools), then
+    // measure, in one load-generator process; the app's CPU time and the Redis counters are
+    // taken between the two.
+    let cpuBefore = NaN;
+    let redisRun: (() => Promise<RedisRunStats>) | undefined;
+    const countsSent = spec.store === 'redis' && spec.library === 'nestjs-sessionkit';
+    let sentBefore: Record<string, number> = {};
+    const result = await runLoader({ ...job(options.duration), warmup }, pinning, async () => {
+      if (countsSent) sentBefore = await sentCommands(app);
+      if (spec.store === 'redis' && redis !== undefined) redisRun = await startRedisStats(redis);
+      cpuBefore = cpuSeconds(app.pid);
+    });
+    const cpuAfter = cpuSeconds(app.pid);
+    const redisStats = redisRun === undefined ? undefined : await redisRun();
+    if (redisStats !== undefined && countsSent) {
+      const after = await sentCommands(app);
+      redisStats.sent = Object.fromEntries(Object.entries(after).map(([name, n]) => [name, n - (sentBefore[name] ?? 0)]).filter(([, n]) => (n as number) > 0));
+    }
+    const cpuUsPerRequest = result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : NaN;
+    rounds.push({ round, app: spec.name, scenario: scenario.name, ...result, cpuUsPerRequest, ...(redisStats === undefined ? {} : { redis: redisStats }) });
+    const redisText =
+      redisStats === undefined || result.requests === 0
+        ? ''
+        : `  redis ${(Object.values(redisStats.calls).reduce((a, b) => a + b, 0) / result.requests).toFixed(2)} cmd/req ${(redisStats.cpuUs / result.requests).toFixed(0)} us/req`;
+    log(
+      `  round ${round}  ${spec.name.padEnd(26)} ${scenario.name.padEnd(11)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuUsPerRequest.toFixed(0)} us/req  loader ${Math.round(result.loaderCpuShare * 100)}%${redisText}` +
+        (result.non2xx + result.errors + result.timeouts > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})` : ''),
+    );
+  };
+
+  /** Stops an app and removes what it stored. */
+  const retire = async (app: RunningApp): Promise<void> => {
+    await stopApp(app);
+    if (app.spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(app.spec.name));
+    if (app.spec.store === 'postgres') await dropTable(pgPool, app.spec.name);
+  };
+
+  /** Round r's order of `list`: rotated by r - 1, forward in odd rounds and reversed in even ones. */
+  const orderOf = <T>(list: readonly T[], round: number): T[] => {
+    const rotated = list.map((_, i) => list[(i + round - 1) % list.length]!);
+    return (round - 1) % 2 === 0 ? rotated : rotated.reverse();
+  };
+
+  // The one-session cases: every app starts afresh each round.
+  const oneSession = scenarios.filter((s) => s.sessions === undefined);
+  for (let round = 1; round <= options.rounds && oneSession.length > 0; round++) {
     // Rotate the order each round and alternate its direction (forward in rounds 1, 3, 5, ...,
     // reversed in rounds 2, 4, ...), so slow drift (thermal, noisy neighbours) spreads evenly over all apps.
-    const rotated = apps.map((_, i) => apps[(i + round - 1) % apps.length]!);
-    const order = (round - 1) % 2 === 0 ? rotated : rotated.reverse();
-    for (const spec of order) {
+    for (const spec of orderOf(apps, round)) {
+      const mine = oneSession.filter((s) => scenarioApplies(s, spec));
+      if (mine.length === 0) continue;
       let app: RunningApp;
       try {
         app = await startApp(spec, pinning);
@@ -380,37 +662,73 @@ async function main(): Promise<void> {
         continue;
       }
       try {
-        // The bare app gets a cookie header of the same size, so requests are byte for byte alike.
-        const cookie = spec.library === 'bare' ? BARE_COOKIE : await createSession(app);
+        const clients = new ClientState(app, seedings, round);
         let first = true;
-        for (const scenario of scenarios) {
-          const job = (seconds: number): LoadJob => ({
-            url: `http://127.0.0.1:${app.port}${scenario.path}`,
-            method: scenario.method,
-            headers: scenario.withCookie ? { cookie } : {},
-            connections: options.connections,
-            duration: seconds,
-          });
-          // Warm up (longer for the app's first case: JIT, heap sizing, connection pools).
-          await runLoader(job(first ? options.firstWarmup : options.warmup), pinning);
+        for (const scenario of mine) {
+          await measureCase(app, clients, scenario, round, first ? options.firstWarmup : options.warmup);
           first = false;
-          const cpuBefore = cpuSeconds(app.pid);
-          const result = await runLoader(job(options.duration), pinning);
-          const cpuAfter = cpuSeconds(app.pid);
-          const cpuUsPerRequest = result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : NaN;
-          rounds.push({ round, app: spec.name, scenario: scenario.name, ...result, cpuUsPerRequest });
-          log(
-            `  round ${round}  ${spec.name.padEnd(26)} ${scenario.name.padEnd(7)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuUsPerRequest.toFixed(0)} us/req  loader ${Math.round(result.loaderCpuShare * 100)}%` +
-              (result.non2xx + result.errors + result.timeouts > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})` : ''),
-          );
         }
       } catch (error) {
         notes.push(`Round ${round}: ${spec.name} failed: ${error instanceof Error ? error.message : String(error)}`);
         log(`  ${notes[notes.length - 1]}`);
       } finally {
-        await stopApp(app);
-        if (spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(spec.name));
-        if (spec.store === 'postgres') await dropTable(pgPool, spec.name);
+        await retire(app);
+      }
+    }
+  }
+
+  // The many-sessions cases: seeding 100k sessions costs an app as long as 100k first visits, so
+  // each app starts and is seeded once, and all of them stay up (idle but for their own case)
+  // through the rounds, which run the apps in the same rotated, alternating order.
+  const manySessions = scenarios.filter((s) => s.sessions !== undefined);
+  const manyApps = apps.filter((a) => manySessions.some((s) => scenarioApplies(s, a)));
+  if (manyApps.length > 0) {
+    const running = new Map<string, { app: RunningApp; clients: ClientState; warmed: boolean }>();
+    try {
+      for (const spec of manyApps) {
+        try {
+          const app = await startApp(spec, pinning);
+          const clients = new ClientState(app, seedings, 0);
+          running.set(spec.name, { app, clients, warmed: false });
+          await clients.job(manySessions[0]!, options.connections);
+        } catch (error) {
+          notes.push(`Many sessions: ${spec.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+          log(`  ${notes[notes.length - 1]}`);
+        }
+      }
+      for (let round = 1; round <= options.rounds; round++) {
+        for (const spec of orderOf(manyApps, round)) {
+          const entry = running.get(spec.name);
+          if (entry === undefined) continue;
+          try {
+            for (const scenario of manySessions.filter((s) => scenarioApplies(s, spec))) {
+              await measureCase(entry.app, entry.clients, scenario, round, entry.warmed ? options.warmup : options.firstWarmup);
+              entry.warmed = true;
+            }
+          } catch (error) {
+            notes.push(`Round ${round}: ${spec.name} (many sessions) failed: ${error instanceof Error ? error.message : String(error)}`);
+            log(`  ${notes[notes.length - 1]}`);
+          }
+        }
+      }
+    } finally {
+      for (const { app } of running.values()) await retire(app);
+    }
+  }
+
+  // Where the CPU of a nestjs-sessionkit request goes: one short profiled run per scenario and adapter.
+  const profiles: ProfileResult[] = [];
+  if (options.profilePass) {
+    for (const scenario of SCENARIOS.filter((s) => PROFILED_SCENARIOS.includes(s.name))) {
+      for (const name of PROFILED_APPS) {
+        const spec = apps.find((a) => a.name === name);
+        if (spec === undefined) continue;
+        try {
+          profiles.push(await profileCase(spec, scenario, options, pinning, seedings));
+          log(`  profile  ${spec.name.padEnd(26)} ${scenario.name.padEnd(11)} ${profiles[profiles.length - 1]!.totalUs.toFixed(0)} us/req sampled`);
+        } catch (error) {
+          notes.push(`Profile of ${spec.name}, ${scenario.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
       }
     }
   }
@@ -503,6 +821,8 @@ async function main(): Promise<void> {
     lost,
     bytes,
     million,
+    seedings,
+    profiles,
   };
 
   mkdirSync(join(root, 'bench-dist'), { recursive: true });

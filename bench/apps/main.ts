@@ -12,10 +12,11 @@ import connectPgSimple from 'connect-pg-simple';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import session from 'express-session';
 import { Redis } from 'ioredis';
-import { MemoryStore, PostgresStore, RedisStore } from 'nestjs-sessionkit';
+import * as sessionKit from 'nestjs-sessionkit';
+import { MemoryStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
 import { Pool } from 'pg';
 import { createClient } from 'redis';
-import { type AppSpec, DATABASE_URL, PG_SCHEMA, REDIS_URL, type ReadyMessage, appSpec, pgTableOf, redisPrefixOf } from '../common.js';
+import { type AppSpec, BENCH_MAX_SESSIONS, DATABASE_URL, PG_SCHEMA, REDIS_URL, type ReadyMessage, appSpec, pgTableOf, redisPrefixOf } from '../common.js';
 import { BareAppModule, BareInterceptorAppModule } from './bare.js';
 import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
 import { FastifySessionAppModule, useFastifySession } from './fastify-session.js';
@@ -32,6 +33,48 @@ function newPool(): Pool {
   return pool;
 }
 
+/** Commands the app's ioredis client sent, by name (what Redis counts also includes the commands scripts run). */
+const sentCommands: Record<string, number> = {};
+
+/** Counts every command `client` sends (ioredis sends each through `sendCommand`). */
+function countCommands(client: Redis): void {
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+    sentCommands[command.name] = (sentCommands[command.name] ?? 0) + 1;
+    return (send as (...a: unknown[]) => unknown)(command, ...rest);
+  }) as Redis['sendCommand'];
+}
+
+/** The harness asks over the IPC channel for the commands sent so far. */
+process.on('message', (message: unknown) => {
+  if (message === 'sent-commands') process.send?.({ sentCommands });
+});
+
+/** The store of a nestjs-sessionkit app: one case per {@link StoreKind}. */
+async function sessionKitStore(spec: AppSpec): Promise<SessionStore> {
+  switch (spec.store) {
+    case 'redis': {
+      // The client stays the app's: RedisStore never quits it.
+      const client = new Redis(REDIS_URL);
+      closers.push(() => client.quit());
+      countCommands(client);
+      return new RedisStore({ client, prefix: redisPrefixOf(spec.name) });
+    }
+    case 'postgres':
+      // The pool stays the app's: PostgresStore never ends it.
+      return new PostgresStore({ pool: newPool(), schema: PG_SCHEMA, table: pgTableOf(spec.name), createTable: true });
+    case 'cookie': {
+      // Looked up at run time, so the harness compiles against a build without CookieStore.
+      const CookieStore = (sessionKit as Record<string, unknown>).CookieStore as (new () => SessionStore) | undefined;
+      if (CookieStore === undefined) throw new Error('this build of nestjs-sessionkit exports no CookieStore');
+      return new CookieStore();
+    }
+    case 'memory':
+    case 'none':
+      return new MemoryStore({ maxSessions: BENCH_MAX_SESSIONS });
+  }
+}
+
 async function build(spec: AppSpec): Promise<INestApplication> {
   const adapter = spec.adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter();
   const options = { logger: false as const };
@@ -39,22 +82,8 @@ async function build(spec: AppSpec): Promise<INestApplication> {
     case 'bare':
       return NestFactory.create(spec.floor ? BareInterceptorAppModule : BareAppModule, adapter, options);
 
-    case 'nestjs-sessionkit': {
-      let store;
-      if (spec.store === 'redis') {
-        // The client stays the app's: RedisStore never quits it.
-        const client = new Redis(REDIS_URL);
-        closers.push(() => client.quit());
-        store = new RedisStore({ client, prefix: redisPrefixOf(spec.name) });
-      } else if (spec.store === 'postgres') {
-        // The pool stays the app's: PostgresStore never ends it.
-        const pool = newPool();
-        store = new PostgresStore({ pool, schema: PG_SCHEMA, table: pgTableOf(spec.name), createTable: true });
-      } else {
-        store = new MemoryStore();
-      }
-      return NestFactory.create(sessionKitModule(store, spec.option === undefined ? {} : { [spec.option]: true }), adapter, options);
-    }
+    case 'nestjs-sessionkit':
+      return NestFactory.create(sessionKitModule(await sessionKitStore(spec), spec.option === undefined ? {} : { [spec.option]: true }), adapter, options);
 
     case 'express-session': {
       const app = await NestFactory.create<NestExpressApplication>(ExpressSessionAppModule, adapter as ExpressAdapter, options);

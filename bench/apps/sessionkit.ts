@@ -1,4 +1,4 @@
-import { Controller, type DynamicModule, Get, HttpCode, Module, Post } from '@nestjs/common';
+import { Controller, type DynamicModule, Get, HttpCode, Module, Post, Query } from '@nestjs/common';
 import { Session, SessionModule, type SessionModuleOptions, type SessionStore } from 'nestjs-sessionkit';
 import { BENCH_SECRET, typicalSession } from '../common.js';
 
@@ -6,8 +6,9 @@ import { BENCH_SECRET, typicalSession } from '../common.js';
 @Controller()
 class SessionKitController {
   @Get('setup')
-  setup(@Session() session: Session) {
-    const data = typicalSession();
+  setup(@Session() session: Session, @Query('user') user?: string) {
+    // ?user=<n>: the many-sessions cases give each session its own user.
+    const data = typicalSession(user === undefined ? undefined : Number(user));
     session.set('userId', data.userId);
     session.set('role', data.role);
     session.set('cart', data.cart);
