@@ -5,11 +5,7 @@
 
 export type AdapterName = 'express' | 'fastify';
 export type Library = 'bare' | 'nestjs-sessionkit' | 'express-session' | '@fastify/session';
-/**
- * 'cookie': nestjs-sessionkit's CookieStore (the session travels in the cookie, encrypted; no
- * server-side bytes). The app launcher looks it up at run time, so the harness builds whether or
- * not this build of the library exports it; add its apps to {@link APPS} to measure it.
- */
+/** 'cookie': nestjs-sessionkit's CookieStore (the session travels in the cookie, encrypted; no server-side bytes). */
 export type StoreKind = 'none' | 'memory' | 'redis' | 'postgres' | 'cookie';
 
 export interface AppSpec {
@@ -19,14 +15,15 @@ export interface AppSpec {
   library: Library;
   store: StoreKind;
   /**
-   * The floor app of its adapter: the bare app plus a no-op global interceptor (`APP_INTERCEPTOR`
-   * returning `next.handle()`). Nest runs every request through its interceptor pipeline once any
-   * global interceptor exists, so this is the least any library saving sessions through a Nest
-   * interceptor can cost.
+   * The floor app of its adapter: the smallest Nest app that does a session's work by hand, with
+   * no library (bench/apps/minimal.ts: finds and checks the signed cookie, reads and writes one Map
+   * entry, signs a new id on a first visit). What any session library in a Nest app costs at least.
    */
   floor?: boolean;
   /** A nestjs-sessionkit option turned on, to measure what it costs every request. */
   option?: 'asyncContext' | 'preload';
+  /** Measured only when named in `--apps` (keeps the default run short; `npm run bench:overhead` measures the options in-process). */
+  optional?: boolean;
   /** How the app is shown in tables. */
   label: string;
 }
@@ -34,28 +31,27 @@ export interface AppSpec {
 /**
  * Every app the harness measures, one line each. Adding one: a line here (its `name` is what
  * `--apps=` takes), plus its store in the store switch of bench/apps/main.ts if the store is new.
- * For CookieStore, e.g.:
- *   { name: 'express-sessionkit-cookie', adapter: 'express', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
- *   { name: 'fastify-sessionkit-cookie', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
  */
 export const APPS: readonly AppSpec[] = [
   { name: 'express-bare', adapter: 'express', library: 'bare', store: 'none', label: 'bare (no sessions)' },
-  { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'bare + no-op global interceptor (floor)' },
+  { name: 'express-minimal', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
   { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
-  { name: 'express-sessionkit-memory-async', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
-  { name: 'express-sessionkit-memory-preload', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', label: 'nestjs-sessionkit MemoryStore, preload: true' },
+  { name: 'express-sessionkit-memory-async', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
+  { name: 'express-sessionkit-memory-preload', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'express-sessionkit-redis', adapter: 'express', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'express-session-memory', adapter: 'express', library: 'express-session', store: 'memory', label: 'express-session MemoryStore' },
   { name: 'express-session-redis', adapter: 'express', library: 'express-session', store: 'redis', label: 'express-session + connect-redis' },
   { name: 'express-sessionkit-postgres', adapter: 'express', library: 'nestjs-sessionkit', store: 'postgres', label: 'nestjs-sessionkit PostgresStore' },
+  { name: 'express-sessionkit-cookie', adapter: 'express', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
   { name: 'express-session-postgres', adapter: 'express', library: 'express-session', store: 'postgres', label: 'express-session + connect-pg-simple' },
   { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
-  { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'bare + no-op global interceptor (floor)' },
+  { name: 'fastify-minimal', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
-  { name: 'fastify-sessionkit-memory-async', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
-  { name: 'fastify-sessionkit-memory-preload', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', label: 'nestjs-sessionkit MemoryStore, preload: true' },
+  { name: 'fastify-sessionkit-memory-async', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
+  { name: 'fastify-sessionkit-memory-preload', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'fastify-sessionkit-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'fastify-sessionkit-postgres', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'postgres', label: 'nestjs-sessionkit PostgresStore' },
+  { name: 'fastify-sessionkit-cookie', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
   { name: 'fastify-session-memory', adapter: 'fastify', library: '@fastify/session', store: 'memory', label: '@fastify/session memory store' },
 ];
 

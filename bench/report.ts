@@ -57,8 +57,8 @@ export interface CaseSummary {
   /** Per-round ratio of requests/s to the bare app of the same adapter; null for the bare app. */
   ratio: Stat | null;
   /**
-   * Per-round ratio of requests/s to the floor app (bare + no-op global interceptor) of the same
-   * adapter; null for the floor app itself or when it was not measured (absent in older results).
+   * Per-round ratio of requests/s to the floor app (a hand-written session, no library) of the
+   * same adapter; null for the floor app itself or when it was not measured (absent in older results).
    */
   floorRatio?: Stat | null;
   target: number | undefined;
@@ -395,7 +395,7 @@ function profileTable(profiles: ProfileResult[]): { headers: string[]; rows: str
   return { headers: ['µs per request', ...columns.map((c) => c.title)], rows };
 }
 
-// ---------------------------------------------------------------- interceptor floor
+// ---------------------------------------------------------------- floor: a hand-written session
 
 interface FloorRow {
   adapter: AdapterName;
@@ -494,7 +494,7 @@ function methodLines(report: BenchReport): string[] {
   const c = report.config;
   return [
     `Core layout: ${report.coreLayout}.`,
-    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) of ${c.duration} s per case after a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case) in the same load-generator process; every app starts afresh each round (but for the many-sessions cases, below); rounds run the apps in a rotated order, forward in odd rounds and reversed in even ones, so slow drift spreads evenly; figures are medians over rounds, the spread is the interquartile range (25th–75th percentile, linear interpolation; its width as a share of the median in brackets for req/s, "IQR a–b" after each ratio), ratio to bare = req/s / req/s of the bare app of the same adapter in the same round, ratio to floor = the same against the floor app (bare + no-op global interceptor) of the same adapter; targets are judged on the ratio to bare.`,
+    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) of ${c.duration} s per case after a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case) in the same load-generator process; every app starts afresh each round (but for the many-sessions cases, below); rounds run the apps in a rotated order, forward in odd rounds and reversed in even ones, so slow drift spreads evenly; figures are medians over rounds, the spread is the interquartile range (25th–75th percentile, linear interpolation; its width as a share of the median in brackets for req/s, "IQR a–b" after each ratio), ratio to bare = req/s / req/s of the bare app of the same adapter in the same round, ratio to floor = the same against the floor app (the same routes with a hand-written session and no library) of the same adapter; targets are judged on the ratio to bare.`,
     `CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run, divided by the responses; Redis and PostgreSQL server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace; at ${Math.round(LOADER_BOUND_SHARE * 100)}% or more, median over rounds, the row is marked "loader-bound" and a warning names the case).`,
     'Scenarios: "route without session" GET /none and "read" GET /read send the cookie of a session made by GET /setup (user id, role, 3-item cart; the bare apps get a dummy cookie of the same size); "change" POST /change on that session (nestjs-sessionkit: session.increment("n"); peers: n = (n ?? 0) + 1); "first visit" GET /first without a cookie, setting one value in a new session. All connections of these cases share the one session.',
     `Many sessions: "read (100k sessions)" and "change (100k sessions)" run on the bare apps and the nestjs-sessionkit MemoryStore and RedisStore apps with defaults. Each of these apps starts once, after the one-session rounds, and gets ${int(100_000)} sessions from as many GET /setup?user=<i> requests (each its own user id; 50 keep-alive connections), as long as ${int(100_000)} first visits take; the apps then stay up, idle but for their own case, through ${c.rounds} round(s) in the same rotated, alternating order (the first case of each app gets the longer warm-up). Each request carries the next of the cookies in turn, so the store holds them all and no cache of recent cookies can hold every one; the bare apps get as many distinct dummy cookies of the same size. The bench MemoryStore has maxSessions: 200,000 (default 100,000), so that none of them is evicted by the first-visit sessions made before. These cases are driven by bench/client.ts, a minimal keep-alive HTTP/1.1 client that sends prebuilt requests (autocannon can vary a request only by rebuilding it each time), with the same connections and the same load-generator CPU measurement.`,
@@ -532,7 +532,7 @@ export function consoleReport(report: BenchReport): string {
   const floors = floorRows(report);
   if (floors.length > 0) {
     out.push('');
-    out.push(`Interceptor floor (bare + no-op global interceptor), CPU of the app per request, median over scenarios: ${floorOverview(floors)}.`);
+    out.push(`Floor (a hand-written session, no library), CPU of the app per request, median over scenarios: ${floorOverview(floors)}.`);
   }
   if (report.profiles !== undefined && report.profiles.length > 0) {
     const t = profileTable(report.profiles);
@@ -677,7 +677,7 @@ export function markdownReport(report: BenchReport): string {
   }
   const floors = floorRows(report);
   if (floors.length > 0) {
-    out.push('## The interceptor floor');
+    out.push('## The floor: a session written by hand');
     out.push('');
     out.push(FLOOR_NOTE);
     out.push('');
@@ -718,7 +718,7 @@ const PROFILE_NOTE =
   'One short run per scenario and adapter of the nestjs-sessionkit MemoryStore app under `node --cpu-prof` (sampling every 250 µs), after a warm-up; the samples taken while the load generator ran are summed by category and divided by the responses of that run. A sample counts for the function that was running: the library\'s functions by file and name (the Cookie header read, the HMAC check of a received cookie and its store handle, a new id with its HMAC and handle, the stores, the session handle and value checks and the patch, the Set-Cookie value), packages by their folder under node_modules, Node\'s own modules as Node. V8 builtins and Node\'s crypto and buffer code count for the library function that called them; `JSON.parse`, `JSON.stringify` and `structuredClone` show no frame of their own, so their time is told apart by the source line of the library function that called them. The profiler adds its own cost, so the totals are above the CPU µs/req of the table above; compare categories within a column. `npm run bench -- --profile=<scenario> --apps=<app>` prints the same table, and the functions with the most self time, for any case; the profiles stay in bench-dist/profiles/.';
 
 const FLOOR_NOTE =
-  'The "bare + no-op global interceptor (floor)" app of each adapter is the bare app plus `{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }`, an interceptor whose `intercept()` only returns `next.handle()`. As soon as any global interceptor exists, NestJS 12 runs every request through its interceptor pipeline (rxjs `defer` and `mergeAll`, an `AsyncResource` and a `ReplaySubject` per request), whatever the interceptor does; an interceptor bound to one handler (`@UseInterceptors`) costs the same pipeline on that handler. It stays here as a reference: it is the least a library that saves sessions through a Nest interceptor pays on every request that runs its interceptor. nestjs-sessionkit binds no interceptor: `@Session()` loads the session when the handler asks for it, and the HTTP adapter commits it (on Express the response\'s `writeHead`, `write` and `end` are held until the commit has finished, so the cookie leaves with the headers and a store failure can still become a 503; on Fastify an `onSend` hook), so none of its cases pays this floor, and "ratio to floor" above 1.00 means it costs less than that least.';
+  'The "hand-written session, no library (floor)" app of each adapter (bench/apps/minimal.ts) is the smallest Nest app that does a session\'s work: the same routes, each finding the `sid` cookie in the Cookie header, checking its HMAC-SHA256 once (later a Map lookup), reading or changing one entry of a plain Map, and on a first visit drawing 32 random bytes, signing them and setting the cookie. It has no expiry, no change tracking, no save before the headers, no store interface, no size or value checks and no eviction: it is what any session layer in a Nest app costs at the least, so a target above the floor\'s own ratio to bare is out of reach for any library. "ratio to floor" is what nestjs-sessionkit costs beyond that minimum. (Earlier runs used a bare app plus a no-op global interceptor as the floor: the least a library that saves through a Nest interceptor pays. nestjs-sessionkit binds no interceptor: `@Session()` loads the session when the handler asks for it, and the HTTP adapter commits it, on Express by holding the response\'s `writeHead`, `write` and `end` until the commit has finished, on Fastify in an `onSend` hook.)';
 
 /** How nestjs-sessionkit's default MemoryStore app did against the floor, per adapter, from this run's medians. */
 function kitAgainstFloor(report: BenchReport): string {
@@ -754,6 +754,10 @@ function missLines(report: BenchReport): string[] {
     if (bare !== undefined) {
       line += ` The app used ${int(s.cpu.median)} µs of CPU per request against bare's ${int(bare.cpu.median)} (${s.cpu.median >= bare.cpu.median ? '+' : ''}${int(s.cpu.median - bare.cpu.median)} µs); p50 latency ${ms(s.p50.median)} ms against ${ms(bare.p50.median)} ms.`;
       if (loaderBound(bare)) line += ' The bare case was load-generator-bound, so the ratio reads too low.';
+    }
+    const floor = report.summaries.find((x) => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter && x.app.floor);
+    if (floor?.ratio != null && s.floorRatio != null) {
+      line += ` The hand-written floor app itself reached ${floor.ratio.median.toFixed(2)} of bare${floor.ratio.median < s.target! ? ', below the goal: no session layer in a Nest app reaches it here' : ''}; nestjs-sessionkit reached ${s.floorRatio.median.toFixed(2)} of the floor.`;
     }
     const profile = report.profiles?.find((p) => p.scenario === s.scenario.name && p.app.startsWith(s.app.adapter));
     if (profile !== undefined) {
@@ -848,7 +852,7 @@ export function svgChart(report: BenchReport): string {
     ...(report.apps.some((a) => a.store === 'cookie') ? [['nestjs-sessionkit CookieStore', COLORS['nestjs-sessionkit/cookie']!] as [string, string]] : []),
     ['express-session + connect-pg-simple', COLORS['express-session/postgres']!],
     ['@fastify/session', COLORS['@fastify/session/memory']!],
-    ['bare + no-op global interceptor (floor)', COLORS.floor!],
+    ['hand-written session (floor)', COLORS.floor!],
   ];
   for (const [label, color] of legendItems) {
     const itemWidth = 22 + label.length * 6.6;

@@ -571,10 +571,12 @@ async function main(): Promise<void> {
   const pgVersion = 'version' in pgConnection ? pgConnection.version : undefined;
   if (pgPool === undefined) skipped.push(`PostgreSQL apps skipped: no PostgreSQL answered on ${DATABASE_URL.replace(/\/\/[^@]*@/, '//')} (${(pgConnection as { error: string }).error}).`);
 
-  let apps = options.onlyMemory ? [] : APPS.filter((a) => (a.store !== 'redis' || redis !== undefined) && (a.store !== 'postgres' || pgPool !== undefined));
+  let apps = options.onlyMemory
+    ? []
+    : APPS.filter((a) => (a.store !== 'redis' || redis !== undefined) && (a.store !== 'postgres' || pgPool !== undefined) && (!a.optional || (options.apps?.includes(a.name) ?? false)));
   if (options.apps !== undefined) {
     const wanted = new Set(options.apps);
-    // The bare app and the floor app (bare + no-op interceptor) of each adapter are always measured: ratios are relative to them.
+    // The bare app and the floor app (a hand-written session) of each adapter are always measured: ratios are relative to them.
     apps = apps.filter((a) => wanted.has(a.name) || (a.library === 'bare' && options.apps!.some((n) => n.startsWith(`${a.adapter}-`))));
   }
   const scenarios = options.onlyMemory ? [] : options.scenarios === undefined ? SCENARIOS : SCENARIOS.filter((s) => options.scenarios!.includes(s.name));

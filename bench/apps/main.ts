@@ -12,12 +12,12 @@ import connectPgSimple from 'connect-pg-simple';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import session from 'express-session';
 import { Redis } from 'ioredis';
-import * as sessionKit from 'nestjs-sessionkit';
-import { MemoryStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import { CookieStore, MemoryStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
 import { Pool } from 'pg';
 import { createClient } from 'redis';
 import { type AppSpec, BENCH_MAX_SESSIONS, DATABASE_URL, PG_SCHEMA, REDIS_URL, type ReadyMessage, appSpec, pgTableOf, redisPrefixOf } from '../common.js';
-import { BareAppModule, BareInterceptorAppModule } from './bare.js';
+import { BareAppModule } from './bare.js';
+import { MinimalSessionAppModule } from './minimal.js';
 import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
 import { FastifySessionAppModule, useFastifySession } from './fastify-session.js';
 import { sessionKitModule } from './sessionkit.js';
@@ -63,12 +63,8 @@ async function sessionKitStore(spec: AppSpec): Promise<SessionStore> {
     case 'postgres':
       // The pool stays the app's: PostgresStore never ends it.
       return new PostgresStore({ pool: newPool(), schema: PG_SCHEMA, table: pgTableOf(spec.name), createTable: true });
-    case 'cookie': {
-      // Looked up at run time, so the harness compiles against a build without CookieStore.
-      const CookieStore = (sessionKit as Record<string, unknown>).CookieStore as (new () => SessionStore) | undefined;
-      if (CookieStore === undefined) throw new Error('this build of nestjs-sessionkit exports no CookieStore');
+    case 'cookie':
       return new CookieStore();
-    }
     case 'memory':
     case 'none':
       return new MemoryStore({ maxSessions: BENCH_MAX_SESSIONS });
@@ -80,7 +76,7 @@ async function build(spec: AppSpec): Promise<INestApplication> {
   const options = { logger: false as const };
   switch (spec.library) {
     case 'bare':
-      return NestFactory.create(spec.floor ? BareInterceptorAppModule : BareAppModule, adapter, options);
+      return NestFactory.create(spec.floor ? MinimalSessionAppModule : BareAppModule, adapter, options);
 
     case 'nestjs-sessionkit':
       return NestFactory.create(sessionKitModule(await sessionKitStore(spec), spec.option === undefined ? {} : { [spec.option]: true }), adapter, options);

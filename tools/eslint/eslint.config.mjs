@@ -26,7 +26,7 @@ export default tseslint.config(
       // Nest modules are classes with decorators and no members.
       '@typescript-eslint/no-extraneous-class': 'off',
       'no-console': ['error', { allow: ['warn', 'error'] }],
-      eqeqeq: ['error', 'always'],
+      eqeqeq: ['error', 'always', { null: 'ignore' }],
     },
   },
   {

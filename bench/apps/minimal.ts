@@ -1,0 +1,84 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Controller, Get, Headers, HttpCode, Module, Post, Res } from '@nestjs/common';
+import { BENCH_SECRET, typicalSession } from '../common.js';
+
+/**
+ * The smallest Nest app that does a session's work by hand, with no library: it finds the signed
+ * cookie in the Cookie header, checks its HMAC once (then a Map lookup), reads and writes one Map
+ * entry, and on a first visit draws a random id, signs it and sets the cookie. No expiry, no
+ * change tracking, no save-before-headers, no store abstraction: a floor for what any session
+ * library in a Nest app can cost, against which the targets can be judged when "free" is out of reach.
+ */
+const sessions = new Map<string, Record<string, unknown>>();
+const verified = new Map<string, string>();
+
+function sign(id: string): string {
+  return createHmac('sha256', BENCH_SECRET).update(id).digest('base64url');
+}
+
+/** The session id of a `sid=<id>.<hmac>` cookie, verified (cached after the first time). */
+function idOf(header: string | undefined): string | undefined {
+  const start = header?.indexOf('sid=') ?? -1;
+  if (header === undefined || start === -1) return undefined;
+  const end = header.indexOf(';', start);
+  const value = header.slice(start + 4, end === -1 ? undefined : end);
+  const cached = verified.get(value);
+  if (cached !== undefined) return cached;
+  const dot = value.indexOf('.');
+  const id = value.slice(0, dot);
+  const given = Buffer.from(value.slice(dot + 1));
+  const expected = Buffer.from(sign(id));
+  if (dot === -1 || given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  verified.set(value, id);
+  return id;
+}
+
+interface Reply {
+  header(name: string, value: string): unknown;
+}
+
+function startSession(res: Reply, data: Record<string, unknown>): void {
+  const id = randomBytes(32).toString('base64url');
+  sessions.set(id, data);
+  res.header('set-cookie', `sid=${id}.${sign(id)}; Path=/; HttpOnly; SameSite=Lax`);
+}
+
+@Controller()
+class MinimalController {
+  @Get('setup')
+  setup(@Res({ passthrough: true }) res: Reply) {
+    startSession(res, typicalSession());
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@Headers('cookie') cookie: string | undefined) {
+    const id = idOf(cookie);
+    return { n: (id === undefined ? undefined : sessions.get(id)?.['n']) ?? 0 };
+  }
+
+  @Post('change')
+  @HttpCode(200)
+  change(@Headers('cookie') cookie: string | undefined) {
+    const id = idOf(cookie);
+    const data = id === undefined ? undefined : sessions.get(id);
+    if (data === undefined) return { n: 0 };
+    const n = ((data['n'] as number | undefined) ?? 0) + 1;
+    data['n'] = n;
+    return { n };
+  }
+
+  @Get('first')
+  first(@Res({ passthrough: true }) res: Reply) {
+    startSession(res, { n: 1 });
+    return { n: 1 };
+  }
+
+  @Get('none')
+  none() {
+    return { ok: true };
+  }
+}
+
+@Module({ controllers: [MinimalController] })
+export class MinimalSessionAppModule {}
