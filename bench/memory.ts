@@ -6,6 +6,7 @@
  *
  * Prints one JSON line.
  */
+import 'reflect-metadata';
 import { createHash, randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,7 +14,10 @@ import connectPgSimple from 'connect-pg-simple';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import session from 'express-session';
 import { Redis } from 'ioredis';
-import { MemoryStore, PostgresStore, RedisStore, type SessionRecord } from 'nestjs-sessionkit';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { CookieStore, MemoryStore, PostgresStore, RedisStore, type SessionRecord } from 'nestjs-sessionkit';
+import { sessionKitModule } from './apps/sessionkit.js';
 import { Pool } from 'pg';
 import { createClient } from 'redis';
 import { DATABASE_URL, PG_SCHEMA, REDIS_PREFIX, REDIS_URL, pgTableOf, typicalSession } from './common.js';
@@ -34,6 +38,8 @@ export interface BytesResult {
   connectRedis: RedisBytes | null;
   /** PostgreSQL bytes per session (absent in results of older runs); null when not measured. */
   sessionkitPostgres?: PgBytes | null;
+  /** CookieStore keeps nothing on the server: the bytes of its `Set-Cookie` header for the same session (absent in older results). */
+  cookieStoreSetCookie?: number;
   connectPg?: PgBytes | null;
   notes: string[];
 }
@@ -307,6 +313,7 @@ async function measureBytes(count: number, redisCount: number): Promise<BytesRes
     count,
     redisCount,
     sampleJson: JSON.stringify(typicalSession()),
+    cookieStoreSetCookie: await cookieStoreBytes(),
     sessionkitMemory,
     sessionkitMemoryNoUser,
     expressSessionMemory,
@@ -316,6 +323,22 @@ async function measureBytes(count: number, redisCount: number): Promise<BytesRes
     connectPg,
     notes,
   };
+}
+
+/** The `Set-Cookie` header CookieStore sends for the typical session, from the bench app itself run in-process. */
+async function cookieStoreBytes(): Promise<number> {
+  const app = await NestFactory.create<NestFastifyApplication>(sessionKitModule(new CookieStore()), new FastifyAdapter(), { logger: false });
+  try {
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+    const res = await app.inject({ method: 'GET', url: '/setup' });
+    const header = res.headers['set-cookie'];
+    const value = Array.isArray(header) ? header[0] : header;
+    if (value === undefined) throw new Error('GET /setup set no cookie');
+    return Buffer.byteLength(value);
+  } finally {
+    await app.close();
+  }
 }
 
 async function measureMillion(total: number): Promise<MillionResult> {

@@ -454,6 +454,9 @@ function memoryLines(report: BenchReport): string[] {
       `  nestjs-sessionkit MemoryStore  ${bytesText(b.sessionkitMemory).padStart(9)}   V8 heap growth per session over ${int(b.count)} sessions (key, record, per-user index); ${bytesText(b.sessionkitMemoryNoUser)} for a session without a user id (no index entry)`,
     );
     lines.push(`  express-session MemoryStore    ${bytesText(b.expressSessionMemory).padStart(9)}   same measurement (its JSON includes the cookie)`);
+    if (b.cookieStoreSetCookie !== undefined) {
+      lines.push(`  nestjs-sessionkit CookieStore  ${bytesText(0).padStart(9)}   nothing on the server; the session travels in a ${bytesText(b.cookieStoreSetCookie)} Set-Cookie header (limit 4,096 B), sent back in every request's Cookie header`);
+    }
     const redisLine = (label: string, r: BytesResult['connectRedis']): void => {
       if (r === null) lines.push(`  ${label} n/a`);
       else
