@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { stringifySetCookie } from 'cookie';
 import { SessionCookie, isSessionHandle, isSessionId, newSessionId, sessionHandle } from './session-cookie.js';
 import { resolveSessionOptions } from '../session-options.js';
 
@@ -81,6 +82,34 @@ describe('SessionCookie', () => {
     expect(cookieFor(NEW).issue(newSessionId(), 90_500)).not.toContain('Max-Age');
     const clear = cookieFor(NEW, { name: '__Host-sid' }).clear();
     expect(clear).toMatch(/^__Host-sid=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/);
+  });
+
+  it('writes the same Set-Cookie as the cookie package, whatever the attributes', () => {
+    const options = [
+      {},
+      { persistent: true },
+      { name: '__Host-sid', sameSite: 'strict' },
+      { domain: 'example.com', path: '/app', secure: false, httpOnly: false, persistent: true },
+      { sameSite: 'none', partitioned: true },
+    ];
+    for (const cookie of options) {
+      const resolved = resolveSessionOptions({ secret: NEW, cookie: cookie as never }).cookie;
+      const c = new SessionCookie(resolveSessionOptions({ secret: NEW, cookie: cookie as never }));
+      const header = c.issue(newSessionId(), 90_500);
+      expect(header).toBe(
+        stringifySetCookie({
+          name: resolved.name,
+          value: valueOf(header),
+          path: resolved.path,
+          domain: resolved.domain,
+          secure: resolved.secure,
+          httpOnly: resolved.httpOnly,
+          sameSite: resolved.sameSite,
+          partitioned: resolved.partitioned || undefined,
+          maxAge: resolved.persistent ? 90 : undefined,
+        }),
+      );
+    }
   });
 
   it('reads the first cookie of its name that verifies, not just the first one (cookie tossing)', () => {

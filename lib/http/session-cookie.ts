@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type KeyObject, createHmac, createSecretKey, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { stringifySetCookie } from 'cookie';
 import type { ResolvedSessionOptions } from '../session-options.js';
 
@@ -30,7 +30,8 @@ export function newSessionId(): string {
 
 /** The store handle of a session id: a one-way hash, so the store never holds a usable id. */
 export function sessionHandle(id: string): string {
-  return createHash('sha256').update(id).digest('hex');
+  // The one-shot hash: a third of the time of createHash(), which builds a Hash object per call.
+  return hash('sha256', id, 'hex');
 }
 
 /** True when `value` has the form of a store handle rather than of a session id. */
@@ -78,19 +79,24 @@ function cacheBytes(key: string, entry: VerifiedCookie): number {
 export class SessionCookie {
   private readonly verified = new Map<string, VerifiedCookie>();
   private verifiedBytes = 0;
-  private readonly keys: Buffer[];
+  /** Key objects made once: createHmac() with a KeyObject skips preparing the key on every call. */
+  private readonly keys: KeyObject[];
   private readonly name: string;
   private readonly prefix: string;
   private readonly clearHeader: string;
+  /** The attributes after `Max-Age` (Domain, Path, HttpOnly, Secure, Partitioned, SameSite), the same for every cookie issued. */
+  private readonly attributes: string;
 
   constructor(private readonly options: ResolvedSessionOptions) {
-    this.keys = options.secrets.map((s) => Buffer.from(s, 'utf8'));
+    this.keys = options.secrets.map((s) => createSecretKey(Buffer.from(s, 'utf8')));
     this.name = options.cookie.name;
     this.prefix = `${this.name}=`;
     this.clearHeader = this.serialize('', 0);
+    // Serialized once (which also validates them); issue() only adds the value and Max-Age.
+    this.attributes = this.serialize('x', undefined).slice(this.prefix.length + 1);
   }
 
-  private sign(id: string, key: Buffer): string {
+  private sign(id: string, key: KeyObject): string {
     return createHmac('sha256', key).update(id).digest('base64url');
   }
 
@@ -161,8 +167,9 @@ export class SessionCookie {
    * `maxAgeMs` when `persistent` (default: the `cookie.persistent` option; a session's `persist()` overrides it).
    */
   issue(id: string, maxAgeMs: number | undefined, persistent = this.options.cookie.persistent): string {
-    const signed = `${id}.${this.sign(id, this.keys[0]!)}`;
-    return this.serialize(signed, persistent ? Math.max(0, Math.floor((maxAgeMs ?? 0) / 1000)) : undefined);
+    // An id and its signature are base64url, which needs no encoding in a cookie.
+    const value = `${this.prefix}${id}.${this.sign(id, this.keys[0]!)}`;
+    return persistent ? `${value}; Max-Age=${Math.max(0, Math.floor((maxAgeMs ?? 0) / 1000))}${this.attributes}` : value + this.attributes;
   }
 
   /** A `Set-Cookie` value that removes the cookie. */
