@@ -37,6 +37,8 @@ const CREATED_AT = 8;
 const TOUCHED_AT = 16;
 const HEADER = 24;
 const OPEN_BRACE = 123;
+const COLON = 58;
+const ZERO = 48;
 
 const times = new Float64Array(3);
 const timeBytes = new Uint8Array(times.buffer);
@@ -66,17 +68,28 @@ function rest(user: string | undefined, json: string): string {
   return user === undefined ? json : `${user.length}:${user}${json}`;
 }
 
+/** The user length that {@link userStart} read last: its second result, without allocating a pair. */
+let userLength = 0;
+/** Where the user of a logged-in session starts, after `<length>:`. */
+function userStart(packed: Packed): number {
+  // The digits are read in place: no string is made (the sweep calls this for each session it drops).
+  let length = 0;
+  let i = HEADER;
+  for (let c = packed.charCodeAt(i); c !== COLON; c = packed.charCodeAt(++i)) length = length * 10 + (c - ZERO);
+  userLength = length;
+  return i + 1;
+}
+
 /** Where the JSON starts. */
 function jsonStart(packed: Packed): number {
   if (packed.charCodeAt(HEADER) === OPEN_BRACE) return HEADER;
-  const colon = packed.indexOf(':', HEADER);
-  return colon + 1 + Number(packed.slice(HEADER, colon));
+  return userStart(packed) + userLength;
 }
 
 function userOf(packed: Packed): string | undefined {
   if (packed.charCodeAt(HEADER) === OPEN_BRACE) return undefined;
-  const colon = packed.indexOf(':', HEADER);
-  return packed.slice(colon + 1, colon + 1 + Number(packed.slice(HEADER, colon)));
+  const start = userStart(packed);
+  return packed.slice(start, start + userLength);
 }
 
 /** The handles of one user: one handle as a plain string (the usual case, no `Set` to pay for), more as a `Set`. */
