@@ -112,6 +112,22 @@ describe('SessionCookie', () => {
     }
   });
 
+  it('keeps at most 10,000 verified cookies, dropping the oldest first', () => {
+    const c = cookieFor(NEW);
+    const cache = (c as unknown as { verified: Map<string, unknown> }).verified;
+    const ids = Array.from({ length: 10_005 }, () => newSessionId());
+    const values = ids.map((id) => valueOf(c.issue(id, 1000)));
+    for (const value of values) c.read(`sid=${value}`);
+    expect(cache.size).toBe(10_000);
+    expect(cache.has(values[4]!)).toBe(false);
+    expect(cache.has(values[5]!)).toBe(true);
+    // A dropped cookie still verifies, and comes back in as the newest, pushing out the next oldest.
+    expect(c.read(`sid=${values[0]}`)).toEqual({ id: ids[0], handle: sessionHandle(ids[0]!), rotated: false });
+    expect(cache.has(values[0]!)).toBe(true);
+    expect(cache.has(values[5]!)).toBe(false);
+    expect(cache.size).toBe(10_000);
+  });
+
   it('reads the first cookie of its name that verifies, not just the first one (cookie tossing)', () => {
     const c = cookieFor(NEW);
     const id = newSessionId();
