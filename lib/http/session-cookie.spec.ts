@@ -95,20 +95,24 @@ describe('SessionCookie', () => {
     for (const cookie of options) {
       const resolved = resolveSessionOptions({ secret: NEW, cookie: cookie as never }).cookie;
       const c = new SessionCookie(resolveSessionOptions({ secret: NEW, cookie: cookie as never }));
-      const header = c.issue(newSessionId(), 90_500);
-      expect(header).toBe(
-        stringifySetCookie({
-          name: resolved.name,
-          value: valueOf(header),
-          path: resolved.path,
-          domain: resolved.domain,
-          secure: resolved.secure,
-          httpOnly: resolved.httpOnly,
-          sameSite: resolved.sameSite,
-          partitioned: resolved.partitioned || undefined,
-          maxAge: resolved.persistent ? 90 : undefined,
-        }),
-      );
+      for (const ms of [90_500, 500]) {
+        const header = c.issue(newSessionId(), ms);
+        const maxAge = resolved.persistent ? Math.floor(ms / 1000) : undefined;
+        expect(header).toBe(
+          stringifySetCookie({
+            name: resolved.name,
+            value: valueOf(header),
+            path: resolved.path,
+            domain: resolved.domain,
+            secure: resolved.secure,
+            httpOnly: resolved.httpOnly,
+            sameSite: resolved.sameSite,
+            partitioned: resolved.partitioned || undefined,
+            maxAge,
+            expires: maxAge === 0 ? new Date(0) : undefined,
+          }),
+        );
+      }
     }
   });
 

@@ -177,9 +177,12 @@ export class SessionCookie {
    * `maxAgeMs` when `persistent` (default: the `cookie.persistent` option; a session's `persist()` overrides it).
    */
   issue(id: string, maxAgeMs: number | undefined, persistent = this.options.cookie.persistent): string {
-    // An id and its signature are base64url, which needs no encoding in a cookie.
-    const value = `${this.prefix}${id}.${this.sign(id, this.keys[0]!)}`;
-    return persistent ? `${value}; Max-Age=${Math.max(0, Math.floor((maxAgeMs ?? 0) / 1000))}${this.attributes}` : value + this.attributes;
+    const signed = `${id}.${this.sign(id, this.keys[0]!)}`;
+    if (!persistent) return `${this.prefix}${signed}${this.attributes}`;
+    const maxAge = Math.max(0, Math.floor((maxAgeMs ?? 0) / 1000));
+    // Max-Age=0 also gets an Expires in the past (serialize() adds it); otherwise only the value
+    // and Max-Age vary, and an id and its signature are base64url, which needs no encoding.
+    return maxAge === 0 ? this.serialize(signed, 0) : `${this.prefix}${signed}; Max-Age=${maxAge}${this.attributes}`;
   }
 
   /** A `Set-Cookie` value that removes the cookie. */
