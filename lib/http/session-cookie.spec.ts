@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { stringifySetCookie } from 'cookie';
 import { SessionCookie, isSessionHandle, isSessionId, newSessionId, sessionHandle } from './session-cookie.js';
 import { resolveSessionOptions } from '../session-options.js';
 
@@ -81,6 +82,54 @@ describe('SessionCookie', () => {
     expect(cookieFor(NEW).issue(newSessionId(), 90_500)).not.toContain('Max-Age');
     const clear = cookieFor(NEW, { name: '__Host-sid' }).clear();
     expect(clear).toMatch(/^__Host-sid=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/);
+  });
+
+  it('writes the same Set-Cookie as the cookie package, whatever the attributes', () => {
+    const options = [
+      {},
+      { persistent: true },
+      { name: '__Host-sid', sameSite: 'strict' },
+      { domain: 'example.com', path: '/app', secure: false, httpOnly: false, persistent: true },
+      { sameSite: 'none', partitioned: true },
+    ];
+    for (const cookie of options) {
+      const resolved = resolveSessionOptions({ secret: NEW, cookie: cookie as never }).cookie;
+      const c = new SessionCookie(resolveSessionOptions({ secret: NEW, cookie: cookie as never }));
+      for (const ms of [90_500, 500]) {
+        const header = c.issue(newSessionId(), ms);
+        const maxAge = resolved.persistent ? Math.floor(ms / 1000) : undefined;
+        expect(header).toBe(
+          stringifySetCookie({
+            name: resolved.name,
+            value: valueOf(header),
+            path: resolved.path,
+            domain: resolved.domain,
+            secure: resolved.secure,
+            httpOnly: resolved.httpOnly,
+            sameSite: resolved.sameSite,
+            partitioned: resolved.partitioned || undefined,
+            maxAge,
+            expires: maxAge === 0 ? new Date(0) : undefined,
+          }),
+        );
+      }
+    }
+  });
+
+  it('keeps at most 10,000 verified cookies, dropping the oldest first', () => {
+    const c = cookieFor(NEW);
+    const cache = (c as unknown as { verified: Map<string, unknown> }).verified;
+    const ids = Array.from({ length: 10_005 }, () => newSessionId());
+    const values = ids.map((id) => valueOf(c.issue(id, 1000)));
+    for (const value of values) c.read(`sid=${value}`);
+    expect(cache.size).toBe(10_000);
+    expect(cache.has(values[4]!)).toBe(false);
+    expect(cache.has(values[5]!)).toBe(true);
+    // A dropped cookie still verifies, and comes back in as the newest, pushing out the next oldest.
+    expect(c.read(`sid=${values[0]}`)).toEqual({ id: ids[0], handle: sessionHandle(ids[0]!), rotated: false });
+    expect(cache.has(values[0]!)).toBe(true);
+    expect(cache.has(values[5]!)).toBe(false);
+    expect(cache.size).toBe(10_000);
   });
 
   it('reads the first cookie of its name that verifies, not just the first one (cookie tossing)', () => {

@@ -138,6 +138,20 @@ describe('MemoryStore', () => {
     expect((await store.get('h'))!.data.userId).toBeUndefined();
   });
 
+  it('gives back exact times, any user and any text, whatever it packs them into', async () => {
+    const odd: SessionRecord = { data: { t: 'é €😀 {"x":1}', n: -0.5 }, createdAt: 1.5e-7, touchedAt: -12345.678, user: '12:{"id":"ü"}' };
+    await store.set('h', odd, 10_000);
+    expect(await store.get('h')).toEqual(odd);
+    expect(await store.listByUser('12:{"id":"ü"}')).toEqual([{ handle: 'h', createdAt: 1.5e-7, touchedAt: -12345.678 }]);
+    await store.set('empty', { data: {}, createdAt: Number.MAX_SAFE_INTEGER, touchedAt: 0, user: '' }, 10_000);
+    expect(await store.get('empty')).toEqual({ data: {}, createdAt: Number.MAX_SAFE_INTEGER, touchedAt: 0, user: '' });
+    expect(await store.patch('empty', patch({ set: { a: '😀' }, touchedAt: 7.25 }), 10_000)).toBe(true);
+    await store.touch('h', { ...odd, touchedAt: 99.5 }, 10_000);
+    expect(await store.get('empty')).toEqual({ data: { a: '😀' }, createdAt: Number.MAX_SAFE_INTEGER, touchedAt: 7.25, user: '' });
+    expect(await store.get('h')).toEqual({ ...odd, touchedAt: 99.5 });
+    expect(await store.listByUser('')).toEqual([{ handle: 'empty', createdAt: Number.MAX_SAFE_INTEGER, touchedAt: 7.25 }]);
+  });
+
   it('indexes sessions by user, and forgets them when destroyed, expired or logged out', async () => {
     await store.set('h1', record({}, '7'), 10_000);
     await store.set('h2', record({}, '7'), 20);

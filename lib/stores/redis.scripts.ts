@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 // The Lua scripts of RedisStore, each run whole and atomically by Redis.
 
-// Shared Lua: index upkeep, chunked HSET/HDEL (Lua's unpack takes at most ~8000 values), JSON numbers.
+// Shared Lua: index upkeep, chunked HSET (Lua's unpack takes at most ~8000 values), value pieces, JSON numbers.
 const LUA_HELPERS = String.raw`
 -- Redis 3.2 to 4 replicate scripts verbatim unless told otherwise; TIME needs effects replication.
 if redis.replicate_commands then redis.replicate_commands() end
@@ -34,13 +34,11 @@ local function hset_range(k, a, first, last)
     i = j + 1
   end
 end
-local function hdel_range(k, a, first, last)
-  local i = first
-  while i <= last do
-    local j = math.min(i + 999, last)
-    redis.call('HDEL', k, unpack(a, i, j))
-    i = j + 1
-  end
+-- Deletes the continuation fields (+1.key, +2.key, ...) of data field f; true if there were any.
+local function del_more(k, f)
+  local i = 1
+  while redis.call('HDEL', k, '+' .. i .. f) == 1 do i = i + 1 end
+  return i > 1
 end
 -- Replaces the hash k with a record: created and touched at ARGV[5] and ARGV[6], the user ARGV[8]
 -- when ARGV[7] is '1', data fields from ARGV[first] on. Returns the user, or false.
@@ -116,23 +114,30 @@ local ttl = tonumber(ARGV[4])
 local now = now_ms()
 local old = redis.call('HGET', k, '@u')
 if ARGV[6] == '1' then
-  local fields = redis.call('HKEYS', k)
-  local data = {}
-  for _, f in ipairs(fields) do
-    if string.byte(f, 1) == 46 then data[#data + 1] = f end
+  -- Data fields ('.') and their continuations ('+').
+  for _, f in ipairs(redis.call('HKEYS', k)) do
+    local b = string.byte(f, 1)
+    if b == 46 or b == 43 then redis.call('HDEL', k, f) end
   end
-  hdel_range(k, data, 1, #data)
 end
 local nu, ns, ni = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local p = 12
-hdel_range(k, ARGV, p, p + nu - 1)
+for i = p, p + nu - 1 do
+  redis.call('HDEL', k, ARGV[i])
+  del_more(k, ARGV[i])
+end
 p = p + nu
+-- A new value replaces every piece of the old one.
+for i = p, p + 2 * ns - 1, 2 do
+  if string.byte(ARGV[i], 1) == 46 then del_more(k, ARGV[i]) end
+end
 hset_range(k, ARGV, p, p + 2 * ns - 1)
 p = p + 2 * ns
 for i = p, p + 2 * ni - 1, 2 do
   local v = redis.call('HGET', k, ARGV[i])
   local n = 0
-  if v and string.find(v, '^%-?%d') then n = tonumber(v) or 0 end
+  -- A value in pieces is long, so never a number.
+  if not del_more(k, ARGV[i]) and v and string.find(v, '^%-?%d') then n = tonumber(v) or 0 end
   redis.call('HSET', k, ARGV[i], jnum(n + tonumber(ARGV[i + 1])))
 end
 local cur = old

@@ -97,6 +97,51 @@ describe('RedisStore round trips', () => {
   });
 });
 
+describe('RedisStore value pieces', () => {
+  const cart = [1, 2, 3].map((i) => ({ sku: `SKU-1000${i}`, qty: i, price: 1999 * i }));
+  // 'é' (2 bytes), '€' (3) and '😀' (4, a surrogate pair) land on every offset of a 64-byte piece.
+  const text = 'aé€😀'.repeat(40);
+  const huge = 'x'.repeat(2_000);
+  let store: RedisStore;
+  beforeAll(() => {
+    store = new RedisStore({ client, prefix: `${prefix}vp:` });
+  });
+
+  it('keeps a typical session in a listpack: long values are cut into pieces of at most 64 bytes', async () => {
+    const handle = newHandle();
+    await store.set(handle, recordOf({ userId: 4242, role: 'customer', cart, text }, '4242'), HOUR);
+    const key = `${prefix}vp:${handle}`;
+    expect(await client.object('ENCODING', key)).toBe('listpack');
+    const fields = await client.hgetallBuffer(key);
+    expect(Math.max(...Object.values(fields).map((v) => v.length))).toBeLessThanOrEqual(64);
+    expect(Object.keys(fields)).toEqual(expect.arrayContaining(['.cart', '+1.cart', '.text', '+1.text']));
+    expect((await store.get(handle))!.data).toEqual({ userId: 4242, role: 'customer', cart, text });
+  });
+
+  it('patches values in pieces: replaced by shorter or longer ones, unset, incremented, cleared', async () => {
+    const handle = newHandle();
+    const key = `${prefix}vp:${handle}`;
+    await store.set(handle, recordOf({ cart, text, n: 'not a number '.repeat(10), huge }), HOUR);
+    expect(await store.patch(handle, patchOf({ set: { cart: [], text: `${text}${text}` }, unset: ['huge'], incr: { n: 2 } }), HOUR)).toBe(true);
+    expect((await store.get(handle))!.data).toEqual({ cart: [], text: `${text}${text}`, n: 2 });
+    expect((await client.hkeys(key)).filter((f) => f.endsWith('.cart') || f.endsWith('.n'))).toEqual(['.cart', '.n']);
+    expect(await store.patch(handle, patchOf({ set: { text: 'short' } }), HOUR)).toBe(true);
+    expect((await store.get(handle))!.data).toEqual({ cart: [], text: 'short', n: 2 });
+    expect(await client.hkeys(key)).not.toContain('+1.text');
+    expect(await store.patch(handle, patchOf({ set: { cart } }), HOUR)).toBe(true);
+    expect(await store.patch(handle, patchOf({ clear: true, set: { a: 1 } }), HOUR)).toBe(true);
+    expect((await store.get(handle))!.data).toEqual({ a: 1 });
+    expect((await client.hkeys(key)).filter((f) => !f.startsWith('@'))).toEqual(['.a']);
+  });
+
+  it('keeps a value over 1 KiB whole', async () => {
+    const handle = newHandle();
+    await store.set(handle, recordOf({ huge }), HOUR);
+    expect(await client.hkeys(`${prefix}vp:${handle}`)).not.toContain('+1.huge');
+    expect((await store.get(handle))!.data).toEqual({ huge });
+  });
+});
+
 describe('RedisStore options and failures', () => {
   it('refuses bad options with a message saying what to pass', () => {
     expect(() => new RedisStore({} as never)).toThrow(/client.*ioredis/);

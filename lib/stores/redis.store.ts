@@ -63,6 +63,62 @@ const TOUCHED = '@t';
 const USER = '@u';
 const INDEXED = '@x';
 const DATA = '.';
+/** Continuation fields of a long value: `+1.key`, `+2.key`, ... after `.key`. */
+const MORE = '+';
+
+/**
+ * Values longer than this many bytes are split over several fields. Redis keeps a small hash in
+ * one compact block (a listpack) only while every field and value is at most
+ * `hash-max-listpack-value` bytes (64 by default); a single longer value turns the whole hash into
+ * a hashtable, about twice the memory for a typical session.
+ */
+const CHUNK_BYTES = 64;
+/** Longer values stay whole: the hash would outgrow a listpack anyway (`hash-max-listpack-entries`). */
+const MAX_CHUNKS = 16;
+
+/** Appends the field/value pairs that store `json` under `field`: one pair, or one per chunk. */
+function pushValue(out: (string | number)[], field: string, json: string): void {
+  if (json.length * 3 <= CHUNK_BYTES) {
+    out.push(field, json);
+    return;
+  }
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= CHUNK_BYTES || bytes > CHUNK_BYTES * MAX_CHUNKS) {
+    out.push(field, json);
+    return;
+  }
+  // Cut between characters (never inside a UTF-8 sequence or a surrogate pair): ioredis decodes each reply field alone.
+  let chunk = 0;
+  let start = 0;
+  let size = 0;
+  for (let i = 0; i < json.length; ) {
+    const c = json.charCodeAt(i);
+    const surrogatePair = c >= 0xd800 && c <= 0xdbff && i + 1 < json.length;
+    const width = c < 0x80 ? 1 : c < 0x800 ? 2 : surrogatePair ? 4 : 3;
+    if (size + width > CHUNK_BYTES) {
+      out.push(chunk === 0 ? field : `${MORE}${chunk}${field}`, json.slice(start, i));
+      chunk++;
+      start = i;
+      size = 0;
+    }
+    size += width;
+    i += surrogatePair ? 2 : 1;
+  }
+  out.push(chunk === 0 ? field : `${MORE}${chunk}${field}`, json.slice(start));
+}
+
+/** The JSON stored under data field `field`, its continuation fields appended. */
+function valueOf(fields: Record<string, string>, field: string): string {
+  const first = fields[field]!;
+  let next = fields[`${MORE}1${field}`];
+  if (next === undefined) return first;
+  let json = first;
+  for (let chunk = 2; next !== undefined; chunk++) {
+    json += next;
+    next = fields[`${MORE}${chunk}${field}`];
+  }
+  return json;
+}
 
 /** Client statuses in which a command would sit in ioredis' offline queue: wait for `ready` instead. */
 const CONNECTING = new Set(['connecting', 'connect', 'reconnecting']);
@@ -101,8 +157,10 @@ function ttlArg(ttlMs: number): number {
  *   `@c` created at and `@t` last touched (epoch milliseconds, decimal), `@u` the user (the
  *   string form of the `authKey` value, when logged in), `@x` (Cluster only: the expiry last
  *   written to the user index), and one field per session value: `.` + the key, holding
- *   `JSON.stringify(value)`. Reserved fields start with `@`, data fields with `.`, so no key
- *   can clash with them.
+ *   `JSON.stringify(value)`. A value of 65 bytes to 1 KiB is cut into pieces of at most 64 bytes:
+ *   `.` + the key holds the first, `+1.` + the key the next, and so on, so that the hash stays in
+ *   Redis's compact listpack encoding (see `hash-max-listpack-value`). Reserved fields start with
+ *   `@`, data fields with `.`, continuations with `+`, so no key can clash with them.
  * - `<prefix>user:<user>`: a sorted set per logged-in user: members are the user's session
  *   handles, scored by their expiry (epoch milliseconds, Redis clock). Expired members are
  *   trimmed on every index write, and the key itself expires with its last member, so it never
@@ -171,7 +229,7 @@ export class RedisStore implements SessionStore {
     // Prototype-less: a field named ".__proto__" becomes an own key, never the prototype.
     const data = Object.create(null) as Record<string, unknown>;
     for (const field in fields) {
-      if (field.startsWith(DATA)) data[field.slice(DATA.length)] = JSON.parse(fields[field]!);
+      if (field.startsWith(DATA)) data[field.slice(DATA.length)] = JSON.parse(valueOf(fields, field));
     }
     const record: SessionRecord = { data, createdAt: Number(created), touchedAt: Number(fields[TOUCHED] ?? created) };
     const user = fields[USER];
@@ -211,7 +269,7 @@ export class RedisStore implements SessionStore {
     for (const key of Object.keys(patch.set)) {
       const json = JSON.stringify(patch.set[key]);
       if (json === undefined) unset.push(DATA + key);
-      else set.push(DATA + key, json);
+      else pushValue(set, DATA + key, json);
     }
     const incr: string[] = [];
     for (const key of Object.keys(patch.incr)) incr.push(DATA + key, String(patch.incr[key]));
@@ -296,7 +354,7 @@ export class RedisStore implements SessionStore {
     const args: (string | number)[] = [this.inline, this.luaIndexPrefix, handle, ttlArg(ttlMs), record.createdAt, record.touchedAt, has ? '1' : '0', record.user ?? ''];
     for (const key of Object.keys(record.data)) {
       const json = JSON.stringify(record.data[key]);
-      if (json !== undefined) args.push(DATA + key, json);
+      if (json !== undefined) pushValue(args, DATA + key, json);
     }
     return args;
   }
