@@ -828,7 +828,9 @@ async function main(): Promise<void> {
   };
 
   mkdirSync(join(root, 'bench-dist'), { recursive: true });
-  writeFileSync(join(root, 'bench-dist', `results-${options.onlyMemory ? 'memory' : report.mode}.json`), JSON.stringify(report, null, 2));
+  // A run that writes no docs (--no-write, a partial run) must not replace the results the docs came from.
+  const kind = options.onlyMemory ? 'memory' : process.argv.includes('--no-write') ? 'scratch' : report.mode;
+  writeFileSync(join(root, 'bench-dist', `results-${kind}.json`), JSON.stringify(report, null, 2));
   output(report, options.write);
 }
 
