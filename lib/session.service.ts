@@ -94,7 +94,8 @@ export class SessionService {
 
   /**
    * Deletes a session from the store: by its id, or by the handle that `session.handle` and
-   * `listByUser` report. Its cookie stops working at once.
+   * `listByUser` report. Its cookie stops working at once. With `CookieStore` there is nothing
+   * on the server to delete: it throws a `SessionStatelessError`.
    */
   async destroy(idOrHandle: string): Promise<void> {
     const handle = isSessionHandle(idOrHandle) ? idOrHandle : isSessionId(idOrHandle) ? sessionHandle(idOrHandle) : undefined;
@@ -109,7 +110,8 @@ export class SessionService {
   /**
    * The live sessions of a user (the sessions whose `authKey` value is `userId`), oldest first.
    * Pass the caller's session as `current` to have it marked. Needs a store with `listByUser`
-   * (`MemoryStore`, `RedisStore` and `PostgresStore` have it).
+   * (`MemoryStore`, `RedisStore` and `PostgresStore` have it); with `CookieStore` it, and
+   * `destroyByUser`, throw a `SessionStatelessError`.
    */
   async listByUser(userId: unknown, options: { current?: Pick<Session, 'handle'> | string } = {}): Promise<UserSession[]> {
     this.runtime.assertServerSide('SessionService.listByUser()');
