@@ -434,7 +434,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       // A whole user object (Passport's serializeUser giving `user`) would never match listByUser(id).
       this.warnedUserType = true;
       this.logger.warn(
-        `The session value at authKey "${this.options.authKey}" is ${Array.isArray(value) ? 'an array' : `a ${typeof value}`}, not a user id (a string or a number): such a session counts as logged out (SessionGuard refuses it, and it is not indexed by user). Keep the user's id there (with Passport: serializeUser calls done(null, user.id)).`,
+        `The session value at authKey "${this.options.authKey}" is ${Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`}, not a user id (a string or a number): such a session counts as logged out (SessionGuard refuses it, and it is not indexed by user). Keep the user's id there (with Passport: serializeUser calls done(null, user.id)).`,
       );
     }
     return undefined;
