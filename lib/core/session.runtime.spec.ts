@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { MemoryStore } from '../stores/memory.store.js';
 import { resolveSessionOptions } from '../session-options.js';
 import { SessionRuntime } from './session.runtime.js';
@@ -122,6 +124,18 @@ describe('SessionRuntime', () => {
     for (const [value, user] of [['ada', 'ada'], [0, '0'], ['', null], [true, null], [{ id: 1 }, null], [[1], null]] as const) {
       await request((s) => s.set('userId', value as never));
       expect(store.calls.splice(0)[1]!.patch!.user).toBe(user);
+    }
+  });
+
+  it('warns once, naming the key and the fix, when the value at authKey is an object', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      await request((s) => s.set('userId', { id: 1 } as never));
+      await request((s) => s.set('userId', [1] as never));
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]![0]).toMatch(/authKey "userId" is an object, not a user id \(a string or a number\).*counts as logged out.*done\(null, user\.id\)/);
+    } finally {
+      warn.mockRestore();
     }
   });
 
