@@ -12,14 +12,15 @@ const config: Config = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.e2e-spec.ts'],
   // Not here: GraphQL (@nestjs/graphql 14 needs NestJS 12), WebSockets (@nestjs/websockets is
-  // installed for NestJS 12 only), the README's type-check and the sample's browser test (no
-  // NestJS-version question in them).
+  // installed for NestJS 12 only), the README's type-check, the README's Quick start run (a child
+  // process on the project's NestJS 12) and the sample's browser test (no NestJS-version question in them).
   testPathIgnorePatterns: [
     '/node_modules/',
     '<rootDir>/test/consumers/',
     '<rootDir>/test/graphql.e2e-spec.ts',
     '<rootDir>/test/websocket.e2e-spec.ts',
     '<rootDir>/test/readme.e2e-spec.ts',
+    '<rootDir>/test/readme-quick-start.e2e-spec.ts',
     '<rootDir>/test/sample/browser.e2e-spec.ts',
   ],
   globalSetup: '<rootDir>/test/support/check-services.mjs',

@@ -79,8 +79,14 @@ export interface SessionModuleOptions {
    */
   touchInterval?: number;
   /**
-   * The session key `SessionGuard` requires to hold a non-null value, and the key stores use
-   * to index sessions by user.
+   * Where the session keeps the logged-in user's id: a session key (`'userId'`), or a path of
+   * keys separated by dots (`'passport.user'`, where Passport keeps the id its serializer
+   * returns). A dot always separates keys, so a key that itself contains a dot cannot be named
+   * here. The value there makes the session logged in when it is a non-empty string or a number
+   * (`42` and `'42'` are the same user); anything else (absent, `null`, `''`, an object, a
+   * boolean) counts as not logged in, and an object or boolean also logs a warning once.
+   * `SessionGuard`, the per-user index of the stores (`SessionService.listByUser`,
+   * `destroyByUser`), `maxSessionsPerUser` and the `user` of session events all read it.
    * @defaultValue `'userId'`
    */
   authKey?: string;

@@ -14,9 +14,15 @@ describe('resolveSessionOptions', () => {
       absoluteTimeout: 604_800_000,
       touchInterval: 60_000,
       authKey: 'userId',
+      authPath: ['userId'],
       maxSessionsPerUser: undefined,
     });
     expect(resolveSessionOptions({ secret, idleTimeout: 1000 }).touchInterval).toBe(100);
+  });
+
+  it('splits a dotted authKey into the path of keys down to the user id', () => {
+    expect(resolveSessionOptions({ secret, authKey: 'passport.user' })).toMatchObject({ authKey: 'passport.user', authPath: ['passport', 'user'] });
+    expect(resolveSessionOptions({ secret, authKey: 'a.b.c' }).authPath).toEqual(['a', 'b', 'c']);
   });
 
   it.each<[string, unknown, RegExp]>([
@@ -26,16 +32,19 @@ describe('resolveSessionOptions', () => {
     ['an empty secret list', { secret: [] }, /secret is missing \(got an empty list\).*Set SESSION_SECRET/],
     ['a list of empty secrets', { secret: ['', undefined] }, /secret is missing.*Set SESSION_SECRET/],
     ['a short secret', { secret: 'short' }, /secret is too short: 5 bytes, at least 32 are needed\. Generate one with `openssl rand -base64 48`/],
-    ['a short secret among long ones', { secret: [secret, 'x'] }, /secret\[1\] is too short: 1 bytes/],
+    ['a short secret among long ones', { secret: [secret, 'x'] }, /secret\[1\] is too short: 1 byte,/],
     ['a missing secret among long ones', { secret: [secret, ''] }, /secret\[1\] is missing/],
     ['a secret that is not a string', { secret: 12345 }, /secret must be a string, got number/],
-    ['32 identical characters', { secret: 's'.repeat(32) }, /too easy to guess: only 1 distinct characters, at least 8.*openssl rand -base64 48/],
-    ['a repeated short pattern', { secret: 'abcdefg'.repeat(10) }, /only 7 distinct characters/],
+    ['32 identical characters', { secret: 's'.repeat(32) }, /too easy to guess: it has only 1 distinct character, at least 8.*openssl rand -base64 48/],
+    ['a repeated short pattern', { secret: 'abcdefg'.repeat(10) }, /only 7 distinct characters, at least 8/],
     ['a short secret of many bytes per character', { secret: '₤₩₹₽₿₺₴₦₱₲' }, /too short: 30 bytes/],
     ['maxSessionsPerUser 0', { secret, maxSessionsPerUser: 0 }, /maxSessionsPerUser must be a positive whole number, got 0/],
     ['a fractional maxSessionsPerUser', { secret, maxSessionsPerUser: 2.5 }, /maxSessionsPerUser must be a positive whole number/],
     ['authKey __proto__', { secret, authKey: '__proto__' }, /authKey "__proto__" is not allowed/],
     ['authKey constructor', { secret, authKey: 'constructor' }, /authKey "constructor" is not allowed/],
+    ['a path through __proto__', { secret, authKey: 'passport.__proto__' }, /authKey "passport\.__proto__": "__proto__" is not allowed as a session key.*'passport\.user'/],
+    ['a path with an empty key', { secret, authKey: 'passport..user' }, /authKey "passport\.\.user" has an empty key in it\. Separate the keys of a path with single dots/],
+    ['a path ending in a dot', { secret, authKey: 'passport.' }, /authKey "passport\." has an empty key/],
     ['__host- in lower case without secure', { secret, cookie: { name: '__host-sid', secure: false } }, /"__host-sid" must be Secure, with Path=\/ and no Domain/],
     ['__HOST- with a domain', { secret, cookie: { name: '__HOST-sid', domain: 'example.com' } }, /must be Secure, with Path=\/ and no Domain/],
     ['__secure- in lower case without secure', { secret, cookie: { name: '__secure-sid', secure: false } }, /"__secure-sid" must be Secure/],

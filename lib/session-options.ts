@@ -21,6 +21,8 @@ export interface ResolvedSessionOptions {
   absoluteTimeout: number;
   touchInterval: number;
   authKey: string;
+  /** `authKey` split at its dots: the keys from the session's data down to the user id. */
+  authPath: readonly string[];
   preload: boolean;
   asyncContext: boolean;
   maxSessionBytes: number;
@@ -56,10 +58,10 @@ function checkSecrets(secret: unknown): string[] {
     if (missing(s)) fail(`${which} is missing (got ${s === '' ? 'an empty string' : String(s)})`, `Remove it from the list or set it. ${MAKE_SECRET}`);
     if (typeof s !== 'string') fail(`${which} must be a string, got ${typeof s}`, MAKE_SECRET);
     const bytes = Buffer.byteLength(s, 'utf8');
-    if (bytes < MIN_SECRET_BYTES) fail(`${which} is too short: ${bytes} bytes, at least ${MIN_SECRET_BYTES} are needed`, MAKE_SECRET);
+    if (bytes < MIN_SECRET_BYTES) fail(`${which} is too short: ${bytes} byte${bytes === 1 ? '' : 's'}, at least ${MIN_SECRET_BYTES} are needed`, MAKE_SECRET);
     const distinct = new Set(s).size;
     if (distinct < MIN_SECRET_DISTINCT) {
-      fail(`${which} is too easy to guess: only ${distinct} distinct characters, at least ${MIN_SECRET_DISTINCT} are needed`, `Use a random secret. ${MAKE_SECRET}`);
+      fail(`${which} is too easy to guess: it has only ${distinct} distinct character${distinct === 1 ? '' : 's'}, at least ${MIN_SECRET_DISTINCT} are needed`, `Use a random secret. ${MAKE_SECRET}`);
     }
   });
   return secrets as string[];
@@ -134,8 +136,14 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   if (typeof authKey !== 'string' || authKey.length === 0) {
     fail('authKey must be a non-empty string', "Use the session key that holds the logged-in user's id, e.g. 'userId'.");
   }
-  if (isReservedKey(authKey)) {
-    fail(`authKey "${authKey}" is not allowed as a session key`, "Use the session key that holds the logged-in user's id, e.g. 'userId'.");
+  const authPath = authKey.split('.');
+  if (authPath.includes('')) {
+    fail(`authKey "${authKey}" has an empty key in it`, "Separate the keys of a path with single dots, e.g. 'userId' or 'passport.user'.");
+  }
+  const reserved = authPath.find(isReservedKey);
+  if (reserved !== undefined) {
+    const which = authPath.length > 1 ? `: "${reserved}" is not allowed as a session key` : ' is not allowed as a session key';
+    fail(`authKey "${authKey}"${which}`, "Use the session key that holds the logged-in user's id, e.g. 'userId' (or 'passport.user' with Passport).");
   }
   const maxSessionsPerUser = options.maxSessionsPerUser;
   if (maxSessionsPerUser !== undefined && (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1)) {
@@ -159,5 +167,5 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   }
   csrf.headerName = csrf.headerName.toLowerCase();
 
-  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser };
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, authPath, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser };
 }

@@ -4,11 +4,11 @@ import { refusal, sessionSource } from './integrations/session-transport.js';
 import { SessionService } from './session.service.js';
 
 /**
- * Lets a request through only when its session is logged in: it holds a non-null value under
- * `authKey` (default `'userId'`). Otherwise answers Nest's standard 401: in a resolver, a GraphQL
- * error with `extensions.status` 401; in a gateway, a `WsException` that the client receives as
- * the `exception` event. Subclass and override
- * {@link SessionGuard.isAuthenticated} for other rules.
+ * Lets a request through only when its session is logged in: it holds a user id (a non-empty
+ * string or a number) at `authKey` (default `'userId'`; `'passport.user'` with Passport).
+ * Otherwise answers Nest's standard 401: in a resolver, a GraphQL error with `extensions.status`
+ * 401; in a gateway, a `WsException` that the client receives as the `exception` event. Subclass
+ * and override {@link SessionGuard.isAuthenticated} for other rules.
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
@@ -25,10 +25,8 @@ export class SessionGuard implements CanActivate {
     throw await refusal(source, new UnauthorizedException('Log in first: this route needs a session.'));
   }
 
-  /** The check: true when the session holds a non-null value under `authKey`. */
+  /** The check: true when the session holds a user id (a non-empty string or a number) at `authKey`. */
   protected isAuthenticated(session: Session, _context: ExecutionContext): boolean | Promise<boolean> {
-    // authKey is configured at runtime, so it is read untyped whatever SessionData declares.
-    const value = (session as unknown as Session<Record<string, unknown>>).get(this.sessions.authKey);
-    return value !== undefined && value !== null;
+    return this.sessions.userOf(session) !== undefined;
   }
 }

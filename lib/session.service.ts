@@ -39,9 +39,20 @@ export class SessionService {
     this.events$ = runtime.events.events$;
   }
 
-  /** The session key that marks a session as logged in (the `authKey` option). */
+  /** The session key, or dotted path of keys, that marks a session as logged in (the `authKey` option). */
   get authKey(): string {
     return this.runtime.options.authKey;
+  }
+
+  /**
+   * The user `session` is logged in as: the value at `authKey` (`'userId'`, `'passport.user'`)
+   * in the string form stores index it by (`42` gives `'42'`), or `undefined` when that value is
+   * not a non-empty string or a number. What `SessionGuard` checks, and what `listByUser` and
+   * `destroyByUser` take.
+   */
+  userOf(session: Pick<Session, 'get'>): string | undefined {
+    const get = session.get as (key: string) => unknown;
+    return this.runtime.userFrom(get.call(session, this.runtime.options.authPath[0]!));
   }
 
   /**

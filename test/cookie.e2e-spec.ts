@@ -90,7 +90,7 @@ describe.each(adapters)('session cookie (%s)', (adapter) => {
     it.each([
       ['a short secret', { secret: 'too-short' }, /secret is too short: 9 bytes, at least 32 are needed/],
       ['a short old secret', { secret: [SECRET, 'too-short'] }, /secret\[1\] is too short/],
-      ['32 identical characters', { secret: 'x'.repeat(32) }, /secret is too easy to guess: only 1 distinct characters/],
+      ['32 identical characters', { secret: 'x'.repeat(32) }, /secret is too easy to guess: it has only 1 distinct character,/],
     ])('refuses %s, saying how to make one', async (_label, options, message) => {
       const error = await startupError(cookieApp(options as never), adapter);
       expect(error.message).toMatch(message);

@@ -1,10 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import passport from 'passport';
-import type { SessionStore } from 'nestjs-sessionkit';
+import { PostgresStore, type SessionEvent, SessionService, type SessionStore } from 'nestjs-sessionkit';
 import { passportApp } from './fixtures/passport.fixture.js';
 import { type AdapterName, adapters, baseUrl, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { handleOf, idOf } from './support/cookies.js';
+import { dropSchema, newPool, testSchema } from './support/postgres.js';
 import { type TestStore, storeKinds, testStore } from './support/store-matrix.js';
 
 type Middleware = (req: unknown, res: unknown, next: (error?: unknown) => void) => void;
@@ -81,6 +82,106 @@ describe.each(adapters)('Passport with @nestjs/passport (%s)', (adapter) => {
       const replay = new Client(base);
       replay.jar.set('sid', loggedIn);
       expect((await replay.get('/me')).status).toBe(403);
+    });
+  });
+});
+
+/** Every store with a per-user index: the two of the matrix, and PostgresStore in a schema of its own. */
+function userIndexStore(kind: 'memory' | 'redis' | 'postgres', suite: string): TestStore {
+  if (kind !== 'postgres') return testStore(kind, suite);
+  const pool = newPool({ max: 4 });
+  const schema = testSchema(suite);
+  return {
+    store: new PostgresStore({ pool, schema, createTable: true }),
+    async close() {
+      await dropSchema(pool, schema);
+      await pool.end();
+    },
+  };
+}
+
+describe.each(adapters)("Passport's user as the session's user, authKey 'passport.user' (%s)", (adapter) => {
+  describe.each(['memory', 'redis', 'postgres'] as const)('on %s', (kind) => {
+    let app: INestApplication;
+    let base: string;
+    let store: SessionStore;
+    let testing: TestStore;
+    const events: SessionEvent[] = [];
+
+    beforeAll(async () => {
+      testing = userIndexStore(kind, `passport_user_${adapter}`);
+      store = testing.store;
+      app = await startApp(passportApp(store, { authKey: 'passport.user', maxSessionsPerUser: 3 }), adapter, { beforeInit: (a) => mountPassport(a, adapter) });
+      app.get(SessionService).events$.subscribe((event) => events.push(event));
+      base = await baseUrl(app);
+    });
+    afterAll(async () => {
+      await app.close();
+      await testing.close();
+    });
+
+    const handleIn = (client: Client): string => handleOf(idOf(client.jar.get('sid')!));
+    const handlesOf = async (user: string): Promise<string[]> => (await store.listByUser!(user)).map((e) => e.handle).sort();
+    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+    async function login(): Promise<Client> {
+      const client = new Client(base);
+      const reply = await client.post('/login', { username: 'ada', password: 'lovelace' });
+      expect(reply.status).toBe(200);
+      return client;
+    }
+
+    it('lets SessionGuard through after a Passport login, indexes the session under the id, and logs out other devices', async () => {
+      const stranger = new Client(base);
+      expect((await stranger.get('/guarded')).status).toBe(401);
+
+      const [laptop, phone] = [await login(), await login()];
+      for (const device of [laptop, phone]) {
+        expect(await store.get(handleIn(device))).toMatchObject({ data: { passport: { user: 42 } }, user: '42' });
+        const guarded = await device.get('/guarded');
+        expect(guarded.status).toBe(200);
+        expect(guarded.body).toEqual({ user: { id: 42, name: 'ada' } });
+      }
+      expect(await handlesOf('42')).toEqual([handleIn(laptop), handleIn(phone)].sort());
+      const listed = (await laptop.get('/my-sessions')).body as { handle: string; current: boolean }[];
+      expect(listed.map((e) => [e.handle, e.current])).toEqual([
+        [handleIn(laptop), true],
+        [handleIn(phone), false],
+      ]);
+
+      // The login stored the session: the event carries the user as stores index it.
+      await nextTurn();
+      expect(events.filter((e) => e.handle === handleIn(phone)).map((e) => [e.type, e.user])).toEqual([['created', '42']]);
+
+      const phoneHandle = handleIn(phone);
+      const others = await laptop.post('/logout-others');
+      expect(others.body).toEqual({ user: '42', destroyed: 1 });
+      expect(await store.get(phoneHandle)).toBeUndefined();
+      expect((await phone.get('/guarded')).status).toBe(401);
+      expect((await laptop.get('/guarded')).status).toBe(200);
+      expect(await handlesOf('42')).toEqual([handleIn(laptop)]);
+      await nextTurn();
+      expect(events.filter((e) => e.type === 'revoked').map((e) => [e.handle, e.user])).toEqual([[phoneHandle, '42']]);
+
+      // Passport's logout removes `passport.user`: the session is no longer the user's.
+      expect((await laptop.post('/logout')).status).toBe(200);
+      const after = await store.get(handleIn(laptop));
+      expect(after?.data).toEqual({ passport: {} });
+      expect(after?.user).toBeUndefined();
+      expect((await laptop.get('/guarded')).status).toBe(401);
+      expect(await handlesOf('42')).toEqual([]);
+    });
+
+    it('holds a Passport user to maxSessionsPerUser, destroying the oldest session', async () => {
+      const devices = [await login(), await login(), await login()];
+      const oldest = handleIn(devices[0]!);
+      expect(await handlesOf('42')).toHaveLength(3);
+      const fourth = await login();
+      expect(await store.get(oldest)).toBeUndefined();
+      expect((await devices[0]!.get('/guarded')).status).toBe(401);
+      expect(await handlesOf('42')).toEqual([...devices.slice(1), fourth].map(handleIn).sort());
+      expect((await fourth.post('/logout-others')).body).toEqual({ user: '42', destroyed: 2 });
+      expect(await handlesOf('42')).toEqual([handleIn(fourth)]);
     });
   });
 });

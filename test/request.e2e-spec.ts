@@ -154,7 +154,7 @@ describe.each(adapters)('the session belongs to the whole request (%s)', (adapte
         await client.post('/set', { value: 1 });
         const res = await client.get('/sync-read');
         expect(res.body).toMatchObject({ error: 'SessionNotLoadedError' });
-        expect((res.body as { message: string }).message).toMatch(/preload: true.*current\(\)/s);
+        expect((res.body as { message: string }).message).toMatch(/preload: true.*current\(\).*needs `asyncContext: true`/s);
       });
 
       it('lets Nest middleware write through req.session and read through SessionService', async () => {

@@ -40,7 +40,7 @@ export class SessionResponseSentError extends SessionError {
 export class SessionNotLoadedError extends SessionError {
   constructor(what: string) {
     super(
-      `req.session.${what} was read before the session was loaded. Set \`preload: true\` in SessionModule.forRoot() to load it before the app's middleware runs (needed for passport.session()), or read it with \`await sessionService.current()\` / @Session().`,
+      `req.session.${what} was read before the session was loaded. Set \`preload: true\` in SessionModule.forRoot() to load it before the app's middleware runs (needed for passport.session()), or read it through @Session() in a handler, \`await sessionService.load(context)\` in a guard, interceptor or filter, or \`await sessionService.current()\` from any provider (that one needs \`asyncContext: true\` in SessionModule.forRoot()).`,
     );
   }
 }

@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { MemoryStore } from '../stores/memory.store.js';
 import { resolveSessionOptions } from '../session-options.js';
 import { SessionRuntime } from './session.runtime.js';
@@ -115,6 +117,48 @@ describe('SessionRuntime', () => {
     await request((s) => s.set('userId', 7));
     expect(store.calls.splice(0)[1]!.patch!.user).toBe('7');
     await request((s) => s.delete('userId'));
+    expect(store.calls.splice(0)[1]!.patch!.user).toBeNull();
+  });
+
+  it('counts only a non-empty string or a number as the user', async () => {
+    for (const [value, user] of [['ada', 'ada'], [0, '0'], ['', null], [true, null], [{ id: 1 }, null], [[1], null]] as const) {
+      await request((s) => s.set('userId', value as never));
+      expect(store.calls.splice(0)[1]!.patch!.user).toBe(user);
+    }
+  });
+
+  it('warns once, naming the key and the fix, when the value at authKey is an object', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      await request((s) => s.set('userId', { id: 1 } as never));
+      await request((s) => s.set('userId', [1] as never));
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]![0]).toMatch(/authKey "userId" is an object, not a user id \(a string or a number\).*counts as logged out.*done\(null, user\.id\)/);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('with a dotted authKey, tracks the user at that path, set whole, changed in place or removed', async () => {
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET, authKey: 'passport.user', touchInterval: 500, idleTimeout: 10_000 }), store);
+    cookie = '';
+    // Passport's login: a new `passport` object, then its `user` set in place.
+    await request((s) => {
+      s.set('passport', {});
+      (s.get('passport') as { user?: number }).user = 42;
+    });
+    expect(store.calls.splice(0)[0]).toMatchObject({ op: 'set', record: { data: { passport: { user: 42 } }, user: '42' } });
+    // Passport's logout: `delete req.session.passport.user`, in place.
+    await request((s) => {
+      delete (s.get('passport') as { user?: number }).user;
+    });
+    expect(store.calls.splice(0)[1]).toMatchObject({ op: 'patch', patch: { set: { passport: {} }, user: null } });
+    await request((s) => s.set('passport', { user: 'ada' }));
+    expect(store.calls.splice(0)[1]!.patch!.user).toBe('ada');
+    // A key of its own beside the path leaves the user alone; a top-level `passport.user` key is not the path.
+    await request((s) => s.set('passport.user', 'mallory'));
+    expect(store.calls.splice(0)[1]!.patch).not.toHaveProperty('user');
+    await request((s) => s.delete('passport'));
     expect(store.calls.splice(0)[1]!.patch!.user).toBeNull();
   });
 

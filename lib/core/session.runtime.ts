@@ -40,6 +40,7 @@ export interface CurrentRequest {
  */
 export class SessionRuntime implements SessionHandleHost, SessionContextHost, SessionHttpHost, RequestSessionSource {
   private readonly logger = new Logger('SessionModule');
+  private warnedUserType = false;
   readonly cookie: SessionCookie;
   /** The request being handled; only with `asyncContext: true`. */
   readonly requests: AsyncLocalStorage<CurrentRequest> | undefined;
@@ -412,9 +413,31 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return typeof value === 'string' ? value : JSON.stringify(value);
   }
 
+  /** The user a session's data is logged in as: the string form of the value at `authKey`. */
   private userOf(data: Record<string, unknown>): string | undefined {
-    const value = data[this.options.authKey];
-    return value === undefined || value === null ? undefined : this.userKey(value);
+    return this.userFrom(data[this.options.authPath[0]!]);
+  }
+
+  /**
+   * The user, given the value of `authKey`'s first key (the rest of the path is walked down from
+   * it): a non-empty string as it is, a number as its decimal form, anything else none.
+   */
+  userFrom(first: unknown): string | undefined {
+    const path = this.options.authPath;
+    let value = first;
+    for (let i = 1; i < path.length && value !== undefined; i++) {
+      value = value !== null && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, path[i]!) ? (value as Record<string, unknown>)[path[i]!] : undefined;
+    }
+    if (typeof value === 'string') return value === '' ? undefined : value;
+    if (typeof value === 'number') return this.userKey(value);
+    if (value !== undefined && value !== null && !this.warnedUserType) {
+      // A whole user object (Passport's serializeUser giving `user`) would never match listByUser(id).
+      this.warnedUserType = true;
+      this.logger.warn(
+        `The session value at authKey "${this.options.authKey}" is ${Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`}, not a user id (a string or a number): such a session counts as logged out (SessionGuard refuses it, and it is not indexed by user). Keep the user's id there (with Passport: serializeUser calls done(null, user.id)).`,
+      );
+    }
+    return undefined;
   }
 
   private fullRecord(session: SessionHandle, now: number): SessionRecord {
@@ -453,8 +476,9 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     }
     if (!dirty) return undefined;
     const patch: SessionPatch = { clear: session.cleared, set, unset, incr: Object.fromEntries(increments), touchedAt: now };
-    const authKey = this.options.authKey;
-    if (session.cleared || changed.has(authKey)) patch.user = this.userOf(data) ?? null;
+    // The user changes with the top key of authKey's path, set, removed or changed in place.
+    const authTop = this.options.authPath[0]!;
+    if (session.cleared || authTop in set || unset.includes(authTop)) patch.user = this.userOf(data) ?? null;
     return patch;
   }
 

@@ -12,8 +12,8 @@ export interface SessionRecord {
   /** When the session was last written or touched (epoch milliseconds); `idleTimeout` counts from here. */
   touchedAt: number;
   /**
-   * The string form of the value under `authKey`, when the session holds one. Stores that keep a
-   * per-user index use it; others may ignore it.
+   * The user the session is logged in as: the string form of its user id at `authKey` (`42` is
+   * `'42'`), when it holds one. Stores that keep a per-user index use it; others may ignore it.
    */
   user?: string;
 }
