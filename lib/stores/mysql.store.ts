@@ -4,7 +4,9 @@ import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry }
 
 /** A query as the store sends it: the SQL and the client-side timeout (milliseconds). */
 export interface MysqlQueryOptions {
+  /** The statement, with `?` placeholders. */
   sql: string;
+  /** Milliseconds after which `mysql2` gives up on the statement (the store then closes the connection). */
   timeout?: number;
 }
 
@@ -20,11 +22,13 @@ export interface MysqlPoolConnection {
 
 /** What the store uses of a `mysql2/promise` `Pool` (`mysql2` 3): a `createPool(...)` from `mysql2/promise` fits. */
 export interface MysqlPool {
+  /** A connection of the pool, opened if none is idle; the store releases it after one statement. */
   getConnection(): Promise<MysqlPoolConnection>;
 }
 
 /** A `mysql2` callback-API `Pool` (from `mysql2`, not `mysql2/promise`): the store uses its `.promise()`. */
 export interface MysqlCallbackPool {
+  /** The same pool with the promise API. */
   promise(): MysqlPool;
 }
 
