@@ -25,8 +25,9 @@ export function quoteIdentifier(name: string): string {
 
 /**
  * The JSON path of one top-level key: `$."key"`, the key written as a JSON string. Both servers
- * accept any key this way (empty, with dots, quotes, colons); keys are matched as written, and
- * the store writes every document with `JSON.stringify`, so paths and documents escape alike.
+ * accept any key this way (empty, with dots, quotes, `$`, `*`). MySQL unescapes the quoted name as
+ * JSON; MariaDB matches it as written against the document's text, which the store always writes
+ * with `JSON.stringify` too, so both escape alike.
  */
 export function jsonPath(key: string): string {
   return `$.${JSON.stringify(key)}`;
