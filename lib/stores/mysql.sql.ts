@@ -69,8 +69,10 @@ export interface MysqlStatements {
   destroyByUser: string;
   /** user_key → handle, created_at, touched_at of the user's live sessions. */
   listByUser: string;
-  /** batch size: deletes up to that many expired rows, oldest expiry first. */
-  cleanup: string;
+  /** batch size → the handles of up to that many expired rows, oldest expiry first (a plain read: it locks nothing). */
+  expired: string;
+  /** The cleanup of `count` handles found by {@link MysqlStatements.expired}: the handles, each deleted only if still expired. */
+  cleanup(count: number): string;
   /**
    * The patch statement of one shape. Parameters: the unset paths; then path, value (JSON) per
    * written key; then the path three times and the increment per stored number; then touched_at,
@@ -123,9 +125,14 @@ WHERE handle = ? AND ${live}`,
     destroy: `${limit}DELETE FROM ${t} WHERE handle = ?`,
     destroyByUser: `${limit}DELETE FROM ${t} WHERE user_key = ? AND NOT handle <=> ? AND ${live}`,
     listByUser: `${select} handle, created_at, touched_at FROM ${t} WHERE user_key = ? AND ${live}`,
-    // Oldest expiry first, through the index: each batch locks only the rows it deletes and the
-    // index range before the first live row; a second cleaner waits for the batch, then moves on.
-    cleanup: `${limit}DELETE FROM ${t} WHERE expires_at <= ${now} ORDER BY expires_at LIMIT ?`,
+    // Cleanup reads a batch without locking, then deletes it by primary key: a DELETE that scanned
+    // the expires_at index itself would lock the range up to the first live row (InnoDB's next-key
+    // locks), and so stall, or deadlock with, a request saving that session. By key it locks only
+    // the expired rows it deletes; a row extended meanwhile is no longer expired and stays.
+    expired: `${select} handle FROM ${t} WHERE expires_at <= ${now} ORDER BY expires_at LIMIT ?`,
+    // FORCE INDEX keeps the delete on the primary key (the optimizer may prefer the expires_at
+    // range otherwise); both servers take index hints in the multiple-table form only.
+    cleanup: (count) => `${limit}DELETE s FROM ${t} AS s FORCE INDEX (PRIMARY) WHERE s.handle IN (${Array(count).fill('?').join(', ')}) AND s.expires_at <= ${now}`,
     patch(shape) {
       const key = `${Number(shape.clear)}:${shape.unset}:${shape.set}:${shape.incr}`;
       let text = patches.get(key);

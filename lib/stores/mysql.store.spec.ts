@@ -244,6 +244,7 @@ describe('MysqlStore: cleanup', () => {
       await pool.query(`INSERT INTO \`${table}\` (handle, data, created_at, touched_at, expires_at) SELECT v.h, '{}', 0, 0, UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE FROM (SELECT ? AS h ${'UNION ALL SELECT ? '.repeat(Math.min(1_000, n - i) - 1)}) AS v`, rows.slice(i, i + 1_000).flat());
     }
   }
+  const liveRows = async (): Promise<number> => Number(((await pool.query(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE expires_at > UTC_TIMESTAMP(3)`)) as unknown as [[{ n: number }]])[0][0].n);
   const rowCount = async (): Promise<number> => Number(((await pool.query(`SELECT COUNT(*) AS n FROM \`${table}\``)) as unknown as [[{ n: number }]])[0][0].n);
 
   it('deletes expired rows in batches and keeps live ones; several cleaners at once share the work', async () => {
@@ -264,18 +265,65 @@ describe('MysqlStore: cleanup', () => {
     expect(await store.get(live)).toEqual(expect.objectContaining({ data: { live: true } }));
   });
 
+  it('never waits for a live session a request is saving, and keeps a row written again meanwhile', async () => {
+    const store = new MysqlStore({ pool, table, createTable: true, statementTimeout: 500 });
+    await store.init();
+    await store.cleanup();
+    // The live session with the earliest expiry: the first row past the expired ones in the expires_at index.
+    const live = newHandle();
+    await store.set(live, recordOf({ live: true }), 5_000);
+    await expiredRows(20);
+    const holder = await pool.getConnection();
+    try {
+      // A request saving that session, still in its transaction (it changes the expires_at index).
+      await holder.query('START TRANSACTION');
+      await holder.query(`UPDATE \`${table}\` SET expires_at = expires_at + INTERVAL 1 SECOND WHERE handle = ?`, [live]);
+      expect(await store.cleanup()).toBe(20);
+      await holder.query('COMMIT');
+    } finally {
+      holder.release();
+    }
+    expect(await rowCount()).toBe(await liveRows());
+    expect((await store.get(live))!.data).toEqual({ live: true });
+
+    // Found expired by the batch's read, written again before its delete: it stays.
+    const extended = newHandle();
+    await store.set(extended, recordOf({ extended: true }), HOUR);
+    await pool.query(`UPDATE \`${table}\` SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE handle = ?`, [extended]);
+    const statements: string[] = [];
+    const recorder = recording(pool);
+    const slow: MysqlPool = {
+      async getConnection() {
+        const connection = await recorder.pool.getConnection();
+        return {
+          ...connection,
+          query: async (options: { sql: string; timeout?: number }, values?: unknown[]) => {
+            statements.push(verb(options.sql));
+            // Between the read and the delete, the session is written again.
+            if (verb(options.sql) === 'DELETE') await store.set(extended, recordOf({ extended: true }), HOUR);
+            return connection.query(options, values);
+          },
+        };
+      },
+    };
+    expect(await new MysqlStore({ pool: slow, table }).cleanup()).toBe(0);
+    expect(statements).toEqual(['SELECT', 'DELETE']);
+    expect((await store.get(extended))!.data).toEqual({ extended: true });
+  });
+
   it('stops after the current batch once the store is closed', async () => {
     const store = new MysqlStore({ pool, table, createTable: true, cleanupBatchSize: 50 });
     await store.init();
+    const before = await rowCount();
     await expiredRows(10_000);
     const running = store.cleanup();
     // Close once the first batches are through.
-    while ((await rowCount()) > 9_900) await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((await rowCount()) > before + 9_900) await new Promise((resolve) => setTimeout(resolve, 5));
     await store.close();
     const deleted = await running;
     expect(deleted).toBeGreaterThanOrEqual(100);
     expect(deleted).toBeLessThan(10_000);
-    expect(await rowCount()).toBe(10_001 - deleted);
+    expect(await rowCount()).toBe(before + 10_000 - deleted);
     await new MysqlStore({ pool, table }).cleanup();
   });
 });

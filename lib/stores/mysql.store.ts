@@ -75,8 +75,9 @@ export interface MysqlStoreOptions {
    */
   cleanupInterval?: number;
   /**
-   * How many expired rows one cleanup statement deletes. Cleanup repeats batches until none is
-   * left, each a short statement, so it never holds many row locks for long.
+   * How many expired rows one cleanup batch deletes. Cleanup repeats batches until none is left,
+   * each a read that locks nothing and a short delete by primary key, so it never holds many row
+   * locks, nor any lock on a live session.
    * @defaultValue `500`
    */
   cleanupBatchSize?: number;
@@ -155,7 +156,7 @@ function parseData(value: unknown): Record<string, unknown> {
  * whether or not cleanup has deleted it yet.
  *
  * **Cleanup.** {@link MysqlStore.cleanup} deletes expired rows in batches of `cleanupBatchSize`,
- * oldest expiry first. `SessionModule` runs it every `cleanupInterval` on a timer that does not
+ * oldest expiry first: a read that locks nothing, then a delete by primary key. `SessionModule` runs it every `cleanupInterval` on a timer that does not
  * keep the process alive and stops on shutdown.
  *
  * **Failures.** Every failure is a rejection with a {@link SessionError} (the core answers 503),
@@ -286,22 +287,25 @@ export class MysqlStore implements SessionStore {
 
   /**
    * Deletes expired rows in batches of `cleanupBatchSize` until none is left (or the store is
-   * closed), and resolves how many it deleted. Each batch is one short statement, so several
-   * instances may clean at once.
+   * closed), and resolves how many it deleted. Each batch reads the handles of expired rows
+   * without locking, then deletes those still expired by primary key, so several instances may
+   * clean at once and requests on live sessions never wait for it.
    */
   async cleanup(): Promise<number> {
     let total = 0;
     while (!this.closed) {
-      let deleted: number;
+      let found: number;
       try {
-        deleted = matchedRows(await this.query('cleanup', this.sql.cleanup, [this.cleanupBatchSize]));
+        const rows = (await this.query('cleanup', this.sql.expired, [this.cleanupBatchSize])) as { handle: string }[];
+        found = rows.length;
+        // Another instance may have deleted some of them meanwhile: only what this one deleted counts.
+        if (found > 0) total += matchedRows(await this.query('cleanup', this.sql.cleanup(found), rows.map((row) => row.handle)));
       } catch (error) {
-        // Closed while waiting for the table: nothing was deleted in this round.
+        // Closed while waiting for the table: nothing more is deleted.
         if (this.closed) break;
         throw error;
       }
-      total += deleted;
-      if (deleted < this.cleanupBatchSize) break;
+      if (found < this.cleanupBatchSize) break;
       // Let requests run between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }
