@@ -147,17 +147,18 @@ function parseData(value: unknown): Record<string, unknown> {
  * expires_at DATETIME(3), user_key VARCHAR(512)`, indexed on `expires_at` and on `user_key`. No
  * session id is stored: `handle` is the one-way hash the core hands the store.
  *
- * **Round trips and atomicity.** Every operation is one statement on one pooled connection: a
- * load is one `SELECT`; a change is one `UPDATE` that applies only what the request changed (keys
- * removed with `JSON_REMOVE`, keys set with `JSON_SET`, increments added inside the database)
- * under the row's lock, so parallel requests keep each other's changes; `patch`, `touch` and
- * `move` change only a live row, so a destroyed or expired session never comes back. Expiry is
- * checked in SQL on every statement by the database clock, so an expired row is never read,
- * whether or not cleanup has deleted it yet.
+ * **Round trips and atomicity.** Every operation but cleanup is one statement on one pooled
+ * connection: a load is one `SELECT`; a change is one `UPDATE` that applies only what the request
+ * changed (keys removed with `JSON_REMOVE`, keys set with `JSON_SET`, increments added inside the
+ * database) under the row's lock, so parallel requests keep each other's changes; `patch`,
+ * `touch` and `move` change only a live row, so a destroyed or expired session never comes back.
+ * Expiry is checked in SQL on every statement by the database clock, so an expired row is never
+ * read, whether or not cleanup has deleted it yet.
  *
  * **Cleanup.** {@link MysqlStore.cleanup} deletes expired rows in batches of `cleanupBatchSize`,
- * oldest expiry first: a read that locks nothing, then a delete by primary key. `SessionModule` runs it every `cleanupInterval` on a timer that does not
- * keep the process alive and stops on shutdown.
+ * oldest expiry first: a read that locks nothing, then a delete by primary key. `SessionModule`
+ * runs it every `cleanupInterval` on a timer that does not keep the process alive and stops on
+ * shutdown.
  *
  * **Failures.** Every failure is a rejection with a {@link SessionError} (the core answers 503),
  * within `statementTimeout`.
