@@ -6,7 +6,7 @@
 export type AdapterName = 'express' | 'fastify';
 export type Library = 'bare' | 'nestjs-sessionkit' | 'express-session' | '@fastify/session';
 /** 'cookie': nestjs-sessionkit's CookieStore (the session travels in the cookie, encrypted; no server-side bytes). */
-export type StoreKind = 'none' | 'memory' | 'redis' | 'postgres' | 'cookie';
+export type StoreKind = 'none' | 'memory' | 'redis' | 'postgres' | 'mysql' | 'cookie';
 
 export interface AppSpec {
   /** The name the launcher takes as argument. */
@@ -44,6 +44,8 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-sessionkit-postgres', adapter: 'express', library: 'nestjs-sessionkit', store: 'postgres', label: 'nestjs-sessionkit PostgresStore' },
   { name: 'express-sessionkit-cookie', adapter: 'express', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
   { name: 'express-session-postgres', adapter: 'express', library: 'express-session', store: 'postgres', label: 'express-session + connect-pg-simple' },
+  { name: 'express-sessionkit-mysql', adapter: 'express', library: 'nestjs-sessionkit', store: 'mysql', label: 'nestjs-sessionkit MysqlStore' },
+  { name: 'express-session-mysql', adapter: 'express', library: 'express-session', store: 'mysql', label: 'express-session + express-mysql-session' },
   { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
   { name: 'fastify-minimal', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
@@ -51,6 +53,7 @@ export const APPS: readonly AppSpec[] = [
   { name: 'fastify-sessionkit-memory-preload', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'fastify-sessionkit-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'fastify-sessionkit-postgres', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'postgres', label: 'nestjs-sessionkit PostgresStore' },
+  { name: 'fastify-sessionkit-mysql', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'mysql', label: 'nestjs-sessionkit MysqlStore' },
   { name: 'fastify-sessionkit-cookie', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
   { name: 'fastify-session-memory', adapter: 'fastify', library: '@fastify/session', store: 'memory', label: '@fastify/session memory store' },
 ];
@@ -130,6 +133,16 @@ export const PG_SCHEMA = 'bench';
 /** The table of one app (or memory measurement) in {@link PG_SCHEMA}. */
 export function pgTableOf(name: string): string {
   return name.replace(/\W/g, '_');
+}
+
+export const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+/** Every MySQL/MariaDB table of the benchmark (in `MYSQL_URL`'s database) starts with this; the harness drops them afterwards. */
+export const MYSQL_TABLE_PREFIX = 'bench_';
+
+/** The MySQL/MariaDB table of one app. */
+export function mysqlTableOf(name: string): string {
+  return `${MYSQL_TABLE_PREFIX}${name.replace(/\W/g, '_')}`;
 }
 
 export interface CartItem {

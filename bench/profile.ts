@@ -70,7 +70,7 @@ export const CATEGORY_LABELS: Record<Category, string> = {
   signature: 'signature check (HMAC verify, store handle)',
   newId: 'new id (random bytes, HMAC, store handle)',
   store: 'store get/set (nestjs-sessionkit stores)',
-  storeClient: 'store client (ioredis, redis, pg)',
+  storeClient: 'store client (ioredis, redis, pg, mysql2)',
   serialization: 'serialization and cloning (JSON, structuredClone)',
   tracking: 'change tracking (session handle, values, patch)',
   setCookie: 'Set-Cookie building',
@@ -147,7 +147,7 @@ export function classifier(profile: CpuProfile, root: string): (id: number) => C
     if (nm === -1) return 'app';
     const pkg = url.slice(nm + '/node_modules/'.length);
     if (pkg.startsWith('@nestjs/') || pkg.startsWith('rxjs/') || pkg.startsWith('reflect-metadata/')) return 'nest';
-    if (/^(ioredis|redis|@redis\/|pg|pg-[a-z-]+|pgpass|postgres-[a-z-]+|redis-errors|redis-parser|cluster-key-slot|denque|standard-as-callback)\//.test(pkg)) return 'storeClient';
+    if (/^(ioredis|redis|@redis\/|pg|pg-[a-z-]+|pgpass|postgres-[a-z-]+|redis-errors|redis-parser|cluster-key-slot|denque|standard-as-callback|mysql2|sqlstring|named-placeholders|lru\.min|seq-queue|iconv-lite|long|generate-function)\//.test(pkg)) return 'storeClient';
     if (pkg.startsWith('cookie/')) return 'cookiePackage';
     return 'framework';
   };

@@ -505,7 +505,7 @@ function methodLines(report: BenchReport): string[] {
     `CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run, divided by the responses; Redis and PostgreSQL server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace; at ${Math.round(LOADER_BOUND_SHARE * 100)}% or more, median over rounds, the row is marked "loader-bound" and a warning names the case).`,
     'Scenarios: "route without session" GET /none and "read" GET /read send the cookie of a session made by GET /setup (user id, role, 3-item cart; the bare apps get a dummy cookie of the same size); "change" POST /change on that session (nestjs-sessionkit: session.increment("n"); peers: n = (n ?? 0) + 1); "first visit" GET /first without a cookie, setting one value in a new session. All connections of these cases share the one session.',
     `Many sessions: "read (100k sessions)" and "change (100k sessions)" run on the bare apps and the nestjs-sessionkit MemoryStore and RedisStore apps with defaults. Each of these apps starts once, after the one-session rounds, and gets ${int(100_000)} sessions from as many GET /setup?user=<i> requests (each its own user id; 50 keep-alive connections), as long as ${int(100_000)} first visits take; the apps then stay up, idle but for their own case, through ${c.rounds} round(s) in the same rotated, alternating order (the first case of each app gets the longer warm-up). Each request carries the next of the cookies in turn, so the store holds them all and no cache of recent cookies can hold every one; the bare apps get as many distinct dummy cookies of the same size. The bench MemoryStore has maxSessions: 200,000 (default 100,000), so that none of them is evicted by the first-visit sessions made before. These cases are driven by bench/client.ts, a minimal keep-alive HTTP/1.1 client that sends prebuilt requests (autocannon can vary a request only by rebuilding it each time), with the same connections and the same load-generator CPU measurement.`,
-    'Peers configured fairly: express-session with resave: false, saveUninitialized: false, rolling: false, cookie { secure: false }, with its MemoryStore, with connect-redis (redis client) and with connect-pg-simple (pg Pool of 10, its own table with createTableIfMissing); @fastify/session (with @fastify/cookie) with saveUninitialized: false, rolling: false, cookie { secure: false } and its memory store. nestjs-sessionkit: SessionModule.forRoot({ secret, cookie: { secure: false }, store }) with defaults otherwise (MemoryStore with maxSessions: 200,000, RedisStore on ioredis, or PostgresStore on a pg Pool of 10 with createTable). Each Redis app uses its own key prefix (bench:<app>:), removed after each app run; each PostgreSQL app its own table in the schema bench, dropped after each app run.',
+    'Peers configured fairly: express-session with resave: false, saveUninitialized: false, rolling: false, cookie { secure: false }, with its MemoryStore, with connect-redis (redis client), with connect-pg-simple (pg Pool of 10, its own table with createTableIfMissing) and with express-mysql-session (mysql2 pool of 10, its own table with createDatabaseTable); @fastify/session (with @fastify/cookie) with saveUninitialized: false, rolling: false, cookie { secure: false } and its memory store. nestjs-sessionkit: SessionModule.forRoot({ secret, cookie: { secure: false }, store }) with defaults otherwise (MemoryStore with maxSessions: 200,000, RedisStore on ioredis, PostgresStore on a pg Pool of 10 with createTable, or MysqlStore on a mysql2 pool of 10 with createTable). Each Redis app uses its own key prefix (bench:<app>:), removed after each app run; each PostgreSQL app its own table in the schema bench, each MySQL/MariaDB app its own table bench_<app>, dropped after each app run.',
     `Lost updates: one session, ${c.connections} connections, ${int(c.lostAmount)} POST /change requests; lost = 2xx responses − final value of n. The load generator sends every request with the cookie from /setup and keeps no cookie it gets back, so with CookieStore (the session in the cookie) each request starts from that cookie's n, as parallel requests of one browser do.`,
   ];
 }
@@ -795,6 +795,8 @@ const COLORS: Record<string, string> = {
   'nestjs-sessionkit/postgres': '#1e3a8a',
   'nestjs-sessionkit/cookie': '#7c3aed',
   'express-session/postgres': '#9a3412',
+  'nestjs-sessionkit/mysql': '#0e7490',
+  'express-session/mysql': '#b45309',
   '@fastify/session/memory': '#16a34a',
   floor: '#9ca3af',
 };
@@ -858,6 +860,12 @@ export function svgChart(report: BenchReport): string {
     ['nestjs-sessionkit PostgresStore', COLORS['nestjs-sessionkit/postgres']!],
     ...(report.apps.some((a) => a.store === 'cookie') ? [['nestjs-sessionkit CookieStore', COLORS['nestjs-sessionkit/cookie']!] as [string, string]] : []),
     ['express-session + connect-pg-simple', COLORS['express-session/postgres']!],
+    ...(report.apps.some((a) => a.store === 'mysql')
+      ? ([
+          ['nestjs-sessionkit MysqlStore', COLORS['nestjs-sessionkit/mysql']!],
+          ['express-session + express-mysql-session', COLORS['express-session/mysql']!],
+        ] as Array<[string, string]>)
+      : []),
     ['@fastify/session', COLORS['@fastify/session/memory']!],
     ['hand-written session (floor)', COLORS.floor!],
   ];

@@ -33,6 +33,7 @@ import os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { type Pool as MysqlPool, createPool as createMysqlPool } from 'mysql2/promise';
 import { Pool } from 'pg';
 import {
   APPS,
@@ -40,6 +41,8 @@ import {
   DATABASE_URL,
   type LoadJob,
   type LoadResult,
+  MYSQL_TABLE_PREFIX,
+  MYSQL_URL,
   PG_SCHEMA,
   REDIS_PREFIX,
   REDIS_URL,
@@ -48,6 +51,7 @@ import {
   type Scenario,
   type ScenarioName,
   appSpec,
+  mysqlTableOf,
   pgTableOf,
   redisPrefixOf,
   scenarioApplies,
@@ -485,6 +489,33 @@ async function dropTable(pool: Pool | undefined, appName: string): Promise<void>
   await pool?.query(`DROP TABLE IF EXISTS ${PG_SCHEMA}."${pgTableOf(appName)}"`);
 }
 
+// ---------------------------------------------------------------- MySQL / MariaDB
+
+/** A pool for the harness, with the benchmark's tables of an earlier run dropped; or why MySQL/MariaDB cannot be used. */
+async function connectMysql(): Promise<{ pool: MysqlPool; version: string } | { error: string }> {
+  const pool = createMysqlPool({ uri: MYSQL_URL, connectionLimit: 2, connectTimeout: 2000 });
+  try {
+    const [[row]] = (await pool.query('SELECT VERSION() AS version')) as unknown as [[{ version: string }]];
+    await dropMysqlTables(pool);
+    return { pool, version: row.version };
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** Drops every table of the benchmark (`bench_...` in the database of MYSQL_URL). */
+async function dropMysqlTables(pool: MysqlPool | undefined): Promise<void> {
+  if (pool === undefined) return;
+  const [rows] = await pool.query('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ?', [`${MYSQL_TABLE_PREFIX}%`]);
+  for (const { name } of rows as { name: string }[]) await pool.query(`DROP TABLE IF EXISTS \`${name}\``);
+}
+
+/** Drops one app's MySQL/MariaDB table, so that each run starts empty. */
+async function dropMysqlTable(pool: MysqlPool | undefined, appName: string): Promise<void> {
+  await pool?.query(`DROP TABLE IF EXISTS \`${mysqlTableOf(appName)}\``);
+}
+
 // ---------------------------------------------------------------- environment
 
 function packageVersion(name: string): string {
@@ -570,10 +601,14 @@ async function main(): Promise<void> {
   const pgPool = 'pool' in pgConnection ? pgConnection.pool : undefined;
   const pgVersion = 'version' in pgConnection ? pgConnection.version : undefined;
   if (pgPool === undefined) skipped.push(`PostgreSQL apps skipped: no PostgreSQL answered on ${DATABASE_URL.replace(/\/\/[^@]*@/, '//')} (${(pgConnection as { error: string }).error}).`);
+  const mysqlConnection = await connectMysql();
+  const mysqlPool = 'pool' in mysqlConnection ? mysqlConnection.pool : undefined;
+  const mysqlVersion = 'version' in mysqlConnection ? mysqlConnection.version : undefined;
+  if (mysqlPool === undefined) skipped.push(`MySQL/MariaDB apps skipped: nothing answered on ${MYSQL_URL.replace(/\/\/[^@]*@/, '//')} (${(mysqlConnection as { error: string }).error}).`);
 
   let apps = options.onlyMemory
     ? []
-    : APPS.filter((a) => (a.store !== 'redis' || redis !== undefined) && (a.store !== 'postgres' || pgPool !== undefined) && (!a.optional || (options.apps?.includes(a.name) ?? false)));
+    : APPS.filter((a) => (a.store !== 'redis' || redis !== undefined) && (a.store !== 'postgres' || pgPool !== undefined) && (a.store !== 'mysql' || mysqlPool !== undefined) && (!a.optional || (options.apps?.includes(a.name) ?? false)));
   if (options.apps !== undefined) {
     const wanted = new Set(options.apps);
     // The bare app and the floor app (a hand-written session) of each adapter are always measured: ratios are relative to them.
@@ -639,6 +674,7 @@ async function main(): Promise<void> {
     await stopApp(app);
     if (app.spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(app.spec.name));
     if (app.spec.store === 'postgres') await dropTable(pgPool, app.spec.name);
+    if (app.spec.store === 'mysql') await dropMysqlTable(mysqlPool, app.spec.name);
   };
 
   /** Round r's order of `list`: rotated by r - 1, forward in odd rounds and reversed in even ones. */
@@ -763,6 +799,7 @@ async function main(): Promise<void> {
         await stopApp(app);
         if (spec.store === 'redis' && redis !== undefined) await deleteKeysUnder(redis, redisPrefixOf(spec.name));
         if (spec.store === 'postgres') await dropTable(pgPool, spec.name);
+        if (spec.store === 'mysql') await dropMysqlTable(mysqlPool, spec.name);
       }
     }
   }
@@ -784,6 +821,8 @@ async function main(): Promise<void> {
   redis?.disconnect();
   await pgPool?.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE`);
   await pgPool?.end();
+  await dropMysqlTables(mysqlPool);
+  await mysqlPool?.end();
 
   const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   const report: BenchReport = {
@@ -805,6 +844,8 @@ async function main(): Promise<void> {
       'connect-redis': packageVersion('connect-redis'),
       'connect-pg-simple': packageVersion('connect-pg-simple'),
       pg: packageVersion('pg'),
+      'express-mysql-session': packageVersion('express-mysql-session'),
+      mysql2: packageVersion('mysql2'),
       redis: packageVersion('redis'),
       '@fastify/session': packageVersion('@fastify/session'),
       '@fastify/cookie': packageVersion('@fastify/cookie'),
@@ -812,6 +853,7 @@ async function main(): Promise<void> {
       autocannon: packageVersion('autocannon'),
       'Redis server': redisVersion ?? 'not available',
       'PostgreSQL server': pgVersion ?? 'not available',
+      'MySQL/MariaDB server': mysqlVersion ?? 'not available',
     },
     config: { rounds: options.rounds, duration: options.duration, warmup: options.warmup, firstWarmup: options.firstWarmup, connections: options.connections, lostAmount: options.lostAmount },
     notes,

@@ -3,6 +3,7 @@ import './core/dual-package.check.js';
 
 export { CookieStore, type CookieStoreOptions } from './stores/cookie.store.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.store.js';
+export { MysqlStore, type MysqlCallbackPool, type MysqlPool, type MysqlPoolConnection, type MysqlQueryOptions, type MysqlStoreOptions } from './stores/mysql.store.js';
 export { PostgresStore, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult, type PostgresStoreOptions } from './stores/postgres.store.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.store.js';
 export { SESSION_STORE } from './session.constants.js';

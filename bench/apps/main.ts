@@ -11,11 +11,13 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import connectPgSimple from 'connect-pg-simple';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import session from 'express-session';
+import expressMysqlSession from 'express-mysql-session';
 import { Redis } from 'ioredis';
-import { CookieStore, MemoryStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import { createPool as createMysqlPool, type Pool as MysqlPool } from 'mysql2/promise';
+import { CookieStore, MemoryStore, MysqlStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
 import { Pool } from 'pg';
 import { createClient } from 'redis';
-import { type AppSpec, BENCH_MAX_SESSIONS, DATABASE_URL, PG_SCHEMA, REDIS_URL, type ReadyMessage, appSpec, pgTableOf, redisPrefixOf } from '../common.js';
+import { type AppSpec, BENCH_MAX_SESSIONS, DATABASE_URL, MYSQL_URL, PG_SCHEMA, REDIS_URL, type ReadyMessage, appSpec, mysqlTableOf, pgTableOf, redisPrefixOf } from '../common.js';
 import { BareAppModule } from './bare.js';
 import { MinimalSessionAppModule } from './minimal.js';
 import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
@@ -29,6 +31,13 @@ const closers: Array<() => Promise<unknown>> = [];
 function newPool(): Pool {
   const pool = new Pool({ connectionString: DATABASE_URL });
   pool.on('error', (error) => process.stderr.write(`pg pool: ${error.message}\n`));
+  closers.push(() => pool.end());
+  return pool;
+}
+
+/** A mysql2 pool of 10 connections (pg's default, so both SQL stores get as many), ended on shutdown. */
+function newMysqlPool(): MysqlPool {
+  const pool = createMysqlPool({ uri: MYSQL_URL, connectionLimit: 10 });
   closers.push(() => pool.end());
   return pool;
 }
@@ -63,6 +72,9 @@ async function sessionKitStore(spec: AppSpec): Promise<SessionStore> {
     case 'postgres':
       // The pool stays the app's: PostgresStore never ends it.
       return new PostgresStore({ pool: newPool(), schema: PG_SCHEMA, table: pgTableOf(spec.name), createTable: true });
+    case 'mysql':
+      // The pool stays the app's: MysqlStore never ends it.
+      return new MysqlStore({ pool: newMysqlPool(), table: mysqlTableOf(spec.name), createTable: true });
     case 'cookie':
       return new CookieStore();
     case 'memory':
@@ -95,6 +107,13 @@ async function build(spec: AppSpec): Promise<INestApplication> {
         const pg = new PgStore({ pool: newPool(), schemaName: PG_SCHEMA, tableName: pgTableOf(spec.name), createTableIfMissing: true });
         closers.unshift(() => pg.close());
         store = pg;
+      } else if (spec.store === 'mysql') {
+        const MysqlSessionStore = expressMysqlSession(session);
+        // Given a pool, it does not end it on close(); expiry from the session cookie, as express-session writes it.
+        const mysql = new MysqlSessionStore({ createDatabaseTable: true, schema: { tableName: mysqlTableOf(spec.name) } }, newMysqlPool());
+        await mysql.onReady();
+        closers.unshift(() => mysql.close());
+        store = mysql;
       }
       useExpressSession(app, store);
       return app;

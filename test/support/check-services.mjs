@@ -40,16 +40,29 @@ async function queryPostgres(url) {
   }
 }
 
-/** True when some suite under lib/ or test/ uses PostgreSQL (imports `pg` or reads DATABASE_URL). */
-function postgresNeeded(root) {
-  const uses = (dir) =>
+/** True when some suite under lib/ or test/ uses a database: its file matches `uses` (an import of its client, its URL variable). */
+function needed(root, uses) {
+  const scan = (dir) =>
     readdirSync(dir, { withFileTypes: true }).some((entry) => {
       if (entry.name === 'node_modules' || entry.name === 'consumers') return false;
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) return uses(path);
-      return /\.(spec|e2e-spec|fixture)\.ts$|support\/.*\.ts$/.test(path) && /from 'pg'|DATABASE_URL/.test(readFileSync(path, 'utf8'));
+      if (entry.isDirectory()) return scan(path);
+      return /\.(spec|e2e-spec|fixture)\.ts$|support\/.*\.ts$/.test(path) && uses.test(readFileSync(path, 'utf8'));
     });
-  return uses(join(root, 'lib')) || uses(join(root, 'test'));
+  return scan(join(root, 'lib')) || scan(join(root, 'test'));
+}
+
+async function queryMysql(url) {
+  const { createConnection } = await import('mysql2/promise');
+  let connection;
+  try {
+    connection = await createConnection({ uri: url, connectTimeout: TIMEOUT_MS });
+    await connection.query('SELECT 1');
+  } catch (error) {
+    throw new Error(error.code ?? error.message, { cause: error });
+  } finally {
+    await connection?.end().catch(() => undefined);
+  }
 }
 
 export default async function checkServices() {
@@ -60,11 +73,21 @@ export default async function checkServices() {
       throw new Error(`Redis is not reachable at ${redisUrl} (${error.message}); start it with \`redis-server --daemonize yes\`, or set REDIS_URL.`);
     }),
   ];
-  if (postgresNeeded(root)) {
+  if (needed(root, /from 'pg'|DATABASE_URL/)) {
     const pgUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
     checks.push(
       queryPostgres(pgUrl).catch((error) => {
         throw new Error(`PostgreSQL is not reachable at ${pgUrl} (${error.message}); start it (e.g. \`service postgresql start\`), or set DATABASE_URL.`);
+      }),
+    );
+  }
+  if (needed(root, /from 'mysql2(\/promise)?'|MYSQL_URL/)) {
+    const mysqlUrl = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+    checks.push(
+      queryMysql(mysqlUrl).catch((error) => {
+        throw new Error(
+          `MariaDB/MySQL is not reachable at ${mysqlUrl} (${error.message}); start it (e.g. \`start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd\`), or set MYSQL_URL.`,
+        );
       }),
     );
   }

@@ -1,0 +1,172 @@
+/**
+ * The SQL of `MysqlStore`, one statement per store operation, written once for MySQL 8 and
+ * MariaDB 10.6+ (no statement that only one of them parses).
+ *
+ * Times the core gives (`created_at`, `touched_at`) are kept as epoch milliseconds, exactly as
+ * given; the expiry is a `DATETIME(3)` in UTC computed and compared with the database's clock
+ * (`UTC_TIMESTAMP(3)`), so every instance agrees on it whatever its own clock or the
+ * connection's `time_zone` says.
+ *
+ * Statement timeout, in the server as well as in the client: every statement starts with
+ * `/*M! SET STATEMENT max_statement_time=s FOR *\/`, a comment only MariaDB executes (MySQL skips
+ * it), and every `SELECT` carries `/*+ MAX_EXECUTION_TIME(ms) *\/`, an optimizer hint only MySQL
+ * reads (MariaDB skips it). MySQL has no per-statement limit for writes: they are bounded by
+ * `innodb_lock_wait_timeout` on the server and by the store's deadline in the client.
+ *
+ * The data column is `JSON`: MySQL's binary JSON type, MariaDB's alias for `LONGTEXT` with a
+ * `JSON_VALID` check. Both are changed in place by `JSON_REMOVE`/`JSON_SET` with paths built by
+ * {@link jsonPath}, and read back as JSON text.
+ */
+
+/** Quotes one identifier with backticks. */
+export function quoteIdentifier(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+/**
+ * The JSON path of one top-level key: `$."key"`, the key written as a JSON string. Both servers
+ * accept any key this way (empty, with dots, quotes, `$`, `*`). MySQL unescapes the quoted name as
+ * JSON; MariaDB matches it as written against the document's text, which the store always writes
+ * with `JSON.stringify` too, so both escape alike.
+ */
+export function jsonPath(key: string): string {
+  return `$.${JSON.stringify(key)}`;
+}
+
+/** The JSON types a value counts as a number for an increment (MySQL's names; MariaDB uses the first and third). */
+const NUMBER_TYPES = `('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL')`;
+
+/** The longest `user_key` the index column takes (characters). */
+export const USER_KEY_MAX_LENGTH = 512;
+
+/** The shape of one patch: which parts it has, so the statement text depends on counts only, never on keys or values. */
+export interface MysqlPatchShape {
+  /** Start from an empty object instead of the stored data. */
+  clear: boolean;
+  /** How many keys are removed. */
+  unset: number;
+  /** How many keys are written (values the client computed, increments of written keys included). */
+  set: number;
+  /** How many stored numbers get an increment added inside the database. */
+  incr: number;
+}
+
+/** The statements of one table. Parameters are `?`, in the order each comment gives. */
+export interface MysqlStatements {
+  /** The table and its indexes, created if missing: one statement. */
+  createTable: string;
+  /** handle → data, created_at, touched_at, user_key of a live session. */
+  get: string;
+  /** handle, data (JSON), created_at, touched_at, ttl (µs), user_key: insert or replace. */
+  set: string;
+  /** to, data (JSON), created_at, touched_at, ttl (µs), user_key, from: only if `from` is live; the matched row count says whether it moved. */
+  move: string;
+  /** touched_at, ttl (µs), handle: a live session only. */
+  touch: string;
+  /** handle. */
+  destroy: string;
+  /** user_key, the handle to keep (or null) → deletes the user's other live sessions. */
+  destroyByUser: string;
+  /** user_key → handle, created_at, touched_at of the user's live sessions. */
+  listByUser: string;
+  /** batch size → the handles of up to that many expired rows, oldest expiry first (a plain read: it locks nothing). */
+  expired: string;
+  /** The cleanup of `count` handles found by {@link MysqlStatements.expired}: the handles, each deleted only if still expired. */
+  cleanup(count: number): string;
+  /**
+   * The patch statement of one shape. Parameters: the unset paths; then path, value (JSON) per
+   * written key; then the path three times and the increment per stored number; then touched_at,
+   * ttl (µs), whether the user changes, the new user_key, handle.
+   */
+  patch(shape: MysqlPatchShape): string;
+}
+
+/**
+ * The statements for `table`, bounding each statement to `timeoutMs` in the server. The table is
+ * in the connection's database (the pool's `database`), or `db.table` when `database` is given.
+ */
+export function mysqlStatements(table: string, database: string | undefined, timeoutMs: number): MysqlStatements {
+  const t = database === undefined ? quoteIdentifier(table) : `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
+  // MariaDB takes seconds, MySQL milliseconds; both as whole enough numbers.
+  const limit = `/*M! SET STATEMENT max_statement_time=${(Math.ceil(timeoutMs) / 1000).toFixed(3)} FOR */ `;
+  const select = `${limit}SELECT /*+ MAX_EXECUTION_TIME(${Math.ceil(timeoutMs)}) */`;
+  const now = 'UTC_TIMESTAMP(3)';
+  const expiry = `${now} + INTERVAL ? MICROSECOND`;
+  const live = `expires_at > ${now}`;
+  const patches = new Map<string, string>();
+
+  return {
+    // One DDL statement: the server's metadata lock makes concurrent ones wait, then find the
+    // table there. Index names are per table in MySQL and MariaDB, so they need no prefix.
+    createTable: `CREATE TABLE IF NOT EXISTS ${t} (
+  handle     VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  data       JSON NOT NULL,
+  created_at BIGINT NOT NULL,
+  touched_at BIGINT NOT NULL,
+  expires_at DATETIME(3) NOT NULL,
+  user_key   VARCHAR(${USER_KEY_MAX_LENGTH}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+  PRIMARY KEY (handle),
+  KEY expires_at_idx (expires_at),
+  KEY user_key_idx (user_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    get: `${select} data, created_at, touched_at, user_key FROM ${t} WHERE handle = ? AND ${live}`,
+    // VALUES(col) is the spelling both servers accept (MySQL 8.0.20+ warns that it is deprecated
+    // in favour of a row alias MariaDB does not parse).
+    set: `${limit}INSERT INTO ${t} (handle, data, created_at, touched_at, expires_at, user_key)
+VALUES (?, ?, ?, ?, ${expiry}, ?)
+ON DUPLICATE KEY UPDATE data = VALUES(data), created_at = VALUES(created_at), touched_at = VALUES(touched_at),
+  expires_at = VALUES(expires_at), user_key = VALUES(user_key)`,
+    // The row itself moves to its new key: one statement, applied only while the old row is live,
+    // so a logout that lands meanwhile is never undone by a regenerate(). (A forwarding of the
+    // old handle would be columns of this row, previous_handle and its deadline, set here too.)
+    move: `${limit}UPDATE ${t} SET handle = ?, data = ?, created_at = ?, touched_at = ?, expires_at = ${expiry}, user_key = ?
+WHERE handle = ? AND ${live}`,
+    touch: `${limit}UPDATE ${t} SET touched_at = ?, expires_at = ${expiry} WHERE handle = ? AND ${live}`,
+    destroy: `${limit}DELETE FROM ${t} WHERE handle = ?`,
+    destroyByUser: `${limit}DELETE FROM ${t} WHERE user_key = ? AND NOT handle <=> ? AND ${live}`,
+    listByUser: `${select} handle, created_at, touched_at FROM ${t} WHERE user_key = ? AND ${live}`,
+    // Cleanup reads a batch without locking, then deletes it by primary key: a DELETE that scanned
+    // the expires_at index itself would lock the range up to the first live row (InnoDB's next-key
+    // locks), and so stall, or deadlock with, a request saving that session. By key it locks only
+    // the expired rows it deletes; a row extended meanwhile is no longer expired and stays.
+    expired: `${select} handle FROM ${t} WHERE expires_at <= ${now} ORDER BY expires_at LIMIT ?`,
+    // FORCE INDEX keeps the delete on the primary key (the optimizer may prefer the expires_at
+    // range otherwise); both servers take index hints in the multiple-table form only.
+    cleanup: (count) => `${limit}DELETE s FROM ${t} AS s FORCE INDEX (PRIMARY) WHERE s.handle IN (${Array(count).fill('?').join(', ')}) AND s.expires_at <= ${now}`,
+    patch(shape) {
+      const key = `${Number(shape.clear)}:${shape.unset}:${shape.set}:${shape.incr}`;
+      let text = patches.get(key);
+      if (text === undefined) {
+        text = patchStatement(t, limit, expiry, live, shape);
+        // A few shapes cover nearly all traffic; the cache only saves rebuilding their text.
+        if (patches.size < 1_000) patches.set(key, text);
+      }
+      return text;
+    },
+  };
+}
+
+/**
+ * One UPDATE: the row lock serializes parallel patches, and each reads the data the previous one
+ * left. Increments of stored numbers add as DOUBLE (`0e0 + value + by`), which is IEEE 754 double
+ * addition like JavaScript's; both servers print the sum with the shortest exact digits. Only
+ * keys the patch neither clears, unsets nor writes are incremented in SQL (the client folds the
+ * others into the written values), so every increment reads the stored `data` column, never an
+ * intermediate document. MySQL evaluates SET assignments left to right, so `data` goes first.
+ */
+function patchStatement(t: string, limit: string, expiry: string, live: string, shape: MysqlPatchShape): string {
+  let doc = shape.clear ? 'JSON_OBJECT()' : 'data';
+  if (shape.unset > 0) doc = `JSON_REMOVE(${doc}, ${Array(shape.unset).fill('?').join(', ')})`;
+  // JSON_EXTRACT(?, '$') turns the JSON text into a JSON value on both servers (MariaDB has no CAST AS JSON).
+  if (shape.set > 0) doc = `JSON_SET(${doc}, ${Array(shape.set).fill(`?, JSON_EXTRACT(?, '$')`).join(', ')})`;
+  if (shape.incr > 0) {
+    const add = `?, 0e0 + IF(JSON_TYPE(JSON_EXTRACT(data, ?)) IN ${NUMBER_TYPES}, JSON_EXTRACT(data, ?), 0) + ?`;
+    doc = `JSON_SET(${doc}, ${Array(shape.incr).fill(add).join(', ')})`;
+  }
+  return `${limit}UPDATE ${t} SET
+  data = ${doc},
+  touched_at = ?,
+  expires_at = ${expiry},
+  user_key = IF(?, ?, user_key)
+WHERE handle = ? AND ${live}`;
+}

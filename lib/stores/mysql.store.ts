@@ -1,0 +1,386 @@
+import { SessionError } from '../core/session.errors.js';
+import { type MysqlStatements, USER_KEY_MAX_LENGTH, jsonPath, mysqlStatements } from './mysql.sql.js';
+import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
+
+/** A query as the store sends it: the SQL and the client-side timeout (milliseconds). */
+export interface MysqlQueryOptions {
+  /** The statement, with `?` placeholders. */
+  sql: string;
+  /** Milliseconds after which `mysql2` gives up on the statement (the store then closes the connection). */
+  timeout?: number;
+}
+
+/** A connection checked out of a {@link MysqlPool}: what the store uses of a `mysql2/promise` `PoolConnection`. */
+export interface MysqlPoolConnection {
+  /** Resolves `[rows, fields]` for a `SELECT`, `[result header, undefined]` for a write. */
+  query(options: MysqlQueryOptions, values?: unknown[]): Promise<[unknown, unknown]>;
+  /** Returns the connection to the pool. */
+  release(): void;
+  /** Closes the connection and removes it from the pool. */
+  destroy(): void;
+}
+
+/** What the store uses of a `mysql2/promise` `Pool` (`mysql2` 3): a `createPool(...)` from `mysql2/promise` fits. */
+export interface MysqlPool {
+  /** A connection of the pool, opened if none is idle; the store releases it after one statement. */
+  getConnection(): Promise<MysqlPoolConnection>;
+}
+
+/** A `mysql2` callback-API `Pool` (from `mysql2`, not `mysql2/promise`): the store uses its `.promise()`. */
+export interface MysqlCallbackPool {
+  /** The same pool with the promise API. */
+  promise(): MysqlPool;
+}
+
+/** Options of {@link MysqlStore}. */
+export interface MysqlStoreOptions {
+  /**
+   * A `mysql2` pool (`npm install mysql2`, version 3): `createPool(...)` from `mysql2/promise`, or
+   * from `mysql2` (the store uses its `.promise()`). It stays yours: the store never ends it. The
+   * table is looked up in the pool's `database` unless {@link MysqlStoreOptions.database} is given.
+   */
+  pool: MysqlPool | MysqlCallbackPool;
+  /**
+   * The table sessions are kept in.
+   * @defaultValue `'sessions'`
+   */
+  table?: string;
+  /**
+   * The database (schema) of the table.
+   * @defaultValue none: the pool's `database`
+   */
+  database?: string;
+  /**
+   * Create the table and its indexes if they are missing, once, before the first operation
+   * (`SessionModule` does it at startup, so a failure stops the app). Safe when several instances
+   * start at once. Needs the `CREATE` privilege; without it, create the table from the DDL in the
+   * README and leave this off.
+   * @defaultValue `false`
+   */
+  createTable?: boolean;
+  /**
+   * The longest (milliseconds) any store operation may take, waiting for a pooled connection
+   * included. Past it the operation rejects and its connection is closed, so a request that needs
+   * the session gets a 503 within this bound while the database is down or stuck. MariaDB also
+   * stops the statement itself at this bound (`max_statement_time`), MySQL stops reads
+   * (`MAX_EXECUTION_TIME`).
+   * @defaultValue `2000`
+   */
+  statementTimeout?: number;
+  /**
+   * How often (milliseconds) `SessionModule` deletes expired rows through {@link MysqlStore.cleanup};
+   * `0` for never (when something else deletes them). Reads never return an expired session
+   * either way.
+   * @defaultValue `300_000` (5 minutes)
+   */
+  cleanupInterval?: number;
+  /**
+   * How many expired rows one cleanup batch deletes. Cleanup repeats batches until none is left,
+   * each a read that locks nothing and a short delete by primary key, so it never holds many row
+   * locks, nor any lock on a live session.
+   * @defaultValue `500`
+   */
+  cleanupBatchSize?: number;
+}
+
+/** What a write answers (a `mysql2` `ResultSetHeader`). */
+interface WriteResult {
+  affectedRows?: number;
+  info?: string;
+}
+
+/** MySQL's and MariaDB's "table doesn't exist". */
+const ER_NO_SUCH_TABLE = 1146;
+
+function noop(): void {}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message || (error as { code?: string }).code || error.name : String(error);
+}
+
+function positive(name: string, value: unknown, fallback: number, allowZero = false): number {
+  const n = value ?? fallback;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+    throw new SessionError(`MysqlStore: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}.`);
+  }
+  return n;
+}
+
+function identifier(name: string, value: unknown, fallback: string | undefined): string | undefined {
+  if (value === undefined) return fallback;
+  // MySQL and MariaDB refuse longer names, and names ending in a space.
+  if (typeof value !== 'string' || value === '' || value.length > 64 || value.includes('\0') || value.endsWith(' ')) {
+    throw new SessionError(`MysqlStore: ${name} must be a name of 1 to 64 characters, not ending in a space, got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+/** Rows a write matched (not only changed: a touch within the same millisecond changes nothing but still found the session). */
+function matchedRows(result: unknown): number {
+  const header = result as WriteResult;
+  const matched = /Rows matched:\s*(\d+)/.exec(header.info ?? '');
+  return matched !== null ? Number(matched[1]) : (header.affectedRows ?? 0);
+}
+
+function parseData(value: unknown): Record<string, unknown> {
+  // MariaDB's JSON is text; mysql2 parses MySQL's JSON type itself (unless `jsonStrings` is on).
+  if (typeof value === 'string') return JSON.parse(value) as Record<string, unknown>;
+  if (value instanceof Uint8Array) return JSON.parse(Buffer.from(value).toString('utf8')) as Record<string, unknown>;
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Sessions in MySQL 8 or MariaDB 10.6+ through `mysql2` (version 3, an optional peer
+ * dependency): one row per session, shared by every instance of the app.
+ *
+ * ```ts
+ * import { createPool } from 'mysql2/promise';
+ *
+ * const pool = createPool({ uri: process.env.MYSQL_URL });
+ * SessionModule.forRoot({ secret, store: new MysqlStore({ pool, createTable: true }) });
+ * ```
+ *
+ * **Ownership.** The pool belongs to the caller: `close()` does not end it. End it after the app
+ * has closed.
+ *
+ * **Table.** `handle VARCHAR(128) PRIMARY KEY, data JSON, created_at BIGINT, touched_at BIGINT,
+ * expires_at DATETIME(3), user_key VARCHAR(512)`, indexed on `expires_at` and on `user_key`. No
+ * session id is stored: `handle` is the one-way hash the core hands the store.
+ *
+ * **Round trips and atomicity.** Every operation but cleanup is one statement on one pooled
+ * connection: a load is one `SELECT`; a change is one `UPDATE` that applies only what the request
+ * changed (keys removed with `JSON_REMOVE`, keys set with `JSON_SET`, increments added inside the
+ * database) under the row's lock, so parallel requests keep each other's changes; `patch`,
+ * `touch` and `move` change only a live row, so a destroyed or expired session never comes back.
+ * Expiry is checked in SQL on every statement by the database clock, so an expired row is never
+ * read, whether or not cleanup has deleted it yet.
+ *
+ * **Cleanup.** {@link MysqlStore.cleanup} deletes expired rows in batches of `cleanupBatchSize`,
+ * oldest expiry first: a read that locks nothing, then a delete by primary key. `SessionModule`
+ * runs it every `cleanupInterval` on a timer that does not keep the process alive and stops on
+ * shutdown.
+ *
+ * **Failures.** Every failure is a rejection with a {@link SessionError} (the core answers 503),
+ * within `statementTimeout`.
+ */
+export class MysqlStore implements SessionStore {
+  /** How often `SessionModule` calls {@link MysqlStore.cleanup} (milliseconds); `0` for never. */
+  readonly cleanupInterval: number;
+  private readonly pool: MysqlPool;
+  private readonly sql: MysqlStatements;
+  private readonly table: string;
+  private readonly createTable: boolean;
+  private readonly statementTimeout: number;
+  private readonly cleanupBatchSize: number;
+  private created: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: MysqlStoreOptions) {
+    const given = options?.pool as Partial<MysqlPool & MysqlCallbackPool> | undefined | null;
+    // The callback API's pool has promise(); mysql2/promise's pool has not.
+    const pool = typeof given?.promise === 'function' ? given.promise() : given;
+    if (pool === undefined || pool === null || typeof pool.getConnection !== 'function') {
+      throw new SessionError(
+        "MysqlStore: `pool` must be a mysql2 pool, e.g. new MysqlStore({ pool: createPool({ uri: process.env.MYSQL_URL }) }) with createPool from 'mysql2/promise'.",
+      );
+    }
+    this.pool = pool as MysqlPool;
+    const table = identifier('table', options.table, 'sessions')!;
+    const database = identifier('database', options.database, undefined);
+    this.table = database === undefined ? table : `${database}.${table}`;
+    this.createTable = options.createTable ?? false;
+    if (typeof this.createTable !== 'boolean') throw new SessionError(`MysqlStore: createTable must be true or false, got ${String(options.createTable)}.`);
+    this.statementTimeout = positive('statementTimeout', options.statementTimeout, 2_000);
+    this.cleanupInterval = positive('cleanupInterval', options.cleanupInterval, 300_000, true);
+    this.cleanupBatchSize = positive('cleanupBatchSize', options.cleanupBatchSize, 500);
+    if (!Number.isInteger(this.cleanupBatchSize)) throw new SessionError(`MysqlStore: cleanupBatchSize must be a whole number, got ${this.cleanupBatchSize}.`);
+    this.sql = mysqlStatements(table, database, this.statementTimeout);
+  }
+
+  /**
+   * Creates the table if `createTable` is on (once; `SessionModule` calls this at startup). Other
+   * operations wait for it, so a store used outside Nest needs no call.
+   */
+  init(): Promise<void> {
+    if (!this.createTable) return Promise.resolve();
+    this.created ??= this.run('createTable', (connection, remaining) => connection.query({ sql: this.sql.createTable, timeout: remaining }), 10 * this.statementTimeout).then(
+      noop,
+      (error: unknown) => {
+        // Try again on the next operation: the database may be back by then.
+        this.created = undefined;
+        throw new SessionError(`MysqlStore: could not create the table ${this.table}: ${messageOf(error)}`, { cause: error });
+      },
+    );
+    return this.created;
+  }
+
+  async get(handle: string): Promise<SessionRecord | undefined> {
+    const rows = (await this.query('get', this.sql.get, [handle])) as Record<string, unknown>[];
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const record: SessionRecord = { data: parseData(row.data), createdAt: Number(row.created_at), touchedAt: Number(row.touched_at) };
+    if (row.user_key !== null && row.user_key !== undefined) record.user = String(row.user_key);
+    return record;
+  }
+
+  async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    await this.query('set', this.sql.set, [handle, JSON.stringify(record.data), record.createdAt, record.touchedAt, micros(ttlMs), userKey(record.user)]);
+  }
+
+  /**
+   * Moves the row to its new handle in one `UPDATE`, only while the old one is live. (`to` is a
+   * fresh random handle; a row already under it would make the statement fail, not be replaced.)
+   */
+  async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    const result = await this.query('move', this.sql.move, [to, JSON.stringify(record.data), record.createdAt, record.touchedAt, micros(ttlMs), userKey(record.user), from]);
+    return matchedRows(result) === 1;
+  }
+
+  async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    await this.query('touch', this.sql.touch, [record.touchedAt, micros(ttlMs), handle]);
+  }
+
+  async patch(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    const unset = patch.clear ? [] : patch.unset;
+    const removed = new Set(unset);
+    // Written values; increments of keys this patch clears, removes or writes are added here, in
+    // JavaScript, so the database adds only to numbers it holds (see patchStatement).
+    const written = new Map<string, unknown>(Object.entries(patch.set));
+    const stored: [string, number][] = [];
+    for (const [key, by] of Object.entries(patch.incr)) {
+      if (written.has(key)) {
+        const current = written.get(key);
+        written.set(key, (typeof current === 'number' ? current : 0) + by);
+      } else if (patch.clear || removed.has(key)) {
+        written.set(key, 0 + by);
+      } else {
+        stored.push([key, by]);
+      }
+    }
+    const values: unknown[] = unset.map(jsonPath);
+    for (const [key, value] of written) values.push(jsonPath(key), JSON.stringify(value));
+    for (const [key, by] of stored) {
+      const path = jsonPath(key);
+      values.push(path, path, path, by);
+    }
+    const userChanges = patch.user !== undefined;
+    values.push(patch.touchedAt, micros(ttlMs), userChanges, userChanges ? userKey(patch.user ?? undefined) : null, handle);
+    const sql = this.sql.patch({ clear: patch.clear, unset: unset.length, set: written.size, incr: stored.length });
+    return matchedRows(await this.query('patch', sql, values)) === 1;
+  }
+
+  async destroy(handle: string): Promise<void> {
+    await this.query('destroy', this.sql.destroy, [handle]);
+  }
+
+  /**
+   * Destroys every live session of `user` but the one under `except`, in one `DELETE` through the
+   * `user_key` index, and resolves how many it destroyed.
+   */
+  async destroyByUser(user: string, except?: string): Promise<number> {
+    return matchedRows(await this.query('destroyByUser', this.sql.destroyByUser, [user, except ?? null]));
+  }
+
+  async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
+    const rows = (await this.query('listByUser', this.sql.listByUser, [user])) as Record<string, unknown>[];
+    return rows.map((row) => ({ handle: String(row.handle), createdAt: Number(row.created_at), touchedAt: Number(row.touched_at) }));
+  }
+
+  /**
+   * Deletes expired rows in batches of `cleanupBatchSize` until none is left (or the store is
+   * closed), and resolves how many it deleted. Each batch reads the handles of expired rows
+   * without locking, then deletes those still expired by primary key, so several instances may
+   * clean at once and requests on live sessions never wait for it.
+   */
+  async cleanup(): Promise<number> {
+    let total = 0;
+    while (!this.closed) {
+      let found: number;
+      try {
+        const rows = (await this.query('cleanup', this.sql.expired, [this.cleanupBatchSize])) as { handle: string }[];
+        found = rows.length;
+        // Another instance may have deleted some of them meanwhile: only what this one deleted counts.
+        if (found > 0) total += matchedRows(await this.query('cleanup', this.sql.cleanup(found), rows.map((row) => row.handle)));
+      } catch (error) {
+        // Closed while waiting for the table: nothing more is deleted.
+        if (this.closed) break;
+        throw error;
+      }
+      if (found < this.cleanupBatchSize) break;
+      // Let requests run between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return total;
+  }
+
+  /** Later operations reject, and a running cleanup stops after its batch. Does not end the pool, which is the caller's. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private async query(name: string, sql: string, values: unknown[]): Promise<unknown> {
+    if (this.createTable) await this.init();
+    try {
+      const [result] = await this.run(name, (connection, remaining) => connection.query({ sql, timeout: remaining }, values), this.statementTimeout);
+      return result;
+    } catch (error) {
+      if (error instanceof SessionError) throw error;
+      if ((error as { errno?: unknown }).errno === ER_NO_SUCH_TABLE) {
+        throw new SessionError(`MysqlStore: the table ${this.table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
+      }
+      throw new SessionError(`MysqlStore: ${name} failed: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Runs `operation` on a pooled connection within `timeoutMs`, waiting for the connection
+   * included. A connection that arrives after the deadline goes straight back unused; one whose
+   * statement failed or timed out is closed rather than reused mid-statement.
+   */
+  private run<T>(name: string, operation: (connection: MysqlPoolConnection, remainingMs: number) => Promise<T>, timeoutMs: number): Promise<T> {
+    if (this.closed) return Promise.reject(new SessionError(`MysqlStore: ${name} called after close().`));
+    const started = Date.now();
+    let expired = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        expired = true;
+        reject(new SessionError(`MysqlStore: ${name} got no answer from the database within ${timeoutMs} ms.`));
+      }, timeoutMs);
+      timer.unref();
+    });
+    const work = (async () => {
+      const connection = await this.pool.getConnection();
+      if (expired) {
+        connection.release();
+        throw new SessionError(`MysqlStore: ${name} dropped unsent after timing out.`);
+      }
+      try {
+        const result = await operation(connection, Math.max(1, timeoutMs - (Date.now() - started)));
+        connection.release();
+        return result;
+      } catch (error) {
+        // Server errors (a missing table, a deadlock) leave the connection usable; anything else may not.
+        if (typeof (error as { errno?: unknown }).errno === 'number' && (error as { fatal?: unknown }).fatal !== true) connection.release();
+        else connection.destroy();
+        throw error;
+      }
+    })();
+    work.catch(noop);
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+}
+
+/** A ttl in whole microseconds, as `INTERVAL ? MICROSECOND` takes it. */
+function micros(ttlMs: number): number {
+  return Math.max(0, Math.round(ttlMs * 1_000));
+}
+
+/** The `user_key` to store: `null` for none; refused when longer than the indexed column. */
+function userKey(user: string | undefined): string | null {
+  if (user === undefined) return null;
+  if (user.length > USER_KEY_MAX_LENGTH && Array.from(user).length > USER_KEY_MAX_LENGTH) {
+    throw new SessionError(`MysqlStore: the user key is ${Array.from(user).length} characters long; the user_key column holds at most ${USER_KEY_MAX_LENGTH}. Use a shorter authKey value (an id rather than a profile).`);
+  }
+  return user;
+}
