@@ -2,6 +2,13 @@
 import './core/dual-package.check.js';
 
 export { CookieStore, type CookieStoreOptions } from './stores/cookie.store.js';
+export {
+  ExpressSessionStore,
+  type ExpressSessionRecord,
+  type ExpressSessionStoreCallback,
+  type ExpressSessionStoreLike,
+  type ExpressSessionStoreOptions,
+} from './stores/express-session.store.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.store.js';
 export { PostgresStore, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult, type PostgresStoreOptions } from './stores/postgres.store.js';
 export { RedisStore, type RedisStoreOptions } from './stores/redis.store.js';
@@ -14,6 +21,7 @@ export {
   SessionNotLoadedError,
   SessionResponseSentError,
   SessionStatelessError,
+  SessionStoreCapabilityError,
   SessionStoreUnavailableException,
   SessionTooLargeError,
   SessionWrongDecoratorError,

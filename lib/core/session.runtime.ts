@@ -16,6 +16,7 @@ import { SessionTooLargeError } from './session.errors.js';
 import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
 import { CookieStore } from '../stores/cookie.store.js';
+import { ExpressSessionStore } from '../stores/express-session.store.js';
 import { SessionSealer } from './session-seal.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
@@ -63,6 +64,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       }
       this.sealer = new SessionSealer(options.secrets, options.cookie.name);
     }
+    if (options.maxSessionsPerUser !== undefined && store instanceof ExpressSessionStore) store.assertSupports('maxSessionsPerUser');
     this.maxCookieBytes = store instanceof CookieStore ? store.maxCookieBytes : 0;
     const requests = options.asyncContext ? new AsyncLocalStorage<CurrentRequest>() : undefined;
     this.requests = requests;
