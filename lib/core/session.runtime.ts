@@ -17,6 +17,7 @@ import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
 import { CookieStore } from '../stores/cookie.store.js';
 import { ExpressSessionStore } from '../stores/express-session.store.js';
+import { LegacySessions } from './legacy-session.js';
 import { SessionSealer } from './session-seal.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
@@ -50,6 +51,8 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   /** With `CookieStore`: seals sessions into their cookies, which then replace the store. */
   private readonly sealer: SessionSealer | undefined;
   private readonly maxCookieBytes: number;
+  /** With the `legacy` option: adopts express-session sessions (lib/core/legacy-session.ts). */
+  private readonly legacy: LegacySessions | undefined;
 
   constructor(
     readonly options: ResolvedSessionOptions,
@@ -66,6 +69,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     }
     if (options.maxSessionsPerUser !== undefined && store instanceof ExpressSessionStore) store.assertSupports('maxSessionsPerUser');
     this.maxCookieBytes = store instanceof CookieStore ? store.maxCookieBytes : 0;
+    this.legacy = options.legacy === undefined ? undefined : new LegacySessions(options.legacy, this);
     const requests = options.asyncContext ? new AsyncLocalStorage<CurrentRequest>() : undefined;
     this.requests = requests;
     const { preload } = options;
@@ -150,8 +154,16 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     }
   }
 
-  /** Reads the session the request's cookie names, or starts a new one (for {@link SessionContext}). */
+  /**
+   * Reads the session the request's cookie names, or starts a new one (for {@link SessionContext});
+   * with `legacy`, a new one may adopt an express-session session.
+   */
   async read(context: SessionContext): Promise<SessionHandle> {
+    const session = await this.readOwn(context);
+    return this.legacy === undefined ? session : this.legacy.read(session, sessionHttp.cookieHeader(context.request));
+  }
+
+  private async readOwn(context: SessionContext): Promise<SessionHandle> {
     if (this.sealer !== undefined) return this.readSealed(context, this.sealer);
     const cookie = this.cookie.read(sessionHttp.cookieHeader(context.request));
     if (cookie === undefined) return this.fresh(context);
@@ -235,6 +247,12 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   /** Writes what the request changed, if anything, and sets the cookie headers (through {@link SessionContext.flush}, which serializes commits). */
   async commit(session: SessionHandle): Promise<void> {
+    await this.commitOwn(session);
+    // Moving from express-session: the old record and cookie go once the new session is saved.
+    if (this.legacy !== undefined) await this.legacy.committed(session, (setCookie) => this.sendCookie(session.response, setCookie));
+  }
+
+  private async commitOwn(session: SessionHandle): Promise<void> {
     if (this.sealer !== undefined) return this.commitSealed(session, this.sealer);
     const now = Date.now();
     let setCookie: string | undefined;
