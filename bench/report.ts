@@ -134,7 +134,7 @@ const TARGETS: Partial<Record<ScenarioName, Partial<Record<StoreKind, Record<Ada
 
 export function targetFor(app: AppSpec, scenario: ScenarioName): number | undefined {
   // Apps with an option turned on show what the option costs; the targets are for the defaults.
-  if (app.library !== 'nestjs-sessionkit' || app.store === 'none' || app.option !== undefined) return undefined;
+  if (app.library !== 'nestjs-sessionkit' || app.store === 'none' || app.option !== undefined || app.wraps !== undefined) return undefined;
   return TARGETS[scenario]?.[app.store]?.[app.adapter];
 }
 
@@ -309,7 +309,9 @@ function lostRows(report: BenchReport): string[][] {
       return [adapterLabel(app.adapter), app.label, int(l.sent), int(l.ok), int(l.finalValue), int(l.lost), 'none: stateless, the last cookie wins (documented)', ''];
     }
     const isKit = app.library === 'nestjs-sessionkit';
-    return [adapterLabel(app.adapter), app.label, int(l.sent), int(l.ok), int(l.finalValue), int(l.lost), isKit ? '0' : '', isKit ? verdict(l.lost === 0 && l.failed === 0) : ''];
+    // ExpressSessionStore serializes a session's changes inside one process only (one app process here).
+    const target = app.wraps !== undefined ? '0 in one process (not across instances)' : '0';
+    return [adapterLabel(app.adapter), app.label, int(l.sent), int(l.ok), int(l.finalValue), int(l.lost), isKit ? target : '', isKit ? verdict(l.lost === 0 && l.failed === 0) : ''];
   });
 }
 const LOST_HEADERS = ['Adapter', 'App', 'requests', '2xx', 'final n', 'lost updates', 'target', 'result'];

@@ -148,6 +148,15 @@ describe('ExpressSessionStore over stores of every calling style', () => {
     await expect(store.get(newHandle())).rejects.toThrow('store is down');
   });
 
+  it('a store that never answers rejects after `timeout`, naming the store and the call', async () => {
+    const silent: ExpressSessionStoreLike = { get: () => undefined, set: () => undefined, destroy: () => undefined };
+    const store = new ExpressSessionStore(silent, { timeout: 50 });
+    const started = Date.now();
+    await expect(store.get(newHandle())).rejects.toThrow(/get\(\) did not answer within 50 ms/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(() => new ExpressSessionStore(silent, { timeout: 0 })).toThrow(/timeout must be a positive number/);
+  });
+
   it('refuses what is not an express-session store', () => {
     expect(() => new ExpressSessionStore({} as ExpressSessionStoreLike)).toThrow(/get, set and destroy/);
   });

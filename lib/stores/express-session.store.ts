@@ -38,6 +38,14 @@ export interface ExpressSessionStoreOptions {
    * @defaultValue `'sessionkit'`
    */
   key?: string;
+  /**
+   * The longest (milliseconds) one call to the wrapped store may take; past it the operation
+   * rejects and the request gets a 503, rather than hanging on a store that never calls back (a
+   * client queueing commands while its server is down). The wrapped call itself cannot be
+   * cancelled and may still complete later.
+   * @defaultValue `5000`
+   */
+  timeout?: number;
 }
 
 /** What nestjs-sessionkit keeps under the reserved key of an express-session record. */
@@ -87,12 +95,15 @@ function expiresAt(record: Record<string, unknown>): number | undefined {
  * it: through the callback (express-session's contract), a returned promise (connect-redis 9,
  * express-mysql-session), or both (the first to report wins). A synchronous throw rejects.
  */
-export function callExpressStore(store: ExpressSessionStoreLike, method: keyof ExpressSessionStoreLike, args: unknown[]): Promise<unknown> {
+export function callExpressStore(store: ExpressSessionStoreLike, method: keyof ExpressSessionStoreLike, args: unknown[], timeoutMs = 5_000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let settled = false;
+    const timer = setTimeout(() => done(new Error(`${storeName(store)}.${method}() did not answer within ${timeoutMs} ms.`)), timeoutMs);
+    timer.unref();
     const done: ExpressSessionStoreCallback = (error, result) => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       if (error !== undefined && error !== null) reject(error instanceof Error ? error : new Error(String(error)));
       else resolve(result);
     };
@@ -153,6 +164,7 @@ export class ExpressSessionStore implements SessionStore {
   private readonly logger = new Logger('SessionModule');
   private readonly key: string;
   private readonly name: string;
+  private readonly timeout: number;
   /** The last write of each session under way in this process, so writes of one session never interleave. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -172,6 +184,11 @@ export class ExpressSessionStore implements SessionStore {
     }
     this.key = key;
     this.name = storeName(store);
+    const timeout = options.timeout ?? 5_000;
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+      throw new TypeError(`ExpressSessionStore: timeout must be a positive number of milliseconds, got ${String(options.timeout)}.`);
+    }
+    this.timeout = timeout;
   }
 
   /** What holds with the wrapped store, in one line. */
@@ -206,7 +223,7 @@ export class ExpressSessionStore implements SessionStore {
   }
 
   async get(handle: string): Promise<SessionRecord | undefined> {
-    return this.unwrap(await callExpressStore(this.store, 'get', [handle]), Date.now());
+    return this.unwrap(await this.call('get', [handle]), Date.now());
   }
 
   set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
@@ -215,7 +232,7 @@ export class ExpressSessionStore implements SessionStore {
 
   destroy(handle: string): Promise<void> {
     return this.serial(handle, async () => {
-      await callExpressStore(this.store, 'destroy', [handle]);
+      await this.call('destroy', [handle]);
     });
   }
 
@@ -258,7 +275,7 @@ export class ExpressSessionStore implements SessionStore {
     return this.serial(from, async () => {
       if ((await this.get(from)) === undefined) return false;
       await this.serial(to, () => this.write(to, record, ttlMs));
-      await callExpressStore(this.store, 'destroy', [from]);
+      await this.call('destroy', [from]);
       return true;
     });
   }
@@ -266,7 +283,7 @@ export class ExpressSessionStore implements SessionStore {
   /** Scans every session through the wrapped store's `all()`; refused without it. */
   async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
     this.assertSupports('listByUser');
-    const all = await callExpressStore(this.store, 'all', []);
+    const all = await this.call('all', []);
     const now = Date.now();
     const entries: SessionStoreUserEntry[] = [];
     const consider = (handle: unknown, raw: unknown): void => {
@@ -287,13 +304,13 @@ export class ExpressSessionStore implements SessionStore {
 
   private async write(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
     if (!(ttlMs > 0)) {
-      await callExpressStore(this.store, 'destroy', [handle]);
+      await this.call('destroy', [handle]);
       return;
     }
     const kept: Kept = { data: record.data, createdAt: record.createdAt, touchedAt: record.touchedAt };
     if (record.user !== undefined) kept.user = record.user;
     const session = { cookie: new RecordCookie(ttlMs), [this.key]: kept };
-    await callExpressStore(this.store, 'set', [handle, session]);
+    await this.call('set', [handle, session]);
   }
 
   /** Our record inside an express-session record, or `undefined` if it is missing, expired or not ours. */
@@ -306,6 +323,10 @@ export class ExpressSessionStore implements SessionStore {
     const record: SessionRecord = { data: kept.data, createdAt: kept.createdAt, touchedAt: kept.touchedAt };
     if (typeof kept.user === 'string') record.user = kept.user;
     return record;
+  }
+
+  private call(method: keyof ExpressSessionStoreLike, args: unknown[]): Promise<unknown> {
+    return callExpressStore(this.store, method, args, this.timeout);
   }
 
   /** Runs `operation` after every earlier write of `handle` in this process has ended. */
