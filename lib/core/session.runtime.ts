@@ -156,11 +156,12 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   /**
    * Reads the session the request's cookie names, or starts a new one (for {@link SessionContext});
-   * with `legacy`, a new one may adopt an express-session session.
+   * with `legacy`, a new one may adopt an express-session session, unless `adopt` is false (a
+   * socket message, which could carry neither the new cookie nor the clearing of the old one).
    */
-  async read(context: SessionContext): Promise<SessionHandle> {
+  async read(context: SessionContext, adopt = true): Promise<SessionHandle> {
     const session = await this.readOwn(context);
-    return this.legacy === undefined ? session : this.legacy.read(session, sessionHttp.cookieHeader(context.request));
+    return this.legacy === undefined || !adopt ? session : this.legacy.read(session, sessionHttp.cookieHeader(context.request));
   }
 
   private async readOwn(context: SessionContext): Promise<SessionHandle> {
