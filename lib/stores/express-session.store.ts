@@ -12,13 +12,19 @@ export type ExpressSessionStoreCallback = (error?: unknown, result?: unknown) =>
  * connect-pg-simple, connect-mongo, express-mysql-session, memorystore and the others all fit.
  */
 export interface ExpressSessionStoreLike {
+  /** The record under `sid`, or `null`/`undefined` when there is none. */
   get(sid: string, callback: ExpressSessionStoreCallback): unknown;
+  /** Stores `session` under `sid`, for the life its `cookie` gives. */
   set(sid: string, session: ExpressSessionRecord, callback: ExpressSessionStoreCallback): unknown;
+  /** Removes the record under `sid`. */
   destroy(sid: string, callback: ExpressSessionStoreCallback): unknown;
-  /** Every session, as an array (entries carrying their `id`) or an object keyed by session id. */
+  /** Every session, as an array (entries carrying their `id`) or an object keyed by session id. Used for listing a user's sessions. */
   all?(callback: ExpressSessionStoreCallback): unknown;
+  /** Extends the life of the record under `sid`. Not used: it leaves `touchedAt` inside the record stale. */
   touch?(sid: string, session: ExpressSessionRecord, callback: ExpressSessionStoreCallback): unknown;
+  /** How many sessions there are. Not used. */
   length?(callback: ExpressSessionStoreCallback): unknown;
+  /** Removes every session. Not used. */
   clear?(callback: ExpressSessionStoreCallback): unknown;
 }
 
@@ -91,7 +97,7 @@ function expiresAt(record: Record<string, unknown>): number | undefined {
 }
 
 /**
- * Calls an express-session store method and settles with its result, however the store reports
+ * Calls an express-session store method (internal) and settles with its result, however the store reports
  * it: through the callback (express-session's contract), a returned promise (connect-redis 9,
  * express-mysql-session), or both (the first to report wins). A synchronous throw rejects.
  */
@@ -123,7 +129,7 @@ export function callExpressStore(store: ExpressSessionStoreLike, method: keyof E
   });
 }
 
-/** The name of a store's class, for messages. */
+/** The name of a store's class, for messages (internal). */
 export function storeName(store: object): string {
   const name = (store as { constructor?: { name?: unknown } }).constructor?.name;
   return typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'the express-session store';
