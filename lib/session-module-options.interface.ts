@@ -141,7 +141,8 @@ export interface SessionModuleOptions {
    * value) would exceed it, that user's oldest sessions (by creation time) are destroyed first,
    * so `maxSessionsPerUser: 1` keeps one session per user. Needs a store with `listByUser`
    * (`MemoryStore`, `RedisStore` and `PostgresStore` have it; with other stores it is not
-   * enforced; with `CookieStore` the app does not start), and costs
+   * enforced; with `CookieStore`, or an `ExpressSessionStore` whose store has no `all()`, the app
+   * does not start), and costs
    * one `listByUser` per login.
    * @defaultValue none: no limit
    */
