@@ -3,15 +3,13 @@ import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import { sign } from 'cookie-signature';
 import { createClient } from 'redis';
 import type { Redis } from 'ioredis';
-import { type ExpressSessionStoreCallback, type ExpressSessionStoreLike, RedisStore } from 'nestjs-sessionkit';
+import { RedisStore } from 'nestjs-sessionkit';
 import { LEGACY_SECRET, newApp, passportMiddleware, passwordOf, startOldApp } from './fixtures/legacy.fixture.js';
 import { type AdapterName, adapters, baseUrl, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { handleOf, idOf } from './support/cookies.js';
+import { counting } from './support/express-session-stores.js';
 import { REDIS_URL, deleteKeys, newRedis, scanKeys, testPrefix } from './support/redis.js';
-import { websocketApp } from './fixtures/websocket.fixture.js';
-import { type SocketClient, connectSocket, socketPlatforms, useSocketPlatform } from './support/sockets.js';
-import { CountingStore } from './support/stores.js';
 
 const USERS = 1_000;
 const BATCH = 50;
@@ -32,22 +30,6 @@ function mountPassport(app: INestApplication, adapter: AdapterName): void {
 /** `work` for every item, `BATCH` at a time. */
 async function inBatches<T>(items: T[], work: (item: T, index: number) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += BATCH) await Promise.all(items.slice(i, i + BATCH).map((item, j) => work(item, i + j)));
-}
-
-/** The legacy store as the new app sees it, counting the session ids it reads. */
-function counting(store: ExpressSessionStoreLike): { store: ExpressSessionStoreLike; reads: string[] } {
-  const reads: string[] = [];
-  return {
-    reads,
-    store: {
-      get: (sid: string, cb: ExpressSessionStoreCallback) => {
-        reads.push(sid);
-        return store.get(sid, cb);
-      },
-      set: (sid, sess, cb) => store.set(sid, sess, cb),
-      destroy: (sid, cb) => store.destroy(sid, cb),
-    },
-  };
 }
 
 /** The session id inside an express-session cookie value (`s%3A<sid>.<signature>`). */
@@ -277,58 +259,5 @@ describe.each(adapters)('The legacy option on routes without Passport (%s)', (ad
     const client = new Client(base);
     client.jar.set('connect.sid', encodeURIComponent(`s:${sign('plain-expired', LEGACY_SECRET)}`));
     expect((await client.get('/visits')).body).toEqual({ visits: 1, passport: null });
-  });
-});
-
-describe.each(adapters)('The legacy option and WebSocket gateways (%s)', (adapter) => {
-  describe.each(socketPlatforms)('with %s', (platform) => {
-    const prefix = testPrefix(`legacy-ws-${adapter}-${platform}`);
-    let oldRedis: ReturnType<typeof createClient>;
-    let redis: Redis;
-    let oldStore: ConnectRedisStore;
-    let legacy: ReturnType<typeof counting>;
-    let app: INestApplication;
-    let base: string;
-    const sockets: SocketClient[] = [];
-
-    beforeAll(async () => {
-      oldRedis = createClient({ url: REDIS_URL });
-      oldRedis.on('error', () => undefined);
-      await oldRedis.connect();
-      redis = newRedis();
-      oldStore = new ConnectRedisStore({ client: oldRedis, prefix: `${prefix}old:` });
-      legacy = counting(oldStore);
-      app = await startApp(websocketApp(new CountingStore(), { legacy: { store: legacy.store, secret: LEGACY_SECRET } }), adapter, {
-        beforeInit: (a) => useSocketPlatform(a, platform),
-      });
-      base = await baseUrl(app);
-    });
-    afterAll(async () => {
-      for (const socket of sockets) socket.close();
-      await app?.close();
-      await deleteKeys(redis, prefix);
-      redis.disconnect();
-      oldRedis.destroy();
-    });
-
-    it('a socket with only an old cookie moves nothing (it could not carry the new cookie); the next HTTP request moves it', async () => {
-      await oldRedis.set(`${prefix}old:ws-user`, JSON.stringify({ cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000) }, userId: 5 }), { EX: 3_600 });
-      const oldCookie = `connect.sid=${encodeURIComponent(`s:${sign('ws-user', LEGACY_SECRET)}`)}`;
-      const socket = await connectSocket(platform, base, oldCookie);
-      sockets.push(socket);
-      expect(await socket.send('whoami')).toMatchObject({ event: 'exception' });
-      expect(legacy.reads).not.toContain('ws-user');
-      expect(await oldRedis.exists(`${prefix}old:ws-user`)).toBe(1);
-
-      const browser = new Client(base);
-      browser.cookieHeader = oldCookie;
-      const me = await browser.get('/me');
-      expect(me.status).toBe(200);
-      expect(me.body).toEqual({ userId: 5 });
-      expect(await oldRedis.exists(`${prefix}old:ws-user`)).toBe(0);
-      const moved = await connectSocket(platform, base, `sid=${browser.jar.get('sid')!}`);
-      sockets.push(moved);
-      expect(await moved.send('whoami')).toEqual({ event: 'whoami', data: 5 });
-    });
   });
 });

@@ -5,7 +5,7 @@ import connectPgSimple from 'connect-pg-simple';
 import expressMysqlSession from 'express-mysql-session';
 import createMemoryStore from 'memorystore';
 import { createClient } from 'redis';
-import type { ExpressSessionStoreLike } from 'nestjs-sessionkit';
+import type { ExpressSessionStoreCallback, ExpressSessionStoreLike } from 'nestjs-sessionkit';
 import { REDIS_URL, testPrefix } from './redis.js';
 import { dropSchema, newPool, testSchema } from './postgres.js';
 
@@ -99,4 +99,20 @@ export async function testExpressStore(kind: ExpressStoreKind, suite: string): P
       };
     }
   }
+}
+
+/** `store` as an app sees it, recording the session ids it reads (to show which requests read the store at all). */
+export function counting(store: ExpressSessionStoreLike): { store: ExpressSessionStoreLike; reads: string[] } {
+  const reads: string[] = [];
+  return {
+    reads,
+    store: {
+      get: (sid: string, cb: ExpressSessionStoreCallback) => {
+        reads.push(sid);
+        return store.get(sid, cb);
+      },
+      set: (sid, sess, cb) => store.set(sid, sess, cb),
+      destroy: (sid, cb) => store.destroy(sid, cb),
+    },
+  };
 }
