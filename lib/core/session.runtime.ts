@@ -159,9 +159,11 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
    * with `legacy`, a new one may adopt an express-session session, unless `adopt` is false (a
    * socket message, which could carry neither the new cookie nor the clearing of the old one).
    */
-  async read(context: SessionContext, adopt = true): Promise<SessionHandle> {
-    const session = await this.readOwn(context);
-    return this.legacy === undefined || !adopt ? session : this.legacy.read(session, sessionHttp.cookieHeader(context.request));
+  read(context: SessionContext, adopt = true): Promise<SessionHandle> {
+    const legacy = this.legacy;
+    // Without `legacy`, no extra step on the hot path.
+    if (legacy === undefined || !adopt) return this.readOwn(context);
+    return this.readOwn(context).then((session) => legacy.read(session, sessionHttp.cookieHeader(context.request)));
   }
 
   private async readOwn(context: SessionContext): Promise<SessionHandle> {
@@ -247,10 +249,11 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   }
 
   /** Writes what the request changed, if anything, and sets the cookie headers (through {@link SessionContext.flush}, which serializes commits). */
-  async commit(session: SessionHandle): Promise<void> {
-    await this.commitOwn(session);
+  commit(session: SessionHandle): Promise<void> {
+    const legacy = this.legacy;
+    if (legacy === undefined) return this.commitOwn(session);
     // Moving from express-session: the old record and cookie go once the new session is saved.
-    if (this.legacy !== undefined) await this.legacy.committed(session, (setCookie) => this.sendCookie(session.response, setCookie));
+    return this.commitOwn(session).then(() => legacy.committed(session, (setCookie) => this.sendCookie(session.response, setCookie)));
   }
 
   private async commitOwn(session: SessionHandle): Promise<void> {
