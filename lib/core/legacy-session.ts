@@ -92,12 +92,15 @@ export class LegacySessions {
    * new one adopts the legacy session when the cookie verifies and its record exists.
    */
   async read(session: SessionHandle, header: string | undefined): Promise<SessionHandle> {
+    // The quick check spares the parse on requests without the old cookie.
     if (header === undefined || !header.includes(this.prefix)) return session;
+    const value = parseCookie(header)[this.options.cookieName];
+    if (value === undefined) return session;
     if (!session.isNew || session.inStore) {
       this.owed.set(session, {});
       return session;
     }
-    const sid = this.verify(parseCookie(header)[this.options.cookieName]);
+    const sid = this.verify(value);
     if (sid === undefined) return session;
     let raw: unknown;
     try {
@@ -135,8 +138,8 @@ export class LegacySessions {
   }
 
   /** The session id in a legacy cookie value signed as express-session signs it (`s:` + cookie-signature), or `undefined`. */
-  private verify(value: string | undefined): string | undefined {
-    if (value === undefined || !value.startsWith('s:')) return undefined;
+  private verify(value: string): string | undefined {
+    if (!value.startsWith('s:')) return undefined;
     const signed = value.slice(2);
     for (const secret of this.options.secrets) {
       const sid = unsign(signed, secret);
