@@ -253,6 +253,23 @@ describe.each(adapters)('The legacy option on routes without Passport (%s)', (ad
     expect((await client.get('/visits')).body).toEqual({ visits: 43, passport: null });
   });
 
+  it('a cookie of ours whose session has ended does not stop the move', async () => {
+    const client = await oldSession('plain-dead-ours', { visits: 9 });
+    client.jar.set('sid', 'x'.repeat(43) + '.' + 'y'.repeat(43));
+    expect((await client.get('/visits')).body).toEqual({ visits: 10, passport: null });
+    expect(client.jar.has('connect.sid')).toBe(false);
+    expect(await oldRedis.exists(`${prefix}old:plain-dead-ours`)).toBe(0);
+  });
+
+  it('a cookie whose name only ends with the old name is not the old cookie', async () => {
+    const client = new Client(base);
+    await client.get('/visits');
+    client.jar.set('xconnect.sid', encodeURIComponent(`s:${sign('whatever', LEGACY_SECRET)}`));
+    const res = await client.get('/visits');
+    expect(res.body).toEqual({ visits: 2, passport: null });
+    expect(res.setCookies.filter((c) => c.includes('connect.sid'))).toEqual([]);
+  });
+
   it('an expired old session adopts nothing', async () => {
     // Kept by Redis past the expiry its cookie states (connect-redis would not write it so).
     await oldRedis.set(`${prefix}old:plain-expired`, JSON.stringify({ cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() - 1_000) }, visits: 7 }), { EX: 3_600 });
