@@ -19,6 +19,7 @@ const config: Config = {
     '<rootDir>/test/consumers/',
     '<rootDir>/test/graphql.e2e-spec.ts',
     '<rootDir>/test/websocket.e2e-spec.ts',
+    '<rootDir>/test/legacy-websocket.e2e-spec.ts',
     '<rootDir>/test/readme.e2e-spec.ts',
     '<rootDir>/test/readme-quick-start.e2e-spec.ts',
     '<rootDir>/test/sample/browser.e2e-spec.ts',

@@ -20,6 +20,11 @@ export interface AppSpec {
    * entry, signs a new id on a first visit). What any session library in a Nest app costs at least.
    */
   floor?: boolean;
+  /**
+   * nestjs-sessionkit on an express-session store through `ExpressSessionStore` (`store` names the
+   * server): what an app pays for reaching a community store rather than a native one.
+   */
+  wraps?: 'connect-redis';
   /** A nestjs-sessionkit option turned on, to measure what it costs every request. */
   option?: 'asyncContext' | 'preload';
   /** Measured only when named in `--apps` (keeps the default run short; `npm run bench:overhead` measures the options in-process). */
@@ -39,6 +44,7 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-sessionkit-memory-async', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
   { name: 'express-sessionkit-memory-preload', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'express-sessionkit-redis', adapter: 'express', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
+  { name: 'express-sessionkit-express-redis', adapter: 'express', library: 'nestjs-sessionkit', store: 'redis', wraps: 'connect-redis', label: 'nestjs-sessionkit ExpressSessionStore over connect-redis' },
   { name: 'express-session-memory', adapter: 'express', library: 'express-session', store: 'memory', label: 'express-session MemoryStore' },
   { name: 'express-session-redis', adapter: 'express', library: 'express-session', store: 'redis', label: 'express-session + connect-redis' },
   { name: 'express-sessionkit-postgres', adapter: 'express', library: 'nestjs-sessionkit', store: 'postgres', label: 'nestjs-sessionkit PostgresStore' },
@@ -52,6 +58,7 @@ export const APPS: readonly AppSpec[] = [
   { name: 'fastify-sessionkit-memory-async', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
   { name: 'fastify-sessionkit-memory-preload', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'fastify-sessionkit-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
+  { name: 'fastify-sessionkit-express-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', wraps: 'connect-redis', label: 'nestjs-sessionkit ExpressSessionStore over connect-redis' },
   { name: 'fastify-sessionkit-postgres', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'postgres', label: 'nestjs-sessionkit PostgresStore' },
   { name: 'fastify-sessionkit-mysql', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'mysql', label: 'nestjs-sessionkit MysqlStore' },
   { name: 'fastify-sessionkit-cookie', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
@@ -93,7 +100,7 @@ export const BENCH_MAX_SESSIONS = 2 * MANY_SESSIONS;
 
 /** The many-sessions scenarios run on the bare apps (ratio base) and the nestjs-sessionkit memory and Redis apps with defaults. */
 const manySessionApps = (app: AppSpec): boolean =>
-  (app.library === 'bare' && !app.floor) || (app.library === 'nestjs-sessionkit' && app.option === undefined && (app.store === 'memory' || app.store === 'redis'));
+  (app.library === 'bare' && !app.floor) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.wraps === undefined && (app.store === 'memory' || app.store === 'redis'));
 
 /**
  * In the order they run against each app: first visit after the one-session cases (it fills the

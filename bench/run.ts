@@ -644,7 +644,7 @@ async function main(): Promise<void> {
     // taken between the two.
     let cpuBefore = NaN;
     let redisRun: (() => Promise<RedisRunStats>) | undefined;
-    const countsSent = spec.store === 'redis' && spec.library === 'nestjs-sessionkit';
+    const countsSent = spec.store === 'redis' && spec.library === 'nestjs-sessionkit' && spec.wraps === undefined;
     let sentBefore: Record<string, number> = {};
     const result = await runLoader({ ...job(options.duration), warmup }, pinning, async () => {
       if (countsSent) sentBefore = await sentCommands(app);

@@ -2,6 +2,13 @@
 import './core/dual-package.check.js';
 
 export { CookieStore, type CookieStoreOptions } from './stores/cookie.store.js';
+export {
+  ExpressSessionStore,
+  type ExpressSessionRecord,
+  type ExpressSessionStoreCallback,
+  type ExpressSessionStoreLike,
+  type ExpressSessionStoreOptions,
+} from './stores/express-session.store.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.store.js';
 export { MysqlStore, type MysqlCallbackPool, type MysqlPool, type MysqlPoolConnection, type MysqlQueryOptions, type MysqlStoreOptions } from './stores/mysql.store.js';
 export { PostgresStore, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult, type PostgresStoreOptions } from './stores/postgres.store.js';
@@ -15,6 +22,7 @@ export {
   SessionNotLoadedError,
   SessionResponseSentError,
   SessionStatelessError,
+  SessionStoreCapabilityError,
   SessionStoreUnavailableException,
   SessionTooLargeError,
   SessionWrongDecoratorError,
@@ -35,7 +43,7 @@ export type { RequestSession, RequestSessionCookie } from './integrations/reques
 export { SessionGuard } from './session.guard.js';
 export type { SessionData, SessionHandleApi, SessionKey, SessionNumberKey, SessionValue } from './core/session.interface.js';
 export { SessionInterceptor } from './session.interceptor.js';
-export type { SessionCookieOptions, SessionCsrfOptions, SessionModuleOptions } from './session-module-options.interface.js';
+export type { SessionCookieOptions, SessionCsrfOptions, SessionLegacyOptions, SessionModuleOptions } from './session-module-options.interface.js';
 export { SessionModule, type SessionModuleAsyncOptions, type SessionOptionsFactory } from './session.module.js';
 export { SessionService, type UserSession } from './session.service.js';
 export type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './stores/session-store.interface.js';

@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { SessionStore } from './stores/session-store.interface.js';
+import type { ExpressSessionStoreLike } from './stores/express-session.store.js';
 
 /** Attributes of the session cookie. */
 export interface SessionCookieOptions {
@@ -40,6 +41,30 @@ export interface SessionCsrfOptions {
   headerName?: string;
   /** Body field carrying the token (HTML forms). @defaultValue `'_csrf'` */
   fieldName?: string;
+}
+
+/**
+ * The express-session setup an app moves from, for {@link SessionModuleOptions.legacy}: its
+ * sessions are taken over on their next request, so nobody is logged out by the move.
+ */
+export interface SessionLegacyOptions {
+  /**
+   * The express-session store the old app used (connect-redis, connect-pg-simple, connect-mongo,
+   * ...), on the same server and with the same prefix or table. Read for a request with a valid
+   * old cookie and no live session of ours; the adopted record is destroyed from it.
+   */
+  store: ExpressSessionStoreLike;
+  /**
+   * The old app's `secret`, as express-session took it: a string, or a list of which every one
+   * verifies. Used only to verify old cookies, never to sign.
+   */
+  secret: string | string[];
+  /** The old app's cookie name (express-session's `name`). @defaultValue `'connect.sid'` */
+  cookieName?: string;
+  /** The old cookie's `Path`, so that clearing it reaches it. @defaultValue `'/'` */
+  cookiePath?: string;
+  /** The old cookie's `Domain`, so that clearing it reaches it. @defaultValue none (the old cookie had no `Domain`) */
+  cookieDomain?: string;
 }
 
 /** Options of `SessionModule.forRoot()` and of the factory of `forRootAsync()`. */
@@ -122,9 +147,21 @@ export interface SessionModuleOptions {
    * value) would exceed it, that user's oldest sessions (by creation time) are destroyed first,
    * so `maxSessionsPerUser: 1` keeps one session per user. Needs a store with `listByUser`
    * (`MemoryStore`, `RedisStore` and `PostgresStore` have it; with other stores it is not
-   * enforced; with `CookieStore` the app does not start), and costs
+   * enforced; with `CookieStore`, or an `ExpressSessionStore` whose store has no `all()`, the app
+   * does not start), and costs
    * one `listByUser` per login.
    * @defaultValue none: no limit
    */
   maxSessionsPerUser?: number;
+  /**
+   * Move from express-session without logging anyone out: a request that has no live session of
+   * ours but a valid express-session cookie (signed with `legacy.secret`) whose record is in
+   * `legacy.store` gets a new session of ours holding that data (a Passport login included),
+   * under a new id; once it is saved, the old record is destroyed and the old cookie cleared.
+   * Remove the option once the old app's cookie `maxAge` has passed since the move. Costs nothing
+   * to requests without an old cookie, and nothing to routes that do not use the session.
+   * See "Moving a live app" in the README.
+   * @defaultValue none: old cookies are ignored
+   */
+  legacy?: SessionLegacyOptions;
 }

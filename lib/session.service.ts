@@ -1,6 +1,6 @@
 import { type ArgumentsHost, Inject, Injectable } from '@nestjs/common';
 import { isSessionHandle, isSessionId, sessionHandle } from './http/session-cookie.js';
-import { SessionContextError } from './core/session.errors.js';
+import { SessionContextError, SessionError } from './core/session.errors.js';
 import { requestSessionOwner } from './integrations/request-session.facade.js';
 import { loadSession, sessionSource } from './integrations/session-transport.js';
 import type { Session } from './session.decorator.js';
@@ -135,6 +135,8 @@ export class SessionService {
     try {
       entries = await store.listByUser(this.runtime.userKey(userId));
     } catch (error) {
+      // A store that cannot list users (ExpressSessionStore without all()) says so; that is no outage.
+      if (error instanceof SessionError) throw error;
       throw this.runtime.storeFailure('read', error);
     }
     return entries

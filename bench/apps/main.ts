@@ -14,7 +14,7 @@ import session from 'express-session';
 import expressMysqlSession from 'express-mysql-session';
 import { Redis } from 'ioredis';
 import { createPool as createMysqlPool, type Pool as MysqlPool } from 'mysql2/promise';
-import { CookieStore, MemoryStore, MysqlStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import { CookieStore, ExpressSessionStore, MemoryStore, MysqlStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
 import { Pool } from 'pg';
 import { createClient } from 'redis';
 import { type AppSpec, BENCH_MAX_SESSIONS, DATABASE_URL, MYSQL_URL, PG_SCHEMA, REDIS_URL, type ReadyMessage, appSpec, mysqlTableOf, pgTableOf, redisPrefixOf } from '../common.js';
@@ -63,6 +63,13 @@ process.on('message', (message: unknown) => {
 async function sessionKitStore(spec: AppSpec): Promise<SessionStore> {
   switch (spec.store) {
     case 'redis': {
+      if (spec.wraps === 'connect-redis') {
+        // connect-redis works with the `redis` client package (not ioredis).
+        const wrapped = createClient({ url: REDIS_URL });
+        await wrapped.connect();
+        closers.push(() => wrapped.quit());
+        return new ExpressSessionStore(new ConnectRedisStore({ client: wrapped, prefix: redisPrefixOf(spec.name) }));
+      }
       // The client stays the app's: RedisStore never quits it.
       const client = new Redis(REDIS_URL);
       closers.push(() => client.quit());

@@ -103,3 +103,10 @@ export class SessionCookieTooLargeError extends SessionError {
     );
   }
 }
+
+/**
+ * A feature needs something the store cannot do: with `ExpressSessionStore`, listing a user's
+ * sessions (`listByUser`, `destroyByUser`, `maxSessionsPerUser`) over a wrapped store without
+ * `all()`. The message names the feature, the reason and the way out.
+ */
+export class SessionStoreCapabilityError extends SessionError {}

@@ -16,6 +16,8 @@ import { SessionTooLargeError } from './session.errors.js';
 import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
 import { CookieStore } from '../stores/cookie.store.js';
+import { ExpressSessionStore } from '../stores/express-session.store.js';
+import { LegacySessions } from './legacy-session.js';
 import { SessionSealer } from './session-seal.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
@@ -50,6 +52,8 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   /** With `CookieStore`: seals sessions into their cookies, which then replace the store. */
   private readonly sealer: SessionSealer | undefined;
   private readonly maxCookieBytes: number;
+  /** With the `legacy` option: adopts express-session sessions (lib/core/legacy-session.ts). */
+  private readonly legacy: LegacySessions | undefined;
 
   constructor(
     readonly options: ResolvedSessionOptions,
@@ -64,7 +68,9 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       }
       this.sealer = new SessionSealer(options.secrets, options.cookie.name);
     }
+    if (options.maxSessionsPerUser !== undefined && store instanceof ExpressSessionStore) store.assertSupports('maxSessionsPerUser');
     this.maxCookieBytes = store instanceof CookieStore ? store.maxCookieBytes : 0;
+    this.legacy = options.legacy === undefined ? undefined : new LegacySessions(options.legacy, this);
     const requests = options.asyncContext ? new AsyncLocalStorage<CurrentRequest>() : undefined;
     this.requests = requests;
     const { preload } = options;
@@ -149,8 +155,19 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     }
   }
 
-  /** Reads the session the request's cookie names, or starts a new one (for {@link SessionContext}). */
-  async read(context: SessionContext): Promise<SessionHandle> {
+  /**
+   * Reads the session the request's cookie names, or starts a new one (for {@link SessionContext});
+   * with `legacy`, a new one may adopt an express-session session, unless `adopt` is false (a
+   * socket message, which could carry neither the new cookie nor the clearing of the old one).
+   */
+  read(context: SessionContext, adopt = true): Promise<SessionHandle> {
+    const legacy = this.legacy;
+    // Without `legacy`, no extra step on the hot path.
+    if (legacy === undefined || !adopt) return this.readOwn(context);
+    return this.readOwn(context).then((session) => legacy.read(session, sessionHttp.cookieHeader(context.request)));
+  }
+
+  private async readOwn(context: SessionContext): Promise<SessionHandle> {
     if (this.sealer !== undefined) return this.readSealed(context, this.sealer);
     const cookie = this.cookie.read(sessionHttp.cookieHeader(context.request));
     if (cookie === undefined) return this.fresh(context);
@@ -233,7 +250,14 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   }
 
   /** Writes what the request changed, if anything, and sets the cookie headers (through {@link SessionContext.flush}, which serializes commits). */
-  async commit(session: SessionHandle): Promise<void> {
+  commit(session: SessionHandle): Promise<void> {
+    const legacy = this.legacy;
+    if (legacy === undefined) return this.commitOwn(session);
+    // Moving from express-session: the old record and cookie go once the new session is saved.
+    return this.commitOwn(session).then(() => legacy.committed(session, (setCookie) => this.sendCookie(session.response, setCookie)));
+  }
+
+  private async commitOwn(session: SessionHandle): Promise<void> {
     if (this.sealer !== undefined) return this.commitSealed(session, this.sealer);
     const now = Date.now();
     let setCookie: string | undefined;

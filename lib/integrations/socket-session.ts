@@ -60,7 +60,8 @@ class SocketSessionHost implements SessionContextHost {
   constructor(private readonly runtime: SessionRuntime) {}
 
   read(context: SessionContext): Promise<SessionHandle> {
-    return this.runtime.read(context);
+    // No move from express-session here: the socket could not carry the new cookie.
+    return this.runtime.read(context, false);
   }
 
   commit(session: SessionHandle): Promise<void> {

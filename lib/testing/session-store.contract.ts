@@ -1,12 +1,41 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { newSessionId, sessionHandle } from '../http/session-cookie.js';
+import { SessionError } from '../core/session.errors.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
 
 /** The optional {@link SessionStore} methods a store may leave out. */
 export type OptionalStoreMethod = 'touch' | 'patch' | 'move' | 'listByUser';
 
+/**
+ * What a store declares it cannot do, for {@link SessionStoreContractOptions.capabilities}: the
+ * gaps are tested and named in the run's output rather than skipped in silence.
+ */
+export interface SessionStoreCapabilities {
+  /**
+   * Optional methods the store cannot offer, each with the reason (shown in the test's title). The
+   * tests that need one are skipped, and a test of its own checks the declaration: the method is
+   * absent, or rejects with a `SessionError` (as `ExpressSessionStore.listByUser` does over a store
+   * without `all()`).
+   * @defaultValue `{}`
+   */
+  missing?: Partial<Record<OptionalStoreMethod, string>>;
+  /**
+   * How far `patch` is atomic. `'store'`: the store applies it in one step, so any number of app
+   * instances keep each other's changes. `'process'`: patches of one session are serialized inside
+   * one store instance only (a read-modify-write, e.g. `ExpressSessionStore`): the concurrency tests
+   * then prove exactly that, and say so in their titles.
+   * @defaultValue `'store'`
+   */
+  atomicity?: 'store' | 'process';
+}
+
 /** Options of {@link describeSessionStoreContract}. */
 export interface SessionStoreContractOptions {
+  /**
+   * What the store declares it cannot do (see {@link SessionStoreCapabilities}).
+   * @defaultValue none: every method, atomic in the store
+   */
+  capabilities?: SessionStoreCapabilities;
   /**
    * Everything the store holds right now, as text (or any value, which is `JSON.stringify`-ed):
    * for a SQL store the rows of its table, for a key-value store its keys and values. With it,
@@ -85,7 +114,9 @@ function text(value: unknown): string {
  * ```
  */
 export function describeSessionStoreContract(name: string, makeStore: () => SessionStore | Promise<SessionStore>, options: SessionStoreContractOptions = {}): void {
-  const skipped = new Set(options.skip ?? []);
+  const missing = options.capabilities?.missing ?? {};
+  const skipped = new Set([...(options.skip ?? []), ...(Object.keys(missing) as OptionalStoreMethod[])]);
+  const inProcess = options.capabilities?.atomicity === 'process' ? ' (in one process: declared atomicity "process")' : '';
   const grace = options.expiryGraceMs ?? 250;
   const parallel = options.parallel ?? 50;
   const timeout = options.timeoutMs ?? 20_000;
@@ -114,6 +145,25 @@ export function describeSessionStoreContract(name: string, makeStore: () => Sess
       (needs.some((m) => skipped.has(m)) ? it.skip : it)(what, body, timeout);
     };
     const handlesOf = async (user: string): Promise<string[]> => (await method('listByUser')(user)).map((e) => e.handle).sort();
+
+    for (const [m, reason] of Object.entries(missing) as [OptionalStoreMethod, string][]) {
+      it(
+        `declares no ${m}(): ${reason}`,
+        async () => {
+          const fn = store[m] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+          if (typeof fn !== 'function') return;
+          const args: Record<OptionalStoreMethod, unknown[]> = {
+            touch: [newHandle(), recordOf({}), HOUR],
+            patch: [newHandle(), patchOf({}), HOUR],
+            move: [newHandle(), newHandle(), recordOf({}), HOUR],
+            listByUser: [userOf('declared')],
+          };
+          // Present but refusing: it must say so with a SessionError, never answer as if it worked.
+          await expect(Promise.resolve().then(() => fn.apply(store, args[m]))).rejects.toBeInstanceOf(SessionError);
+        },
+        timeout,
+      );
+    }
 
     test('get answers undefined for an unknown handle', [], async () => {
       expect(await store.get(newHandle())).toBeUndefined();
@@ -333,7 +383,7 @@ export function describeSessionStoreContract(name: string, makeStore: () => Sess
       expect(await handlesOf(erin)).toEqual([]);
     });
 
-    test(`loses nothing when ${parallel} patches of different keys and increments run at once`, ['patch'], async () => {
+    test(`loses nothing when ${parallel} patches of different keys and increments run at once${inProcess}`, ['patch'], async () => {
       const patch = method('patch');
       const handle = newHandle();
       await store.set(handle, recordOf({ base: true }), HOUR);
@@ -348,7 +398,7 @@ export function describeSessionStoreContract(name: string, makeStore: () => Sess
       expect(data.base).toBe(true);
     });
 
-    test('never brings back a session destroyed while a patch or touch was on its way', ['patch', 'touch'], async () => {
+    test(`never brings back a session destroyed while a patch or touch was on its way${inProcess}`, ['patch', 'touch'], async () => {
       const [patch, touch] = [method('patch'), method('touch')];
       const judy = userOf('judy');
       for (let i = 0; i < 20; i++) {

@@ -1,0 +1,90 @@
+import type { INestApplication } from '@nestjs/common';
+import { SessionStoreCapabilityError } from 'nestjs-sessionkit';
+import { expressStoreApp } from './fixtures/express-session-store.fixture.js';
+import { adapters, baseUrl, startApp, startupError } from './support/app.js';
+import { Client } from './support/client.js';
+import { handleOf, idOf } from './support/cookies.js';
+import { type TestExpressStore, expressStoreKinds, testExpressStore } from './support/express-session-stores.js';
+
+describe.each(adapters)('ExpressSessionStore in an app (%s)', (adapter) => {
+  describe.each(expressStoreKinds)('over %s', (kind) => {
+    let wrapped: TestExpressStore;
+    let app: INestApplication;
+    let base: string;
+    const hasAll = kind !== 'connect-pg-simple';
+
+    beforeAll(async () => {
+      wrapped = await testExpressStore(kind, `app-${adapter}`);
+      app = await startApp(expressStoreApp(wrapped.store), adapter);
+      base = await baseUrl(app);
+    });
+    afterAll(async () => {
+      await app?.close();
+      await wrapped?.close();
+    });
+
+    /** The record the wrapped store holds for a client's session, as express-session stores keep it. */
+    const raw = (client: Client): Promise<Record<string, unknown> | null | undefined> =>
+      new Promise((resolve, reject) =>
+        wrapped.store.get(handleOf(idOf(client.jar.get('sid')!)), (error, value) => (error ? reject(error as Error) : resolve(value as Record<string, unknown>))),
+      );
+
+    it('keeps the session as an express-session record the wrapped store expires by itself', async () => {
+      const client = new Client(base);
+      const before = Date.now();
+      expect((await client.post('/login', { userId: 'ada' })).status).toBe(200);
+      const record = (await raw(client))!;
+      const cookie = record.cookie as { originalMaxAge: number; expires: string };
+      expect(cookie.originalMaxAge).toBeGreaterThan(599_000);
+      expect(new Date(cookie.expires).getTime()).toBeGreaterThanOrEqual(before + 599_000);
+      expect(record.sessionkit).toMatchObject({ data: { userId: 'ada' }, user: 'ada' });
+      expect((await client.get('/data')).body).toEqual({ userId: 'ada' });
+    });
+
+    it('parallel requests of one session in one process lose nothing: increments and different keys', async () => {
+      const client = new Client(base);
+      await client.post('/set/start');
+      await Promise.all([
+        ...Array.from({ length: 30 }, () => client.post('/incr')),
+        ...Array.from({ length: 10 }, (_, i) => client.post(`/set/k${i}`)),
+      ]);
+      const data = (await raw(client))!.sessionkit as { data: Record<string, unknown> };
+      expect(data.data.n).toBe(30);
+      for (let i = 0; i < 10; i++) expect(data.data[`k${i}`]).toBe(true);
+    });
+
+    it('regenerate() writes the new record and removes the old one; logout removes it', async () => {
+      const client = new Client(base);
+      await client.post('/set/before');
+      const before = client.jar.get('sid')!;
+      await client.post('/login', { userId: 'grace' });
+      const after = client.jar.get('sid')!;
+      expect(idOf(after)).not.toBe(idOf(before));
+      expect((await raw(client))!.sessionkit).toMatchObject({ data: { before: true, userId: 'grace' } });
+      const old = new Client(base);
+      old.jar.set('sid', before);
+      expect(await raw(old)).toBeFalsy();
+      await client.post('/logout');
+      old.jar.set('sid', after);
+      expect(await raw(old)).toBeFalsy();
+    });
+
+    it(hasAll ? 'lists a user\'s sessions through all()' : 'refuses listByUser with a SessionStoreCapabilityError naming all(), not a 503', async () => {
+      const user = `lin-${adapter}`;
+      const [a, b] = [new Client(base), new Client(base)];
+      const handles = [((await a.post('/login', { userId: user })).body as { handle: string }).handle, ((await b.post('/login', { userId: user })).body as { handle: string }).handle];
+      const res = await a.get(`/sessions/${user}`);
+      expect(res.status).toBe(200);
+      if (hasAll) expect(res.body).toEqual({ handles: handles.sort() });
+      else expect(res.body).toEqual({ error: 'SessionStoreCapabilityError', message: expect.stringMatching(/listByUser needs .* all\(\), which PGStore does not have/) });
+    });
+
+    if (!hasAll) {
+      it('maxSessionsPerUser stops the app at startup, saying why', async () => {
+        const error = await startupError(expressStoreApp(wrapped.store, { maxSessionsPerUser: 2 }), adapter);
+        expect(error).toBeInstanceOf(SessionStoreCapabilityError);
+        expect(error.message).toMatch(/maxSessionsPerUser needs .* all\(\), which PGStore does not have\. Wrap a store with all\(\)/);
+      });
+    }
+  });
+});
