@@ -155,19 +155,22 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     if (cookie === undefined) return this.fresh(context);
     const handle = cookie.handle;
     const record = await this.readRecord(handle);
-    if (record === undefined) return this.fresh(context);
+    if (record === undefined) return this.fresh(context, handle);
     if (this.remainingTtl(record, Date.now()) <= 0) {
       // Expired by our clock even if the store still kept it: drop it and start afresh.
       this.store.destroy(handle).catch((error: unknown) => this.logFailure('destroy', error));
       this.events.emit({ type: 'expired', handle, user: record.user });
-      return this.fresh(context);
+      return this.fresh(context, handle);
     }
     return new SessionHandle(this, context, cookie.id, handle, record, cookie.rotated);
   }
 
-  private fresh(context: SessionContext): SessionHandle {
+  /** A new session; `staleHandle`: the handle the request's cookie named, where no session was found. */
+  private fresh(context: SessionContext, staleHandle?: string): SessionHandle {
     const id = newSessionId();
-    return new SessionHandle(this, context, id, sessionHandle(id), undefined, true);
+    const session = new SessionHandle(this, context, id, sessionHandle(id), undefined, true);
+    session.staleHandle = staleHandle;
+    return session;
   }
 
   /** The session sealed in the request's cookie, or a new one when there is none that opens. */
@@ -251,6 +254,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
             // (save() then the response's own commit) cannot write it back with set().
             if (!(await this.store.patch(session.handle, patch, ttl))) {
               session.inStore = false;
+              session.staleHandle = undefined;
               await session.destroy();
             }
           } else {
@@ -368,6 +372,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
         // Destroyed meanwhile (a logout, destroyByUser): it stays destroyed, under either id, and
         // the handle goes on as after destroy(), so a later commit of this request writes nothing.
         session.cookieToClear = true;
+        session.staleHandle = undefined;
         await session.destroy();
         return this.cookie.clear();
       }

@@ -1,4 +1,4 @@
-import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
+import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from './session-store.interface.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -152,6 +152,8 @@ function shardOf(key: string, mask: number): number {
  * (a read, write or touch moves a session to the end), so eviction can take anonymous ones first.
  */
 export class MemoryStore implements SessionStore {
+  /** How long (milliseconds) a `move` leaves a forwarding record under the old handle. */
+  readonly forwardingTtl = FORWARDING_TTL_MS;
   /** Sessions without a user, by shard, least recently used first. */
   private readonly anonymous: Shard[];
   /** Sessions with a user, by shard, least recently used first. */
@@ -164,6 +166,8 @@ export class MemoryStore implements SessionStore {
   private readonly maxSessions: number;
   private readonly sweepInterval: number;
   private count = 0;
+  /** Forwarding records: old handle → where it moved and until when, oldest first (one ttl for all). */
+  private readonly forwards = new Map<string, { to: string; until: number }>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
 
@@ -233,7 +237,20 @@ export class MemoryStore implements SessionStore {
     if (packed === undefined) return false;
     this.remove(this.mapOf(index, packed), from, packed);
     this.put(to, record, ttlMs);
+    const now = Date.now();
+    this.pruneForwards(now);
+    // Bounded like the sessions: a flood of logins cannot grow it past maxSessions.
+    if (this.forwards.size >= this.maxSessions) this.forwards.delete(this.forwards.keys().next().value!);
+    this.forwards.set(from, { to, until: now + this.forwardingTtl });
     return true;
+  }
+
+  /** Drops the forwarding records that expired: they are in expiry order. */
+  private pruneForwards(now: number): void {
+    for (const [from, { until }] of this.forwards) {
+      if (until > now) return;
+      this.forwards.delete(from);
+    }
   }
 
   async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
@@ -274,7 +291,40 @@ export class MemoryStore implements SessionStore {
   async destroy(handle: string): Promise<void> {
     const index = shardOf(handle, this.mask);
     const packed = this.find(index, handle);
-    if (packed !== undefined) this.remove(this.mapOf(index, packed), handle, packed);
+    if (packed !== undefined) {
+      this.remove(this.mapOf(index, packed), handle, packed);
+      return;
+    }
+    // A moved session: follow its forwarding records to where it lives now.
+    const now = Date.now();
+    for (let from = handle, hops = 0; hops < this.forwards.size + 1; hops++) {
+      const forward = this.forwards.get(from);
+      if (forward === undefined || forward.until <= now) return;
+      this.forwards.delete(from);
+      const to = this.find(shardOf(forward.to, this.mask), forward.to);
+      if (to !== undefined) {
+        this.remove(this.mapOf(shardOf(forward.to, this.mask), to), forward.to, to);
+        return;
+      }
+      from = forward.to;
+    }
+  }
+
+  /** Removes every session of `user` but `except`, at once: nothing runs in between. */
+  async destroyByUser(user: string, except?: string): Promise<string[]> {
+    const handles = this.users[shardOf(user, this.mask)]!.get(user);
+    if (handles === undefined) return [];
+    const now = Date.now();
+    const destroyed: string[] = [];
+    for (const handle of typeof handles === 'string' ? [handles] : [...handles]) {
+      if (handle === except) continue;
+      const index = shardOf(handle, this.mask);
+      const packed = this.find(index, handle);
+      if (packed === undefined) continue;
+      this.remove(this.mapOf(index, packed), handle, packed);
+      if (time(packed, EXPIRES_AT) > now) destroyed.push(handle);
+    }
+    return destroyed;
   }
 
   async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
@@ -298,6 +348,7 @@ export class MemoryStore implements SessionStore {
     this.timer = undefined;
     for (const shard of this.shards) shard.clear();
     for (const shard of this.users) shard.clear();
+    this.forwards.clear();
     this.count = 0;
   }
 
@@ -310,6 +361,7 @@ export class MemoryStore implements SessionStore {
     this.sweeping = true;
     let shardIndex = 0;
     let iterator: IterableIterator<[string, Packed]> | undefined;
+    this.pruneForwards(Date.now());
     return new Promise<void>((resolve) => {
       const slice = (): void => {
         const started = performance.now();

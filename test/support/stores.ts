@@ -8,7 +8,8 @@ import { MemoryStore, RedisStore, type SessionPatch, type SessionRecord, type Se
 @Injectable()
 export class CountingStore implements SessionStore {
   readonly inner = new MemoryStore();
-  readonly calls = { get: 0, set: 0, touch: 0, patch: 0, move: 0, destroy: 0, listByUser: 0, close: 0 };
+  readonly calls = { get: 0, set: 0, touch: 0, patch: 0, move: 0, destroy: 0, listByUser: 0, destroyByUser: 0, close: 0 };
+  readonly forwardingTtl = this.inner.forwardingTtl;
   /** When true, get() (and listByUser()) reject. */
   failReads = false;
   /** When true, set(), touch(), patch(), move() and destroy() reject. */
@@ -80,6 +81,12 @@ export class CountingStore implements SessionStore {
     this.calls.listByUser++;
     this.check(false);
     return this.inner.listByUser(user);
+  }
+
+  async destroyByUser(user: string, except?: string): Promise<string[]> {
+    this.calls.destroyByUser++;
+    this.check(true);
+    return this.inner.destroyByUser(user, except);
   }
 
   async close(): Promise<void> {
