@@ -110,3 +110,30 @@ export class CountingRedisStore extends RedisStore {
     return super.set(handle, record, ttlMs + this.extraTtl);
   }
 }
+
+/**
+ * Any store, keeping records `extraTtl` ms longer than the library asks, like a store slow to
+ * expire: then only the library's own checks end sessions.
+ */
+export class LingeringStore implements SessionStore {
+  constructor(
+    private readonly inner: SessionStore,
+    private readonly extraTtl: number,
+  ) {}
+
+  init(): Promise<void> {
+    return this.inner.init?.() ?? Promise.resolve();
+  }
+
+  get(handle: string): Promise<SessionRecord | undefined> {
+    return this.inner.get(handle);
+  }
+
+  set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    return this.inner.set(handle, record, ttlMs + this.extraTtl);
+  }
+
+  destroy(handle: string): Promise<void> {
+    return this.inner.destroy(handle);
+  }
+}
