@@ -133,7 +133,9 @@ export class SessionService {
 
   /**
    * Destroys every session of a user, except the one named by `except` (an id, handle or
-   * session: "log out my other devices"). Resolves the number destroyed.
+   * session: "log out my other devices"). Resolves the number destroyed. With a store that has
+   * `destroyByUser` (the built-in ones) it is one atomic step, so a `regenerate()` in flight
+   * cannot carry a session past it; otherwise the sessions are listed, then destroyed one by one.
    */
   async destroyByUser(userId: unknown, options: { except?: Pick<Session, 'handle'> | string } = {}): Promise<number> {
     this.runtime.assertServerSide('SessionService.destroyByUser()');

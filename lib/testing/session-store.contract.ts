@@ -71,7 +71,8 @@ function text(value: unknown): string {
  * Runs the {@link SessionStore} contract under Jest against the store `makeStore` builds: one
  * `describe(name)` block with get/set/destroy, ttl, `touch`, `patch` semantics and atomicity,
  * increments, no resurrection after destroy, the per-user index, cleanup, and (given `dump`)
- * that no session id is stored.
+ * that no session id is stored. A store that has the optional `destroyByUser`, or declares
+ * forwarding records with `forwardingTtl`, is checked for those too; one without them passes.
  *
  * `makeStore` is called once, in `beforeAll`, after the caller's own `beforeAll` hooks (connect
  * there); the kit calls the store's `close()` in `afterAll`. Users are named with a random
