@@ -76,7 +76,7 @@ describe.each(adapters)('hardening (%s)', (adapter) => {
     });
   });
 
-  describe.each(allStoreKinds)('SessionGuard on %s', (kind) => {
+  describe.each(allStoreKinds)('SessionGuard and logout on %s', (kind) => {
     let store: TestStore;
     let app: INestApplication;
     let base: string;
@@ -103,6 +103,24 @@ describe.each(adapters)('hardening (%s)', (adapter) => {
       expect((await client.post('/assign', { userId: 0 })).status).toBe(200);
       expect((await client.get('/me')).status).toBe(200);
       expect((await new Client(base).get('/me')).status).toBe(401);
+    });
+
+    it('a logout clears the session cookie the request carried even when it names no session (altered, or its session gone)', async () => {
+      const client = new Client(base);
+      await client.post('/login', { userId: `cleared-${adapter}-${kind}` });
+      const cookie = client.jar.get('sid')!;
+      const cleared = (reply: { setCookies: string[] }): boolean => reply.setCookies.some((c) => c.startsWith('sid=;') && /Max-Age=0/i.test(c));
+      for (const stale of [`${cookie.slice(0, -2)}${cookie.endsWith('AA') ? 'BB' : 'AA'}`, 'not-a-session']) {
+        client.jar.set('sid', stale);
+        expect(cleared(await client.post('/logout'))).toBe(true);
+        expect(client.jar.has('sid')).toBe(false);
+      }
+      // The session itself is untouched by a logout through a cookie that named none.
+      client.jar.set('sid', cookie);
+      expect((await client.get('/me')).status).toBe(200);
+      expect(cleared(await client.post('/logout'))).toBe(true);
+      // No cookie, nothing to clear.
+      expect((await new Client(base).post('/logout')).setCookies).toEqual([]);
     });
   });
 

@@ -130,6 +130,11 @@ describe.each(adapters)('a session destroyed while a login regenerates it stays 
       const reply = await client.post('/logout');
       expect(reply.setCookies.some((c) => c.startsWith('sid=;') && /Max-Age=0/i.test(c))).toBe(true);
       expect(client.jar.has('sid')).toBe(false);
+      // A cookie that names no session at all (its signature does not verify) is cleared too.
+      client.jar.set('sid', `${cookie.slice(0, -2)}xx`);
+      expect((await client.post('/logout')).setCookies.some((c) => c.startsWith('sid=;') && /Max-Age=0/i.test(c))).toBe(true);
+      // A request without a session cookie gets none to clear.
+      expect((await new Client(base).post('/logout')).setCookies).toEqual([]);
     });
 
     it('an old cookie reads nothing of the moved session', async () => {

@@ -151,8 +151,9 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   /** Reads the session the request's cookie names, or starts a new one (for {@link SessionContext}). */
   async read(context: SessionContext): Promise<SessionHandle> {
     if (this.sealer !== undefined) return this.readSealed(context, this.sealer);
-    const cookie = this.cookie.read(sessionHttp.cookieHeader(context.request));
-    if (cookie === undefined) return this.fresh(context);
+    const header = sessionHttp.cookieHeader(context.request);
+    const cookie = this.cookie.read(header);
+    if (cookie === undefined) return this.fresh(context, this.cookie.carried(header) ? '' : undefined);
     const handle = cookie.handle;
     const record = await this.readRecord(handle);
     if (record === undefined) return this.fresh(context, handle);
@@ -165,7 +166,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return new SessionHandle(this, context, cookie.id, handle, record, cookie.rotated);
   }
 
-  /** A new session; `staleHandle`: the handle the request's cookie named, where no session was found. */
+  /** A new session; `staleHandle`: what the request's cookie named, where no session was found (see `SessionHandle.staleHandle`). */
   private fresh(context: SessionContext, staleHandle?: string): SessionHandle {
     const id = newSessionId();
     const session = new SessionHandle(this, context, id, sessionHandle(id), undefined, true);
@@ -175,8 +176,9 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   /** The session sealed in the request's cookie, or a new one when there is none that opens. */
   private readSealed(context: SessionContext, sealer: SessionSealer): SessionHandle {
-    const opened = this.cookie.readSealed(sessionHttp.cookieHeader(context.request), (value) => sealer.open(value));
-    if (opened === undefined) return this.fresh(context);
+    const header = sessionHttp.cookieHeader(context.request);
+    const opened = this.cookie.readSealed(header, (value) => sealer.open(value));
+    if (opened === undefined) return this.fresh(context, this.cookie.carried(header) ? '' : undefined);
     const { id, record } = opened;
     const handle = sessionHandle(id);
     record.user = this.userOf(record.data);
