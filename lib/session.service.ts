@@ -146,20 +146,29 @@ export class SessionService {
 
   /**
    * Destroys every session of a user, except the one named by `except` (an id, handle or
-   * session: "log out my other devices"). Resolves the number destroyed.
+   * session: "log out my other devices"). Resolves the number destroyed. With a store that has
+   * `destroyByUser` (the built-in ones) it is one atomic step, so a `regenerate()` in flight
+   * cannot carry a session past it; otherwise the sessions are listed, then destroyed one by one.
    */
   async destroyByUser(userId: unknown, options: { except?: Pick<Session, 'handle'> | string } = {}): Promise<number> {
     this.runtime.assertServerSide('SessionService.destroyByUser()');
     const except = this.toHandle(options.except);
-    const sessions = await this.listByUser(userId);
-    let destroyed = 0;
-    for (const { handle } of sessions) {
-      if (handle === except) continue;
-      await this.runtime.destroyInStore(handle);
-      this.runtime.events.emit({ type: 'revoked', handle, user: this.runtime.userKey(userId) });
-      destroyed++;
+    const user = this.runtime.userKey(userId);
+    const store = this.runtime.store;
+    let handles: string[];
+    if (store.destroyByUser) {
+      // One atomic step in the store: no regenerate() can move a session out from under it.
+      try {
+        handles = await store.destroyByUser(user, except);
+      } catch (error) {
+        throw this.runtime.storeFailure('write', error);
+      }
+    } else {
+      handles = (await this.listByUser(userId)).map((s) => s.handle).filter((handle) => handle !== except);
+      for (const handle of handles) await this.runtime.destroyInStore(handle);
     }
-    return destroyed;
+    for (const handle of handles) this.runtime.events.emit({ type: 'revoked', handle, user });
+    return handles.length;
   }
 
   private toHandle(value: Pick<Session, 'handle'> | string | undefined): string | undefined {

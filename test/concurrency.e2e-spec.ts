@@ -1,7 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { MemoryStore, SESSION_STORE } from 'nestjs-sessionkit';
-import { ConcurrencyAppModule } from './fixtures/concurrency.fixture.js';
-import { adapters, baseUrl, delay, startApp } from './support/app.js';
+import { once } from 'node:events';
+import { ConcurrencyAppModule, slowLoaded } from './fixtures/concurrency.fixture.js';
+import { adapters, baseUrl, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { setCookieValue } from './support/cookies.js';
 
@@ -45,8 +46,9 @@ describe.each(adapters)('parallel requests on one session (%s)', (adapter) => {
 
     const slow = new Client(base);
     slow.jar.set('sid', cookie);
+    const loaded = once(slowLoaded, 'late');
     const pending = slow.post('/slow/late?ms=300');
-    await delay(50);
+    await loaded;
     const logout = await client.post('/logout');
     expect(logout.status).toBe(200);
     expect(await store.get(handle)).toBeUndefined();

@@ -111,6 +111,18 @@ describe.each(adapters)('CookieStore (%s)', (adapter) => {
     expect(replay.jar.has('sid')).toBe(false);
   });
 
+  it('checks the expiry inside the ciphertext on reload(): a handler that waits past idleTimeout sees no data', async () => {
+    const base = await start({ secret: SECRET, idleTimeout: 300 });
+    const client = new Client(base);
+    await client.post('/set', { value: 'reloaded' });
+    expect((await client.post('/wait-reload?ms=0')).body).toEqual({ before: { value: 'reloaded' }, after: { value: 'reloaded' } });
+    const late = await client.post('/wait-reload?ms=450');
+    expect(late.body).toEqual({ before: { value: 'reloaded' }, after: {} });
+    // The session ended: its cookie is cleared, and nothing comes back with the next request.
+    expect(client.jar.has('sid')).toBe(false);
+    expect((await client.get('/get')).body).toEqual({ isNew: true, data: {} });
+  });
+
   it('re-seals a used session once per touchInterval, so activity extends the idle expiry', async () => {
     const base = await start({ secret: SECRET, idleTimeout: 600, touchInterval: 100 });
     const client = new Client(base);

@@ -47,6 +47,26 @@ describe.each(adapters)('MemoryStore eviction under a flood of new sessions (%s)
     expect((await idle.get('/peek')).body).toMatchObject({ isNew: true, data: {} });
   });
 
+  it('keeps another user\'s idle session while one account logs in twice the capacity over: the account loses its own oldest', async () => {
+    const idle = new Client(base);
+    await idle.post('/login', { userId: `idle-${adapter}` });
+    const first = new Client(base);
+    await first.post('/login', { userId: `flooder-${adapter}` });
+    let last = first;
+    for (let i = 0; i < 2 * CAPACITY; i += BATCH) {
+      const clients = Array.from({ length: BATCH }, () => new Client(base));
+      const flood = await Promise.all(clients.map((c) => c.post('/login', { userId: `flooder-${adapter}` })));
+      expect(flood.every((r) => r.status === 200)).toBe(true);
+      last = clients[BATCH - 1]!;
+    }
+    expect(store.size).toBe(CAPACITY);
+    expect((await idle.get('/me')).body).toEqual({ userId: `idle-${adapter}`, x: null });
+    // The account's oldest sessions went, down to its share (1% of 200: 2, plus the one being written).
+    expect((await first.get('/me')).status).toBe(401);
+    expect((await last.get('/me')).status).toBe(200);
+    expect((await store.listByUser(`flooder-${adapter}`)).length).toBe(3);
+  });
+
   it('keeps a logged-in user who makes no request while anonymous sessions flood in', async () => {
     const away = new Client(base);
     await away.post('/login', { userId: `away-${adapter}` });

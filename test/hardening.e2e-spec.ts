@@ -6,7 +6,7 @@ import { hardeningApp } from './fixtures/hardening.fixture.js';
 import { SECRET, adapters, baseUrl, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { randomId, setCookieValue, signedValue } from './support/cookies.js';
-import { type TestStore, storeKinds, testStore } from './support/store-matrix.js';
+import { type TestStore, allStoreKinds, storeKinds, testStore } from './support/store-matrix.js';
 
 const PLANTED_SECRET = 'a-sibling-subdomain-secret-0123456789-xyz';
 
@@ -73,6 +73,54 @@ describe.each(adapters)('hardening (%s)', (adapter) => {
       expect(grown).toBeLessThan(12 * 1024 * 1024);
       // The requests only read: the store holds what it held.
       expect(store.size).toBe(stored);
+    });
+  });
+
+  describe.each(allStoreKinds)('SessionGuard and logout on %s', (kind) => {
+    let store: TestStore;
+    let app: INestApplication;
+    let base: string;
+
+    beforeAll(async () => {
+      store = testStore(kind, `guard-${adapter}`);
+      app = await startApp(hardeningApp(store.store), adapter);
+      base = await baseUrl(app);
+    });
+    afterAll(async () => {
+      await app.close();
+      await store.close();
+    });
+
+    it('refuses a session whose authKey value is null (a logout written as set(authKey, null)), and one without it', async () => {
+      const client = new Client(base);
+      const login = await client.post('/login', { userId: `guarded-${adapter}-${kind}` });
+      expect((await client.get('/me')).status).toBe(200);
+      expect((await client.post('/assign', { userId: null })).body).toEqual({ userId: null });
+      // The null is what the session holds (stored, or sealed in the cookie), not a missing key.
+      expect((await client.get('/peek')).body).toEqual({ isNew: false, userId: null, data: { userId: null } });
+      if (kind !== 'cookie') expect((await store.store.get((login.body as { handle: string }).handle))?.data).toEqual({ userId: null });
+      expect((await client.get('/me')).status).toBe(401);
+      expect((await client.post('/assign', { userId: 0 })).status).toBe(200);
+      expect((await client.get('/me')).status).toBe(200);
+      expect((await new Client(base).get('/me')).status).toBe(401);
+    });
+
+    it('a logout clears the session cookie the request carried even when it names no session (altered, or its session gone)', async () => {
+      const client = new Client(base);
+      await client.post('/login', { userId: `cleared-${adapter}-${kind}` });
+      const cookie = client.jar.get('sid')!;
+      const cleared = (reply: { setCookies: string[] }): boolean => reply.setCookies.some((c) => c.startsWith('sid=;') && /Max-Age=0/i.test(c));
+      for (const stale of [`${cookie.slice(0, -2)}${cookie.endsWith('AA') ? 'BB' : 'AA'}`, 'not-a-session']) {
+        client.jar.set('sid', stale);
+        expect(cleared(await client.post('/logout'))).toBe(true);
+        expect(client.jar.has('sid')).toBe(false);
+      }
+      // The session itself is untouched by a logout through a cookie that named none.
+      client.jar.set('sid', cookie);
+      expect((await client.get('/me')).status).toBe(200);
+      expect(cleared(await client.post('/logout'))).toBe(true);
+      // No cookie, nothing to clear.
+      expect((await new Client(base).post('/logout')).setCookies).toEqual([]);
     });
   });
 

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { transformSync } from 'esbuild';
 import { type ReadmeBlock, SKIP_MARKER, readmeBlocks } from './readme/readme-blocks.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -67,4 +68,19 @@ describe('README code', () => {
     const shadowed = new Set(commonjs.map((b) => b.file.slice('commonjs/'.length)));
     expect(check(`${dir}commonjs/tsconfig.json`, [...commonjs, ...esm.filter((b) => !shadowed.has(b.file))])).toBe('');
   }, 180_000);
+
+  // The quick start's login is what people copy: its returnTo check must hold against a planted value.
+  it('the login example lets only a path on this site through as returnTo, and leaves the other keys behind', () => {
+    const login = readmeBlocks(readme).find((block) => block.file === 'auth.controller.ts')!.code;
+    const source = /^function localPath\(.*?^}$/ms.exec(login)![0];
+    const localPath = new Function(`${transformSync(source, { loader: 'ts' }).code}; return localPath;`)() as (value: unknown) => string;
+    for (const path of ['/', '/orders?page=2', '/a/b#c', '/search?q=%2F%2Fx']) expect(localPath(path)).toBe(path);
+    for (const planted of ['https://evil.example/', '//evil.example/', '/\\evil.example', '/\t/evil.example', 'evil', 'javascript:alert(1)', '', 42, null, undefined, ['/']]) {
+      expect(localPath(planted)).toBe('/');
+    }
+    // Before regenerate(): everything but an allow-list is deleted, returnTo included.
+    expect(login).toMatch(/KEPT_AT_LOGIN = new Set<string>\(\['cart'\]\)/);
+    expect(login.indexOf('session.delete(')).toBeGreaterThan(-1);
+    expect(login.indexOf('session.delete(')).toBeLessThan(login.indexOf('await session.regenerate()'));
+  });
 });

@@ -39,6 +39,23 @@ describe('SessionSealer', () => {
     expect(sealer.open('A'.repeat(10_000))).toBeUndefined();
   });
 
+  it('opens exactly one spelling of a sealed value: a last character differing only in unused bits is refused', () => {
+    const sealer = new SessionSealer([A], 'sid');
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const remainders = new Set<number>();
+    // Values of every length modulo 3, so the last character carries 2 or 4 unused bits, or none.
+    for (let pad = 0; pad < 3; pad++) {
+      const value = sealer.seal(id, { ...record, data: { ...record.data, pad: 'x'.repeat(pad) } });
+      remainders.add(Buffer.from(value, 'base64url').length % 3);
+      const opening = [...alphabet].map((c) => value.slice(0, -1) + c).filter((v) => sealer.open(v) !== undefined);
+      expect(opening).toEqual([value]);
+      // Padding, or a stray character past the end, is no other spelling either.
+      expect(sealer.open(`${value}=`)).toBeUndefined();
+      expect(sealer.open(`${value}A`)).toBeUndefined();
+    }
+    expect([...remainders].sort()).toEqual([0, 1, 2]);
+  });
+
   it('seals with the first secret and opens with any, reporting an older one as rotated', () => {
     const old = new SessionSealer([B], 'sid').seal(id, record);
     const both = new SessionSealer([A, B], 'sid');

@@ -60,6 +60,9 @@ export class SessionSealer {
   open(value: string): OpenedSession | undefined {
     if (value.length > MAX_VALUE_CHARS || !BASE64URL.test(value)) return undefined;
     const body = Buffer.from(value, 'base64url');
+    // Strict: Node ignores the unused low bits of the last character (and a dangling one), so a
+    // sealed value could be spelled several ways. Only the one spelling we would write opens.
+    if (body.toString('base64url') !== value) return undefined;
     if (body.length <= HEADER_BYTES + TAG_BYTES || body[0] !== VERSION) return undefined;
     const salt = body.subarray(1, 1 + SALT_BYTES);
     const iv = body.subarray(1 + SALT_BYTES, HEADER_BYTES);

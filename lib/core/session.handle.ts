@@ -44,6 +44,14 @@ export class SessionHandle {
   cookieStale: boolean;
   /** The request came with a cookie whose session was destroyed: clear it unless a new one is issued. */
   cookieToClear = false;
+  /**
+   * The handle the request's cookie named when no session was found under it (gone, expired, or
+   * moved by a login still running): `destroy()` destroys through it, which reaches a session
+   * moved meanwhile on stores with forwarding records, and clears the cookie. `''` when the
+   * request carried a session cookie that names no session at all (a bad signature, a value that
+   * does not open): `destroy()` only clears it.
+   */
+  staleHandle: string | undefined;
   touchRequested = false;
   cleared = false;
   data: Record<string, unknown>;
@@ -176,8 +184,10 @@ export class SessionHandle {
       this.host.destroyed(this);
     }
     if (this.movedFrom !== undefined) await this.host.destroyInStore(this.movedFrom);
-    // A browser holding a cookie for a stored session must be told to drop it.
-    this.cookieToClear ||= this.inStore || this.movedFrom !== undefined || !this.isNew;
+    else if (!this.inStore && this.staleHandle) await this.host.destroyInStore(this.staleHandle);
+    // A browser holding a cookie for a stored session (or for one not found) must be told to drop it.
+    this.cookieToClear ||= this.inStore || this.movedFrom !== undefined || !this.isNew || this.staleHandle !== undefined;
+    this.staleHandle = undefined;
     this.movedFrom = undefined;
     this.storedUser = undefined;
     this.renew();

@@ -169,29 +169,34 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   private async readOwn(context: SessionContext): Promise<SessionHandle> {
     if (this.sealer !== undefined) return this.readSealed(context, this.sealer);
-    const cookie = this.cookie.read(sessionHttp.cookieHeader(context.request));
-    if (cookie === undefined) return this.fresh(context);
+    const header = sessionHttp.cookieHeader(context.request);
+    const cookie = this.cookie.read(header);
+    if (cookie === undefined) return this.fresh(context, this.cookie.carried(header) ? '' : undefined);
     const handle = cookie.handle;
     const record = await this.readRecord(handle);
-    if (record === undefined) return this.fresh(context);
+    if (record === undefined) return this.fresh(context, handle);
     if (this.remainingTtl(record, Date.now()) <= 0) {
       // Expired by our clock even if the store still kept it: drop it and start afresh.
       this.store.destroy(handle).catch((error: unknown) => this.logFailure('destroy', error));
       this.events.emit({ type: 'expired', handle, user: record.user });
-      return this.fresh(context);
+      return this.fresh(context, handle);
     }
     return new SessionHandle(this, context, cookie.id, handle, record, cookie.rotated);
   }
 
-  private fresh(context: SessionContext): SessionHandle {
+  /** A new session; `staleHandle`: what the request's cookie named, where no session was found (see `SessionHandle.staleHandle`). */
+  private fresh(context: SessionContext, staleHandle?: string): SessionHandle {
     const id = newSessionId();
-    return new SessionHandle(this, context, id, sessionHandle(id), undefined, true);
+    const session = new SessionHandle(this, context, id, sessionHandle(id), undefined, true);
+    session.staleHandle = staleHandle;
+    return session;
   }
 
   /** The session sealed in the request's cookie, or a new one when there is none that opens. */
   private readSealed(context: SessionContext, sealer: SessionSealer): SessionHandle {
-    const opened = this.cookie.readSealed(sessionHttp.cookieHeader(context.request), (value) => sealer.open(value));
-    if (opened === undefined) return this.fresh(context);
+    const header = sessionHttp.cookieHeader(context.request);
+    const opened = this.cookie.readSealed(header, (value) => sealer.open(value));
+    if (opened === undefined) return this.fresh(context, this.cookie.carried(header) ? '' : undefined);
     const { id, record } = opened;
     const handle = sessionHandle(id);
     record.user = this.userOf(record.data);
@@ -276,6 +281,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
             // (save() then the response's own commit) cannot write it back with set().
             if (!(await this.store.patch(session.handle, patch, ttl))) {
               session.inStore = false;
+              session.staleHandle = undefined;
               await session.destroy();
             }
           } else {
@@ -393,6 +399,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
         // Destroyed meanwhile (a logout, destroyByUser): it stays destroyed, under either id, and
         // the handle goes on as after destroy(), so a later commit of this request writes nothing.
         session.cookieToClear = true;
+        session.staleHandle = undefined;
         await session.destroy();
         return this.cookie.clear();
       }

@@ -130,6 +130,11 @@ export class SessionCookie {
     return this.find(header, open);
   }
 
+  /** True when `header` carries a cookie of the session's name, valid or not. */
+  carried(header: string | undefined): boolean {
+    return this.find(header, () => true) === true;
+  }
+
   /** Tries the values of at most {@link MAX_CANDIDATES} cookies of the session's name, in order. */
   private find<T>(header: string | undefined, accept: (value: string) => T | undefined): T | undefined {
     if (!header || !header.includes(this.prefix)) return undefined;

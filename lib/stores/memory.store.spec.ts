@@ -56,10 +56,11 @@ describe('MemoryStore', () => {
   });
 
   it('touch extends the life and sets touchedAt without changing data', async () => {
-    await store.set('h', record(), 40);
-    await sleep(25);
-    await store.touch('h', { ...record({ ignored: true }), touchedAt: 5000 }, 40);
-    await sleep(25);
+    // Wide margins: a sleep on a busy machine may overshoot by tens of milliseconds.
+    await store.set('h', record(), 400);
+    await sleep(250);
+    await store.touch('h', { ...record({ ignored: true }), touchedAt: 5000 }, 400);
+    await sleep(250);
     expect(await store.get('h')).toEqual({ data: { a: 1 }, createdAt: 1000, touchedAt: 5000 });
   });
 
@@ -110,6 +111,40 @@ describe('MemoryStore', () => {
     expect(await full.get('u0')).toBeDefined();
     await small.close();
     await full.close();
+  });
+
+  it('one account logging in twice the capacity over evicts only its own oldest sessions', async () => {
+    // The defaults' rule at a fifth of their size (200,000 logins into 100,000 takes seconds).
+    const full = new MemoryStore({ maxSessions: 20_000 });
+    await full.set('victim', record({ userId: 'victim' }, 'victim'), 3_600_000);
+    await full.set('visitor', record({ cart: 1 }), 3_600_000);
+    for (let i = 0; i < 40_000; i++) await full.set(`flood${i}`, record({ userId: 'mallory' }, 'mallory'), 3_600_000);
+    expect(full.size).toBe(20_000);
+    expect((await full.get('victim'))?.data).toEqual({ userId: 'victim' });
+    expect((await full.get('visitor'))?.data).toEqual({ cart: 1 });
+    expect(await full.get('flood0')).toBeUndefined();
+    expect(await full.get('flood20001')).toBeUndefined();
+    expect(await full.get('flood20002')).toBeDefined();
+    expect(await full.get('flood39999')).toBeDefined();
+    expect((await full.listByUser('mallory')).length).toBe(19_998);
+    await full.close();
+  });
+
+  it('a user over its share (1% of maxSessions) loses its own oldest session first, even to anonymous ones', async () => {
+    const small = new MemoryStore({ maxSessions: 300 });
+    for (let i = 0; i < 10; i++) await small.set(`other${i}`, record({}, `u${i}`), 10_000);
+    for (let i = 0; i < 290; i++) await small.set(`m${i}`, record({}, 'mallory'), 10_000);
+    // Logged in as another user afterwards (a patch, not a new session): still counted.
+    await small.set('late', record(), 10_000);
+    expect(await small.get('m0')).toBeUndefined();
+    await small.patch('m1', patch({ user: 'u0' }), 10_000);
+    for (let i = 0; i < 400; i++) await small.set(`anon${i}`, record(), 10_000);
+    expect(small.size).toBe(300);
+    for (let i = 0; i < 10; i++) expect(await small.get(`other${i}`)).toBeDefined();
+    expect(await small.get('m1')).toBeDefined();
+    // mallory is down to its share of 3; then the least recently used anonymous sessions went.
+    expect((await small.listByUser('mallory')).length).toBe(3);
+    await small.close();
   });
 
   it('moves a record to a new handle only if the old one still exists', async () => {

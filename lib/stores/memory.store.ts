@@ -1,4 +1,4 @@
-import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
+import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from './session-store.interface.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -7,7 +7,10 @@ export interface MemoryStoreOptions {
    * memory stays bounded whatever the traffic. Reads count as use, as do writes and touches.
    * Sessions without a user (no `authKey` value) are evicted first: a new session evicts an
    * anonymous one while any is held, and a logged-in one only when there is none, so a flood of
-   * new visitors cannot push out logged-in users. Within each kind eviction is
+   * new visitors cannot push out logged-in users. Before either, a user holding more than its
+   * share (1% of `maxSessions`, at least 1 session) loses its own oldest session (by when it was
+   * logged in), so one account logging in over and over evicts only itself, never another user.
+   * Within each kind eviction is
    * least-recently-used per shard (see {@link MemoryStore}): exact when `maxSessions` is below
    * 2,048 (one shard), close to the overall least recently used otherwise.
    * @defaultValue `100_000`
@@ -152,6 +155,8 @@ function shardOf(key: string, mask: number): number {
  * (a read, write or touch moves a session to the end), so eviction can take anonymous ones first.
  */
 export class MemoryStore implements SessionStore {
+  /** How long (milliseconds) a `move` leaves a forwarding record under the old handle. */
+  readonly forwardingTtl = FORWARDING_TTL_MS;
   /** Sessions without a user, by shard, least recently used first. */
   private readonly anonymous: Shard[];
   /** Sessions with a user, by shard, least recently used first. */
@@ -159,11 +164,21 @@ export class MemoryStore implements SessionStore {
   /** Every session `Map`, for the sweep. */
   private readonly shards: Shard[];
   private readonly users: Map<string, UserHandles>[];
+  /** The most sessions one user holds before its own go first at eviction: 1% of `maxSessions`. */
+  private readonly userShare: number;
+  /**
+   * Users holding more than {@link MemoryStore.userShare} sessions, each with its handles in the
+   * order they were logged in, from `head` on (a queue: handles destroyed since are skipped when
+   * reached, since walking a `Set` from its front past deleted slots would cost more each time).
+   */
+  private readonly overShare = new Map<string, { queue: string[]; head: number }>();
   /** Shard count − 1 (the count is a power of two). */
   private readonly mask: number;
   private readonly maxSessions: number;
   private readonly sweepInterval: number;
   private count = 0;
+  /** Forwarding records: old handle → where it moved and until when, oldest first (one ttl for all). */
+  private readonly forwards = new Map<string, { to: string; until: number }>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
 
@@ -176,6 +191,7 @@ export class MemoryStore implements SessionStore {
     if (!(this.sweepInterval > 0)) {
       throw new Error(`MemoryStore: sweepInterval must be a positive number of milliseconds, got ${String(options.sweepInterval)}.`);
     }
+    this.userShare = Math.max(1, Math.floor(this.maxSessions / 100));
     let shards = 1;
     while (shards < MAX_SHARDS && this.maxSessions / (shards * 2) >= MIN_SESSIONS_PER_SHARD) shards *= 2;
     this.mask = shards - 1;
@@ -233,7 +249,20 @@ export class MemoryStore implements SessionStore {
     if (packed === undefined) return false;
     this.remove(this.mapOf(index, packed), from, packed);
     this.put(to, record, ttlMs);
+    const now = Date.now();
+    this.pruneForwards(now);
+    // Bounded like the sessions: a flood of logins cannot grow it past maxSessions.
+    if (this.forwards.size >= this.maxSessions) this.forwards.delete(this.forwards.keys().next().value!);
+    this.forwards.set(from, { to, until: now + this.forwardingTtl });
     return true;
+  }
+
+  /** Drops the forwarding records that expired: they are in expiry order. */
+  private pruneForwards(now: number): void {
+    for (const [from, { until }] of this.forwards) {
+      if (until > now) return;
+      this.forwards.delete(from);
+    }
   }
 
   async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
@@ -274,7 +303,40 @@ export class MemoryStore implements SessionStore {
   async destroy(handle: string): Promise<void> {
     const index = shardOf(handle, this.mask);
     const packed = this.find(index, handle);
-    if (packed !== undefined) this.remove(this.mapOf(index, packed), handle, packed);
+    if (packed !== undefined) {
+      this.remove(this.mapOf(index, packed), handle, packed);
+      return;
+    }
+    // A moved session: follow its forwarding records to where it lives now.
+    const now = Date.now();
+    for (let from = handle, hops = 0; hops < this.forwards.size + 1; hops++) {
+      const forward = this.forwards.get(from);
+      if (forward === undefined || forward.until <= now) return;
+      this.forwards.delete(from);
+      const to = this.find(shardOf(forward.to, this.mask), forward.to);
+      if (to !== undefined) {
+        this.remove(this.mapOf(shardOf(forward.to, this.mask), to), forward.to, to);
+        return;
+      }
+      from = forward.to;
+    }
+  }
+
+  /** Removes every session of `user` but `except`, at once: nothing runs in between. */
+  async destroyByUser(user: string, except?: string): Promise<string[]> {
+    const handles = this.users[shardOf(user, this.mask)]!.get(user);
+    if (handles === undefined) return [];
+    const now = Date.now();
+    const destroyed: string[] = [];
+    for (const handle of typeof handles === 'string' ? [handles] : [...handles]) {
+      if (handle === except) continue;
+      const index = shardOf(handle, this.mask);
+      const packed = this.find(index, handle);
+      if (packed === undefined) continue;
+      this.remove(this.mapOf(index, packed), handle, packed);
+      if (time(packed, EXPIRES_AT) > now) destroyed.push(handle);
+    }
+    return destroyed;
   }
 
   async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
@@ -298,6 +360,8 @@ export class MemoryStore implements SessionStore {
     this.timer = undefined;
     for (const shard of this.shards) shard.clear();
     for (const shard of this.users) shard.clear();
+    this.overShare.clear();
+    this.forwards.clear();
     this.count = 0;
   }
 
@@ -310,6 +374,7 @@ export class MemoryStore implements SessionStore {
     this.sweeping = true;
     let shardIndex = 0;
     let iterator: IterableIterator<[string, Packed]> | undefined;
+    this.pruneForwards(Date.now());
     return new Promise<void>((resolve) => {
       const slice = (): void => {
         const started = performance.now();
@@ -366,11 +431,29 @@ export class MemoryStore implements SessionStore {
   }
 
   /**
-   * Evicts the least recently used anonymous session of shard `index`, where the new session
-   * goes, or of the next shard that has one; only when no anonymous session is held, the least
-   * recently used logged-in one, the same way.
+   * Evicts the oldest session of a user holding more than its share, if there is one. Otherwise
+   * the least recently used anonymous session of shard `index`, where the new session goes, or of
+   * the next shard that has one; only when no anonymous session is held, the least recently used
+   * logged-in one, the same way.
    */
   private evictOne(index: number): void {
+    for (const [user, order] of this.overShare) {
+      const handles = this.users[shardOf(user, this.mask)]!.get(user);
+      while (typeof handles === 'object' && order.head < order.queue.length) {
+        const oldest = order.queue[order.head++]!;
+        if (!handles.has(oldest)) continue;
+        const at = shardOf(oldest, this.mask);
+        const packed = this.find(at, oldest);
+        if (packed === undefined) continue;
+        this.remove(this.mapOf(at, packed), oldest, packed);
+        if (order.head > 1_024 && order.head * 2 > order.queue.length) {
+          order.queue = order.queue.slice(order.head);
+          order.head = 0;
+        }
+        return;
+      }
+      this.overShare.delete(user);
+    }
     for (const shards of [this.anonymous, this.loggedIn]) {
       for (let i = 0; i <= this.mask; i++) {
         const shard = shards[(index + i) & this.mask]!;
@@ -392,8 +475,26 @@ export class MemoryStore implements SessionStore {
     const shard = this.users[shardOf(user, this.mask)]!;
     const handles = shard.get(user);
     if (handles === undefined) shard.set(user, handle);
-    else if (typeof handles !== 'string') handles.add(handle);
-    else if (handles !== handle) shard.set(user, new Set([handles, handle]));
+    else if (typeof handles !== 'string') {
+      if (handles.has(handle)) return;
+      handles.add(handle);
+      if (handles.size > this.userShare) this.queueOverShare(user, handles, handle);
+    } else if (handles !== handle) {
+      const both = new Set([handles, handle]);
+      shard.set(user, both);
+      if (both.size > this.userShare) this.queueOverShare(user, both, handle);
+    }
+  }
+
+  /** Keeps the eviction order of a user over its share: `handle` was just logged in. */
+  private queueOverShare(user: string, handles: Set<string>, handle: string): void {
+    const order = this.overShare.get(user);
+    if (order === undefined) this.overShare.set(user, { queue: [...handles], head: 0 });
+    else if (order.queue.length - order.head > 2 * handles.size + 1_024) {
+      // Mostly handles destroyed since: start again from the user's live ones.
+      order.queue = [...handles];
+      order.head = 0;
+    } else order.queue.push(handle);
   }
 
   private unindex(handle: string, user: string | undefined): void {
@@ -406,6 +507,7 @@ export class MemoryStore implements SessionStore {
       return;
     }
     handles.delete(handle);
+    if (handles.size <= this.userShare) this.overShare.delete(user);
     if (handles.size === 0) shard.delete(user);
     else if (handles.size === 1) shard.set(user, handles.values().next().value!);
   }

@@ -24,6 +24,13 @@ function literal(text: string): string {
 /** A `ttlMs` parameter turned into the expiry timestamp. */
 const expiry = (param: string): string => `now() + ${param}::float8 * interval '1 millisecond'`;
 
+/**
+ * Rows whose `data` is a JSON object are sessions; a row whose `data` is a JSON string is the
+ * forwarding record a move leaves under the old handle (the string: the new handle), with no
+ * `user_key`. Only `destroy` follows it.
+ */
+const isSession = `jsonb_typeof(data) = 'object'`;
+
 /** The statements of one table. */
 export interface PostgresStatements {
   /** The table and its indexes, created if missing. Run with the simple protocol (no parameters): one implicit transaction. */
@@ -32,7 +39,10 @@ export interface PostgresStatements {
   get: string;
   /** $1 handle, $2 data (JSON), $3 created_at, $4 touched_at, $5 ttl (ms), $6 user_key: insert or replace. */
   set: string;
-  /** $1 from, $2 to, $3 data (JSON), $4 created_at, $5 touched_at, $6 ttl (ms), $7 user_key: only if `from` is live; the row count says whether it moved. */
+  /**
+   * $1 from, $2 to, $3 data (JSON), $4 created_at, $5 touched_at, $6 ttl (ms), $7 user_key, $8
+   * forwarding ttl (ms): only if `from` is live; the row count says whether it moved.
+   */
   move: string;
   /** $1 handle, $2 touched_at, $3 ttl (ms): a live session only. */
   touch: string;
@@ -42,10 +52,12 @@ export interface PostgresStatements {
    * session only; the row count says whether it was applied.
    */
   patch: string;
-  /** $1 handle. */
+  /** $1 handle → whether it was a forwarding record, and the handle it led to. */
   destroy: string;
   /** $1 user_key → handle, created_at, touched_at of the user's live sessions. */
   listByUser: string;
+  /** $1 user_key, $2 handle to keep (or null) → the handles of the user's sessions deleted, and whether each was live. */
+  destroyByUser: string;
   /** $1 batch size: deletes up to that many expired rows, skipping rows other transactions hold. */
   cleanup: string;
 }
@@ -73,19 +85,23 @@ export function postgresStatements(table: string, schema: string | undefined): P
       `CREATE INDEX IF NOT EXISTS ${expiresIndex} ON ${t} (expires_at)`,
       `CREATE INDEX IF NOT EXISTS ${userIndex} ON ${t} (user_key) WHERE user_key IS NOT NULL`,
     ].join(';\n'),
-    get: `SELECT data, created_at, touched_at, user_key FROM ${t} WHERE handle = $1 AND expires_at > now()`,
+    get: `SELECT data, created_at, touched_at, user_key FROM ${t} WHERE handle = $1 AND expires_at > now() AND ${isSession}`,
     set: `INSERT INTO ${t} (handle, data, created_at, touched_at, expires_at, user_key)
 VALUES ($1, $2::jsonb, $3, $4, ${expiry('$5')}, $6)
 ON CONFLICT (handle) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at,
   touched_at = EXCLUDED.touched_at, expires_at = EXCLUDED.expires_at, user_key = EXCLUDED.user_key`,
-    // The old row is deleted only if it is still live, and the new one written only if it was:
-    // one statement, so a logout that lands meanwhile is never undone by a regenerate().
-    move: `WITH old AS (DELETE FROM ${t} WHERE handle = $1 AND expires_at > now() RETURNING 1)
+    // Only if the old row is still a live session: the row itself takes the new handle (an
+    // UPDATE, so a DELETE by user_key that waited for its lock follows it to the new version and
+    // deletes it there), and a forwarding row takes the old handle: one statement, so a logout or
+    // destroyByUser that lands meanwhile is never undone by a regenerate().
+    move: `WITH moved AS (
+  UPDATE ${t} SET handle = $2, data = $3::jsonb, created_at = $4, touched_at = $5, expires_at = ${expiry('$6')}, user_key = $7
+  WHERE handle = $1 AND expires_at > now() AND ${isSession}
+  RETURNING 1
+)
 INSERT INTO ${t} (handle, data, created_at, touched_at, expires_at, user_key)
-SELECT $2, $3::jsonb, $4, $5, ${expiry('$6')}, $7 FROM old
-ON CONFLICT (handle) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at,
-  touched_at = EXCLUDED.touched_at, expires_at = EXCLUDED.expires_at, user_key = EXCLUDED.user_key`,
-    touch: `UPDATE ${t} SET touched_at = $2, expires_at = ${expiry('$3')} WHERE handle = $1 AND expires_at > now()`,
+SELECT $1, to_jsonb($2::text), $4, $5, ${expiry('$8')}, NULL FROM moved`,
+    touch: `UPDATE ${t} SET touched_at = $2, expires_at = ${expiry('$3')} WHERE handle = $1 AND expires_at > now() AND ${isSession}`,
     // One UPDATE: the row lock serializes parallel patches, and each reads the data the previous
     // one left. Increments add as float8, which is IEEE 754 double addition like JavaScript's,
     // and to_jsonb prints the sum with the shortest exact digits (PostgreSQL 12+ with the default
@@ -102,9 +118,12 @@ ON CONFLICT (handle) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.c
   touched_at = $6,
   expires_at = ${expiry('$7')},
   user_key = CASE WHEN $8::boolean THEN $9::text ELSE user_key END
-WHERE handle = $1 AND expires_at > now()`,
-    destroy: `DELETE FROM ${t} WHERE handle = $1`,
+WHERE handle = $1 AND expires_at > now() AND ${isSession}`,
+    destroy: `DELETE FROM ${t} WHERE handle = $1 RETURNING jsonb_typeof(data) = 'string' AS forward, data #>> '{}' AS moved_to`,
     listByUser: `SELECT handle, created_at, touched_at FROM ${t} WHERE user_key = $1 AND expires_at > now()`,
+    // One statement: a move committed meanwhile is followed to the row's new handle (see move).
+    destroyByUser: `DELETE FROM ${t} WHERE user_key = $1 AND handle IS DISTINCT FROM $2 AND ${isSession}
+RETURNING handle, expires_at > now() AS live`,
     cleanup: `DELETE FROM ${t} WHERE handle IN (
   SELECT handle FROM ${t} WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED
 )`,

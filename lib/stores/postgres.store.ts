@@ -1,5 +1,5 @@
 import { type PostgresStatements, postgresStatements, qualifiedName } from './postgres.sql.js';
-import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
+import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from './session-store.interface.js';
 
 /** The result of a query, as `pg` gives it. */
 export interface PostgresQueryResult {
@@ -124,6 +124,8 @@ function identifier(name: string, value: unknown, fallback: string | undefined):
  * **Failures.** Every failure is a rejection (the core answers 503), within `statementTimeout`.
  */
 export class PostgresStore implements SessionStore {
+  /** How long (milliseconds) a `move` leaves a forwarding row under the old handle. */
+  readonly forwardingTtl = FORWARDING_TTL_MS;
   /** How often `SessionModule` calls {@link PostgresStore.cleanup} (milliseconds); `0` for never. */
   readonly cleanupInterval: number;
   private readonly pool: PostgresPool;
@@ -184,7 +186,16 @@ export class PostgresStore implements SessionStore {
   }
 
   async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
-    const { rowCount } = await this.query('move', this.sql.move, [from, to, JSON.stringify(record.data), record.createdAt, record.touchedAt, ttlMs, record.user ?? null]);
+    const { rowCount } = await this.query('move', this.sql.move, [
+      from,
+      to,
+      JSON.stringify(record.data),
+      record.createdAt,
+      record.touchedAt,
+      ttlMs,
+      record.user ?? null,
+      this.forwardingTtl,
+    ]);
     return rowCount === 1;
   }
 
@@ -208,8 +219,31 @@ export class PostgresStore implements SessionStore {
     return rowCount === 1;
   }
 
+  /**
+   * Deletes the row; when it is a forwarding row, the session it leads to as well (following
+   * further moves). When nothing was found it looks once more: a move that held the row's lock
+   * while the first statement waited has committed by then, and left its forwarding row.
+   */
   async destroy(handle: string): Promise<void> {
-    await this.query('destroy', this.sql.destroy, [handle]);
+    let current = handle;
+    let retried = false;
+    for (let hop = 0; hop < 8; hop++) {
+      const { rows } = await this.query('destroy', this.sql.destroy, [current]);
+      const row = rows[0];
+      if (row === undefined) {
+        if (retried || hop > 0) return;
+        retried = true;
+        continue;
+      }
+      if (row.forward !== true) return;
+      current = String(row.moved_to);
+    }
+  }
+
+  /** One `DELETE`, which also catches a session moved (by a `regenerate()`) while it ran. */
+  async destroyByUser(user: string, except?: string): Promise<string[]> {
+    const { rows } = await this.query('destroyByUser', this.sql.destroyByUser, [user, except ?? null]);
+    return rows.filter((row) => row.live === true).map((row) => String(row.handle));
   }
 
   async listByUser(user: string): Promise<SessionStoreUserEntry[]> {

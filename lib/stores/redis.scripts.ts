@@ -108,7 +108,7 @@ return finish(k, old, user, now, ttl, inline)
 // #unset, #set pairs, #incr pairs, then unset fields, set field/value pairs, incr field/amount pairs.
 const PATCH_LUA = `${LUA_HELPERS}
 local k = KEYS[1]
-if redis.call('EXISTS', k) == 0 then return {0} end
+if redis.call('HEXISTS', k, '@c') == 0 then return {0} end
 local inline = ARGV[1] == '1'
 local ttl = tonumber(ARGV[4])
 local now = now_ms()
@@ -153,16 +153,19 @@ return finish(k, old, cur, now, ttl, inline)
 `;
 
 // KEYS[1] the old session. ARGV: inline, index prefix, new handle, ttl, createdAt, touchedAt, hasUser, user,
-// session key prefix (as Lua must spell it), old handle, field/value pairs...
-// Only if the old session still exists: deletes it and (one server) writes the new one like SET_LUA.
-// On a Cluster the new key is in another hash slot: the script only claims the old session, and the
-// client then writes the new one with SET_LUA; a failure in between loses the session, never revives it.
+// session key prefix (as Lua must spell it), old handle, forwarding ttl, field/value pairs...
+// Only if the old session still exists: replaces it with a forwarding record (field @m: the new handle, no @c,
+// so nothing but DESTROY_LUA sees it) and (one server) writes the new session like SET_LUA. On a Cluster the new
+// key is in another hash slot: the client has written the new session already, and the script only claims the
+// old one; when the claim fails, the client destroys the new one (which has no cookie yet).
 const MOVE_LUA = `${LUA_HELPERS}
 local from = KEYS[1]
-if redis.call('EXISTS', from) == 0 then return {0} end
+if redis.call('HEXISTS', from, '@c') == 0 then return {0} end
 local inline = ARGV[1] == '1'
 local olduser = redis.call('HGET', from, '@u')
 redis.call('DEL', from)
+redis.call('HSET', from, '@m', ARGV[3])
+redis.call('PEXPIRE', from, ARGV[11])
 if not inline then
   if olduser then return {1, 1, olduser} end
   return {1, 0, ''}
@@ -171,14 +174,14 @@ local now = now_ms()
 local ttl = tonumber(ARGV[4])
 if olduser then idx_rem(ARGV[2] .. olduser, ARGV[10], now) end
 local k = ARGV[9] .. ARGV[3]
-local user = write_record(k, 11)
+local user = write_record(k, 12)
 return finish(k, false, user, now, ttl, inline)
 `;
 
 // KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt.
 const TOUCH_LUA = `${LUA_HELPERS}
 local k = KEYS[1]
-if redis.call('EXISTS', k) == 0 then return {0} end
+if redis.call('HEXISTS', k, '@c') == 0 then return {0} end
 local inline = ARGV[1] == '1'
 local ttl = tonumber(ARGV[4])
 local now = now_ms()
@@ -187,17 +190,48 @@ redis.call('HSET', k, '@t', ARGV[5])
 return finish(k, user, user, now, ttl, inline)
 `;
 
-// KEYS[1] session. ARGV: inline, index prefix, handle.
+// KEYS[1] session. ARGV: inline, index prefix, handle, session key prefix, expected user ('' for any).
+// Deletes the session, or a forwarding record and (one server) the session it leads to, following further moves.
+// With an expected user, a session of someone else is left alone. Returns {1, had user?, user, forwarded to, deleted a session?}:
+// on a Cluster the client removes the user's index member and destroys where it was forwarded to.
 const DESTROY_LUA = `${LUA_HELPERS}
-local k = KEYS[1]
-local user = redis.call('HGET', k, '@u')
-redis.call('DEL', k)
-if not user then return {1, 0, ''} end
-if ARGV[1] == '1' then
-  idx_rem(ARGV[2] .. user, ARGV[3], now_ms())
-  return {1, 0, ''}
+local k, h = KEYS[1], ARGV[3]
+local inline = ARGV[1] == '1'
+for _ = 1, 8 do
+  local f = redis.call('HMGET', k, '@c', '@u', '@m')
+  if f[1] and ARGV[5] ~= '' and f[2] ~= ARGV[5] then return {1, 0, '', '', 0} end
+  redis.call('DEL', k)
+  local gone = f[1] and 1 or 0
+  if not inline then return {1, f[2] and 1 or 0, f[2] or '', f[3] or '', gone} end
+  if f[2] then idx_rem(ARGV[2] .. f[2], h, now_ms()) end
+  if not f[3] then return {1, 0, '', '', gone} end
+  h = f[3]
+  k = ARGV[4] .. h
 end
-return {1, 1, user}
+return {1, 0, '', '', 0}
+`;
+
+// KEYS[1] user index. ARGV: inline, session key prefix, user, except handle ('' for none).
+// One server: deletes every session of the user but the excepted one, in one step, and returns their handles.
+// Cluster: the sessions are in other hash slots, so it only returns the members, for the client to destroy one by
+// one (DESTROY_LUA with the expected user); a move in flight is still caught, by its forwarding record.
+const DESTROY_USER_LUA = `${LUA_HELPERS}
+local ik = KEYS[1]
+local members = redis.call('ZRANGE', ik, 0, -1)
+if ARGV[1] ~= '1' then return members end
+local out = {}
+for _, h in ipairs(members) do
+  if h ~= ARGV[4] then
+    local k = ARGV[2] .. h
+    if redis.call('HGET', k, '@u') == ARGV[3] then
+      redis.call('DEL', k)
+      out[#out + 1] = h
+    end
+    redis.call('ZREM', ik, h)
+  end
+end
+idx_fix(ik, now_ms())
+return out
 `;
 
 // KEYS[1] user index. ARGV: 'put', handle, score | 'rem', handle | 'drop', handle, seen score, ...
@@ -232,5 +266,6 @@ export const SCRIPTS = {
   move: new LuaScript(MOVE_LUA),
   touch: new LuaScript(TOUCH_LUA),
   destroy: new LuaScript(DESTROY_LUA),
+  destroyUser: new LuaScript(DESTROY_USER_LUA),
   index: new LuaScript(INDEX_LUA),
 };

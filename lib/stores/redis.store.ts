@@ -1,7 +1,7 @@
 // Types only: an app that never constructs a RedisStore never loads ioredis (an optional peer dependency).
 import type { Cluster, Redis } from 'ioredis';
 import { type LuaScript, SCRIPTS } from './redis.scripts.js';
-import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
+import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from './session-store.interface.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -161,13 +161,16 @@ function ttlArg(ttlMs: number): number {
  *   `.` + the key holds the first, `+1.` + the key the next, and so on, so that the hash stays in
  *   Redis's compact listpack encoding (see `hash-max-listpack-value`). Reserved fields start with
  *   `@`, data fields with `.`, continuations with `+`, so no key can clash with them.
+ *   After a move, the old handle's key is a forwarding record for `forwardingTtl` (10 s): a hash
+ *   with the one field `@m`, the new handle. Only `destroy` follows it; having no `@c`, it is no
+ *   session to anything else.
  * - `<prefix>user:<user>`: a sorted set per logged-in user: members are the user's session
  *   handles, scored by their expiry (epoch milliseconds, Redis clock). Expired members are
  *   trimmed on every index write, and the key itself expires with its last member, so it never
  *   grows without bound.
  *
- * **Round trips and atomicity.** Loading is one `HGETALL`. `set`, `patch`, `touch`, `move` and
- * `destroy` are each one Lua script (`EVALSHA`, falling back to `EVAL` once per server), so a
+ * **Round trips and atomicity.** Loading is one `HGETALL`. `set`, `patch`, `touch`, `move`,
+ * `destroy` and `destroyByUser` are each one Lua script (`EVALSHA`, falling back to `EVAL` once per server), so a
  * change is applied whole or not at all; `patch`, `touch` and `move` change nothing when the
  * session no longer exists, so a destroyed or expired session is never brought back (on a
  * Cluster `move` takes two commands, see there). `incr` adds to the
@@ -187,6 +190,8 @@ function ttlArg(ttlMs: number): number {
  * session. When Redis is back, the client reconnects and the sessions it kept work again.
  */
 export class RedisStore implements SessionStore {
+  /** How long (milliseconds) a `move` leaves a forwarding record (`@m`: the new handle) under the old key. */
+  readonly forwardingTtl = FORWARDING_TTL_MS;
   private readonly client: CommandClient;
   private readonly prefix: string;
   private readonly scanCount: number;
@@ -242,21 +247,26 @@ export class RedisStore implements SessionStore {
   }
 
   /**
-   * One script on a single server. On a Cluster the old session is claimed (deleted if it still
-   * exists) by one script, then the new one written by a second command: if that fails, the
-   * session is lost (the request gets a 503), never brought back.
+   * One script on a single server, which also leaves a forwarding record under `from` for
+   * {@link RedisStore.forwardingTtl}. On a Cluster the new session is written first, then the
+   * old one claimed (replaced by the forwarding record, only if it still exists) by a second
+   * script; when the claim fails, the new session, which has no cookie yet, is destroyed again.
+   * So whatever `destroy` or `destroyByUser` lands in between, under either handle, wins.
    */
   async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
     const args = this.setArgs(to, record, ttlMs);
-    args.splice(8, 0, this.luaKeyPrefix, from);
+    args.splice(8, 0, this.luaKeyPrefix, from, this.forwardingTtl);
     return this.run('move', async () => {
+      if (this.cluster) await this.write(to, this.setArgs(to, record, ttlMs));
       const reply = await this.script(SCRIPTS.move, this.key(from), args);
-      if (!this.applied(reply)) return false;
+      if (!this.applied(reply)) {
+        if (this.cluster) await this.destroyFrom(to, '');
+        return false;
+      }
       if (this.cluster) {
         const [, hadUser, oldUser] = reply as unknown[];
         // Best effort: a member left behind is dropped by listByUser, its session being gone.
         if (Number(hadUser) === 1) await this.script(SCRIPTS.index, this.indexKey(String(oldUser)), ['rem', from]).catch(noop);
-        await this.write(to, this.setArgs(to, record, ttlMs));
       }
       return true;
     });
@@ -292,14 +302,49 @@ export class RedisStore implements SessionStore {
     });
   }
 
+  /** Deletes the session, or the forwarding record a move left under `handle` and the session it leads to. */
   async destroy(handle: string): Promise<void> {
-    await this.run('destroy', async () => {
-      const reply = (await this.script(SCRIPTS.destroy, this.key(handle), [this.inline, this.luaIndexPrefix, handle])) as unknown[];
-      if (this.cluster && Number(reply[1]) === 1) {
-        // Best effort: a member left behind is dropped by listByUser, its session being gone.
-        await this.script(SCRIPTS.index, this.indexKey(String(reply[2])), ['rem', handle]).catch(noop);
+    await this.run('destroy', () => this.destroyFrom(handle, ''));
+  }
+
+  /**
+   * Deletes every session of `user` but `except`. On a single server one script does it all at
+   * once. On a Cluster the sessions live in other hash slots than the index: one script reads the
+   * index, then each session is destroyed by its own script, only if it still belongs to `user`,
+   * following the forwarding record of a session moved meanwhile.
+   */
+  async destroyByUser(user: string, except?: string): Promise<string[]> {
+    return this.run('destroyByUser', async () => {
+      const reply = (await this.script(SCRIPTS.destroyUser, this.indexKey(user), [this.inline, this.luaKeyPrefix, user, except ?? ''])) as string[];
+      if (!this.cluster) return reply.map(String);
+      const destroyed: string[] = [];
+      for (const handle of reply.map(String)) {
+        if (handle !== except && (await this.destroyFrom(handle, user))) destroyed.push(handle);
       }
+      return destroyed;
     });
+  }
+
+  /**
+   * Runs the destroy script on `handle` (with `user`: only a session of that user) and, on a
+   * Cluster, the index upkeep and the forwarding hops it asks for. True if a session was deleted.
+   */
+  private async destroyFrom(handle: string, user: string): Promise<boolean> {
+    let deleted = false;
+    let current = handle;
+    for (let hop = 0; hop < 8; hop++) {
+      const reply = (await this.script(SCRIPTS.destroy, this.key(current), [this.inline, this.luaIndexPrefix, current, this.luaKeyPrefix, user])) as unknown[];
+      deleted ||= Number(reply[4]) === 1;
+      if (!this.cluster) break;
+      if (Number(reply[1]) === 1) {
+        // Best effort: a member left behind is dropped by listByUser, its session being gone.
+        await this.script(SCRIPTS.index, this.indexKey(String(reply[2])), ['rem', current]).catch(noop);
+      }
+      const to = String(reply[3]);
+      if (to === '') break;
+      current = to;
+    }
+    return deleted;
   }
 
   async listByUser(user: string): Promise<SessionStoreUserEntry[]> {

@@ -39,6 +39,13 @@ export interface SessionPatch {
   user?: string | null;
 }
 
+/**
+ * How long (milliseconds) the built-in stores keep a forwarding record after a move (see
+ * `SessionStore.forwardingTtl`): long enough for a logout sent during a slow login to arrive,
+ * short enough that a stale cookie soon stops reaching anything.
+ */
+export const FORWARDING_TTL_MS = 10_000;
+
 /** One session of a user, as {@link SessionStore.listByUser} reports it. */
 export interface SessionStoreUserEntry {
   /** The store handle of the session (not the secret session id). */
@@ -71,7 +78,11 @@ export interface SessionStore {
   get(handle: string): Promise<SessionRecord | undefined>;
   /** Stores `record` under `handle` for `ttlMs` milliseconds, replacing any record there. */
   set(handle: string, record: SessionRecord, ttlMs: number): Promise<void>;
-  /** Removes the record for `handle`. Removing a missing record is not an error. */
+  /**
+   * Removes the record for `handle`. Removing a missing record is not an error. When `handle`
+   * holds a forwarding record (see {@link SessionStore.forwardingTtl}), removes it and the session
+   * it names too, whatever handle that session has moved on to since.
+   */
   destroy(handle: string): Promise<void>;
   /**
    * Extends the life of an unchanged session to `ttlMs` and sets its `touchedAt` to
@@ -95,10 +106,36 @@ export interface SessionStore {
    * Optional. Without it the core checks with `get(from)`, then calls `destroy(from)` and
    * `set(to, ...)`: not atomic, so a destroy that lands between that check and `destroy(from)`
    * is lost, and the session lives on under its new handle.
+   *
+   * A store with a {@link SessionStore.forwardingTtl} leaves a forwarding record under `from`,
+   * in the same atomic step: see there.
    */
   move?(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean>;
+  /**
+   * Set by a store whose `move` leaves a forwarding record behind: for this many milliseconds
+   * after a move, the old handle names the new one, and `destroy(from)` removes the moved session
+   * too (following further moves). Nothing else sees a forwarding record: `get`, `patch`,
+   * `touch`, `move` and `listByUser` treat the old handle as gone, so an old cookie never reads
+   * the moved session. It is what lets a logout sent with the pre-login cookie win over a login
+   * still running (the core destroys through the request's cookie even when it found no session),
+   * and what makes `SessionService.destroyByUser` hold against a `regenerate()` in flight on
+   * stores without {@link SessionStore.destroyByUser}.
+   *
+   * Optional: without it, a logout that reaches the server after the login moved its session
+   * only clears the browser's cookie. `MemoryStore`, `RedisStore` and `PostgresStore` keep
+   * forwarding records for 10 seconds.
+   */
+  readonly forwardingTtl?: number;
   /** The live sessions whose `user` is `user`. Optional: needed for `SessionService.listByUser`. */
   listByUser?(user: string): Promise<SessionStoreUserEntry[]>;
+  /**
+   * Removes every live session whose `user` is `user`, except the one under `except`, in one
+   * atomic step (a script, one statement), so that no `move` can slip between finding a session and
+   * removing it; resolves the handles removed. Optional: without it `SessionService.destroyByUser`
+   * lists the sessions with `listByUser` and destroys them one by one, which holds against a
+   * `regenerate()` in flight only if the store has a {@link SessionStore.forwardingTtl}.
+   */
+  destroyByUser?(user: string, except?: string): Promise<string[]>;
   /**
    * Resolves when the store can serve requests, rejects otherwise (a round trip to its server:
    * `PING`, `SELECT 1`). Optional: used by `SessionStoreHealthIndicator`, which reads a missing

@@ -100,7 +100,8 @@ function text(value: unknown): string {
  * Runs the {@link SessionStore} contract under Jest against the store `makeStore` builds: one
  * `describe(name)` block with get/set/destroy, ttl, `touch`, `patch` semantics and atomicity,
  * increments, no resurrection after destroy, the per-user index, cleanup, and (given `dump`)
- * that no session id is stored.
+ * that no session id is stored. A store that has the optional `destroyByUser`, or declares
+ * forwarding records with `forwardingTtl`, is checked for those too; one without them passes.
  *
  * `makeStore` is called once, in `beforeAll`, after the caller's own `beforeAll` hooks (connect
  * there); the kit calls the store's `close()` in `afterAll`. Users are named with a random
@@ -254,6 +255,55 @@ export function describeSessionStoreContract(name: string, makeStore: () => Sess
       expect(await store.get(handle)).toBeUndefined();
       await expect(store.destroy(handle)).resolves.toBeUndefined();
       await expect(store.destroy(newHandle())).resolves.toBeUndefined();
+    });
+
+    // Optional capabilities a store declares by having them: checked when it does, so a store
+    // written before they existed still passes.
+    test('destroyByUser (when the store has it) removes every session of the user but the one kept, and only those', [], async () => {
+      if (typeof store.destroyByUser !== 'function') return;
+      const user = userOf('revoked');
+      const [a, b, keep, other, anonymous] = [newHandle(), newHandle(), newHandle(), newHandle(), newHandle()];
+      for (const h of [a, b, keep]) await store.set(h, recordOf({ h }, user), HOUR);
+      await store.set(other, recordOf({ other: true }, userOf('bystander')), HOUR);
+      await store.set(anonymous, recordOf({ anonymous: true }), HOUR);
+      expect((await store.destroyByUser(user, keep)).sort()).toEqual([a, b].sort());
+      expect(await store.get(a)).toBeUndefined();
+      expect(await store.get(b)).toBeUndefined();
+      expect(await store.get(keep)).toBeDefined();
+      expect(await store.get(other)).toBeDefined();
+      expect(await store.get(anonymous)).toBeDefined();
+      if (!skipped.has('listByUser')) expect(await handlesOf(user)).toEqual([keep]);
+      expect(await store.destroyByUser(user)).toEqual([keep]);
+      expect(await store.get(keep)).toBeUndefined();
+      expect(await store.destroyByUser(user)).toEqual([]);
+    });
+
+    test('a move leaves a forwarding record (when the store has forwardingTtl): destroy(old) reaches the moved session, nothing else does', ['move'], async () => {
+      if (!(typeof store.forwardingTtl === 'number' && store.forwardingTtl > 0)) return;
+      const user = userOf('forwarded');
+      const [a, b, c] = [newHandle(), newHandle(), newHandle()];
+      await store.set(a, recordOf({ step: 1 }, user), HOUR);
+      expect(await method('move')(a, b, recordOf({ step: 2 }, user), HOUR)).toBe(true);
+      // The old handle is no session: an old cookie reads nothing, and nothing writes through it.
+      expect(await store.get(a)).toBeUndefined();
+      if (!skipped.has('patch')) expect(await method('patch')(a, patchOf({ set: { x: 1 } }), HOUR)).toBe(false);
+      if (!skipped.has('touch')) await method('touch')(a, recordOf({ x: 1 }, user), HOUR);
+      expect(await method('move')(a, c, recordOf({ x: 1 }, user), HOUR)).toBe(false);
+      expect(await store.get(a)).toBeUndefined();
+      expect(await store.get(c)).toBeUndefined();
+      if (!skipped.has('listByUser')) expect(await handlesOf(user)).toEqual([b]);
+      // Moved again: destroy through the first handle follows both moves.
+      expect(await method('move')(b, c, recordOf({ step: 3 }, user), HOUR)).toBe(true);
+      await store.destroy(a);
+      expect(await store.get(c)).toBeUndefined();
+      if (!skipped.has('listByUser')) expect(await handlesOf(user)).toEqual([]);
+      // Destroying through a forwarding record whose session is already gone is no error.
+      const [d, e] = [newHandle(), newHandle()];
+      await store.set(d, recordOf({ step: 1 }, user), HOUR);
+      expect(await method('move')(d, e, recordOf({ step: 2 }, user), HOUR)).toBe(true);
+      await store.destroy(e);
+      await store.destroy(d);
+      expect(await store.get(e)).toBeUndefined();
     });
 
     test('forgets a session after its ttl', [], async () => {

@@ -8,6 +8,7 @@ import { closeClient, testPrefix, waitUntil } from '../support/redis.js';
 import { type TestCluster, startRedisCluster } from '../support/redis-cluster.js';
 import { newHandle, patchOf, recordOf } from '../../lib/testing/session-store.contract.js';
 import { describeRedisStoreContract } from '../support/redis-store-contract.js';
+import { SCRIPTS } from '../../lib/stores/redis.scripts.js';
 
 // A real 3-master Redis Cluster on loopback, started for this file and shut down after it.
 let cluster: TestCluster | undefined;
@@ -53,6 +54,71 @@ describe('RedisStore on a Cluster: user index in another hash slot', () => {
     expect((await store.listByUser(user)).map((e) => e.handle)).toEqual([handle]);
     await store.destroy(handle);
     expect(await store.listByUser(user)).toEqual([]);
+  });
+});
+
+describe('RedisStore on a Cluster: a move racing destroyByUser or destroy', () => {
+  const TRIALS = 100;
+
+  /**
+   * A store whose move is held just before (or just after) its claim of the old session, the
+   * script that runs in the old session's hash slot, until `hold` resolves: what a revoke landing
+   * between the move's commands (in another slot) would see.
+   */
+  function heldMover(phase: 'before' | 'after', hold: Promise<void>, reached: () => void): RedisStore {
+    const isMove = (script: unknown): boolean => script === SCRIPTS.move.sha || script === SCRIPTS.move.source;
+    const link = new Proxy(client, {
+      get(target, name, receiver) {
+        const value: unknown = Reflect.get(target, name, receiver);
+        if (typeof value !== 'function') return value;
+        if (name !== 'evalsha' && name !== 'eval') return value.bind(target);
+        return async (script: unknown, ...args: unknown[]) => {
+          if (phase === 'before' && isMove(script)) {
+            reached();
+            await hold;
+          }
+          const reply: unknown = await (value as (...a: unknown[]) => Promise<unknown>).call(target, script, ...args);
+          if (phase === 'after' && isMove(script)) {
+            reached();
+            await hold;
+          }
+          return reply;
+        };
+      },
+    });
+    return new RedisStore({ client: link, prefix: `${prefix}race:` });
+  }
+
+  async function race(phase: 'before' | 'after', revoke: (store: RedisStore, user: string, from: string) => Promise<unknown>): Promise<string[]> {
+    const store = new RedisStore({ client, prefix: `${prefix}race:` });
+    const failures: string[] = [];
+    await Promise.all(
+      Array.from({ length: TRIALS }, async (_, n) => {
+        const user = `racer-${n}-${Math.random()}`;
+        const [from, to] = [newHandle(), newHandle()];
+        await store.set(from, recordOf({ userId: user }, user), 60_000);
+        let release!: () => void;
+        let reached!: () => void;
+        const hold = new Promise<void>((resolve) => (release = resolve));
+        const atHold = new Promise<void>((resolve) => (reached = resolve));
+        const moving = heldMover(phase, hold, reached).move(from, to, recordOf({ userId: user, x: 1 }, user), 60_000);
+        await atHold;
+        await revoke(store, user, from);
+        release();
+        await moving;
+        if ((await store.get(to)) !== undefined) failures.push(`trial ${n}: the moved session lives on`);
+        if ((await store.listByUser(user)).length > 0) failures.push(`trial ${n}: the user still has sessions`);
+      }),
+    );
+    return failures;
+  }
+
+  it.each(['before', 'after'] as const)(`destroyByUser landing just %s the claim of the old session: ${TRIALS} trials, no session survives`, async (phase) => {
+    expect(await race(phase, (store, user) => store.destroyByUser(user))).toEqual([]);
+  });
+
+  it.each(['before', 'after'] as const)(`destroy through the old handle (a logout with the pre-login cookie) just %s the claim: ${TRIALS} trials, no session survives`, async (phase) => {
+    expect(await race(phase, (store, _, from) => store.destroy(from))).toEqual([]);
   });
 });
 

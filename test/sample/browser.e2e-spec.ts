@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { adapters } from '../support/app.js';
 import { type SampleApp, startSample } from './sample-app.js';
 
-/** Debian's `chromium` package; `.ci/run` installs it when it is missing. */
+/** Debian's `chromium` package; `npm test` (test/support/check-services.mjs) installs it when it is missing. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** With UPDATE_SCREENSHOTS=1, the Express run saves the profile page as docs/sample-profile.png for the README. */
@@ -12,6 +12,9 @@ const SCREENSHOT = process.env.UPDATE_SCREENSHOTS === '1' ? new URL('../../docs/
 let browser: Browser;
 
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is missing at ${CHROMIUM}: run \`node test/support/check-services.mjs\` (as root on Debian it installs it), or set CHROMIUM_PATH.`);
+  }
   browser = await chromium.launch({ executablePath: CHROMIUM });
 }, 60_000);
 afterAll(() => browser?.close());

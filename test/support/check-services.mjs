@@ -1,7 +1,10 @@
 // Fails fast, with one line, when a service the suites need is down, instead of letting every
 // suite time out. Run first by `npm test`, and as Jest's globalSetup for runs of single files.
-// Plain JavaScript so Node runs it before anything is compiled.
-import { readdirSync, readFileSync } from 'node:fs';
+// Run by `npm test`, it also makes sure Chromium is there for the sample's browser test: on this
+// project's machines (root, Debian) it installs Debian's package, saying so; elsewhere it stops
+// with the command to run. Plain JavaScript so Node runs it before anything is compiled.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
@@ -65,7 +68,52 @@ async function queryMysql(url) {
   }
 }
 
-export default async function checkServices() {
+/** The Chromium test/sample/browser.e2e-spec.ts drives: CHROMIUM_PATH, or Debian's package. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const INSTALL_CHROMIUM = 'apt-get update -qq && apt-get install -y -qq chromium';
+
+function executable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(command) {
+  return (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && executable(join(dir, command)));
+}
+
+/**
+ * Makes sure {@link CHROMIUM} exists: installs Debian's `chromium` when running as root where
+ * apt-get is, saying so in one line; otherwise throws one line that says what to run.
+ */
+function ensureChromium() {
+  if (executable(CHROMIUM)) return;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (process.env.CHROMIUM_PATH !== undefined || !root || !onPath('apt-get')) {
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM} (the sample's browser test needs it): run \`sudo sh -c '${INSTALL_CHROMIUM}'\` (Debian), or set CHROMIUM_PATH to a Chromium binary.`,
+    );
+  }
+  console.error(`Chromium is missing at ${CHROMIUM}: installing Debian's chromium package (${INSTALL_CHROMIUM})...`);
+  const run = spawnSync('sh', ['-c', `${INSTALL_CHROMIUM} >/dev/null`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  if (run.status !== 0 || !executable(CHROMIUM)) {
+    const reason = (run.stderr ?? '').trim().split('\n').pop() || `exit code ${run.status}`;
+    throw new Error(`Installing Chromium failed (${reason}); run \`${INSTALL_CHROMIUM}\` yourself, or set CHROMIUM_PATH.`);
+  }
+}
+
+/**
+ * Checks Redis and (when a suite uses it) PostgreSQL; with `chromium`, also makes sure Chromium
+ * is installed. Prints one line per problem and exits with 1.
+ */
+export default async function checkServices(_globalConfig, _projectConfig, { chromium = false } = {}) {
   const root = new URL('../..', import.meta.url).pathname;
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const checks = [
@@ -92,10 +140,19 @@ export default async function checkServices() {
     );
   }
   const failures = (await Promise.allSettled(checks)).filter((result) => result.status === 'rejected');
+  // After the network checks: the install blocks, which would trip their timeouts.
+  if (chromium) {
+    try {
+      ensureChromium();
+    } catch (reason) {
+      failures.push({ status: 'rejected', reason });
+    }
+  }
   if (failures.length > 0) {
     for (const failure of failures) console.error(failure.reason.message);
     process.exit(1);
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await checkServices();
+// As Jest's globalSetup (single files) it leaves Chromium alone: the browser test says itself what is missing.
+if (import.meta.url === `file://${process.argv[1]}`) await checkServices(undefined, undefined, { chromium: true });

@@ -1,10 +1,15 @@
-import { RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import { CookieStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
 import { CountingStore } from './stores.js';
 import { deleteKeys, newRedis, testPrefix } from './redis.js';
+import { dropSchema, newPool, testSchema } from './postgres.js';
 
 /** The stores the request-level guarantees are checked on. */
 export const storeKinds = ['memory', 'redis'] as const;
-export type StoreKind = (typeof storeKinds)[number];
+/** Every store that keeps sessions on the server. */
+export const serverStoreKinds = ['memory', 'redis', 'postgres'] as const;
+/** Every built-in store, `CookieStore` included. */
+export const allStoreKinds = ['memory', 'redis', 'postgres', 'cookie'] as const;
+export type StoreKind = (typeof allStoreKinds)[number];
 
 /** A store for one suite, and how to remove what it left behind. */
 export interface TestStore {
@@ -12,9 +17,24 @@ export interface TestStore {
   close(): Promise<void>;
 }
 
-/** A CountingStore (memory), or a RedisStore on the shared Redis under a key prefix of `suite`'s own. */
+/**
+ * A CountingStore (memory), a RedisStore on the shared Redis under a key prefix of `suite`'s own,
+ * a PostgresStore in a schema of its own, or a CookieStore.
+ */
 export function testStore(kind: StoreKind, suite: string): TestStore {
   if (kind === 'memory') return { store: new CountingStore(), close: async () => undefined };
+  if (kind === 'cookie') return { store: new CookieStore(), close: async () => undefined };
+  if (kind === 'postgres') {
+    const pool = newPool();
+    const schema = testSchema(suite);
+    return {
+      store: new PostgresStore({ pool, schema, createTable: true }),
+      async close() {
+        await dropSchema(pool, schema);
+        await pool.end();
+      },
+    };
+  }
   const redis = newRedis();
   const prefix = testPrefix(suite);
   return {

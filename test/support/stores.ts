@@ -8,7 +8,8 @@ import { MemoryStore, RedisStore, type SessionPatch, type SessionRecord, type Se
 @Injectable()
 export class CountingStore implements SessionStore {
   readonly inner = new MemoryStore();
-  readonly calls = { get: 0, set: 0, touch: 0, patch: 0, move: 0, destroy: 0, listByUser: 0, close: 0 };
+  readonly calls = { get: 0, set: 0, touch: 0, patch: 0, move: 0, destroy: 0, listByUser: 0, destroyByUser: 0, close: 0 };
+  readonly forwardingTtl = this.inner.forwardingTtl;
   /** When true, get() (and listByUser()) reject. */
   failReads = false;
   /** When true, set(), touch(), patch(), move() and destroy() reject. */
@@ -82,6 +83,12 @@ export class CountingStore implements SessionStore {
     return this.inner.listByUser(user);
   }
 
+  async destroyByUser(user: string, except?: string): Promise<string[]> {
+    this.calls.destroyByUser++;
+    this.check(true);
+    return this.inner.destroyByUser(user, except);
+  }
+
   async close(): Promise<void> {
     this.calls.close++;
     await this.inner.close();
@@ -101,5 +108,32 @@ export class CountingRedisStore extends RedisStore {
 
   override set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
     return super.set(handle, record, ttlMs + this.extraTtl);
+  }
+}
+
+/**
+ * Any store, keeping records `extraTtl` ms longer than the library asks, like a store slow to
+ * expire: then only the library's own checks end sessions.
+ */
+export class LingeringStore implements SessionStore {
+  constructor(
+    private readonly inner: SessionStore,
+    private readonly extraTtl: number,
+  ) {}
+
+  init(): Promise<void> {
+    return this.inner.init?.() ?? Promise.resolve();
+  }
+
+  get(handle: string): Promise<SessionRecord | undefined> {
+    return this.inner.get(handle);
+  }
+
+  set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    return this.inner.set(handle, record, ttlMs + this.extraTtl);
+  }
+
+  destroy(handle: string): Promise<void> {
+    return this.inner.destroy(handle);
   }
 }
