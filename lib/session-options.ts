@@ -26,6 +26,7 @@ export interface ResolvedSessionOptions {
   maxSessionBytes: number;
   csrf: { headerName: string; fieldName: string };
   maxSessionsPerUser: number | undefined;
+  telemetry: { enabled: boolean; includeHandle: boolean; countSessions: boolean };
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -158,6 +159,9 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     fail('csrf.headerName must be a valid header name and csrf.fieldName a non-empty string', "Use e.g. { headerName: 'x-csrf-token', fieldName: '_csrf' }.");
   }
   csrf.headerName = csrf.headerName.toLowerCase();
+  const t = options.telemetry ?? {};
+  const telemetry = { enabled: t.enabled ?? true, includeHandle: flag('telemetry.includeHandle', t.includeHandle), countSessions: flag('telemetry.countSessions', t.countSessions) };
+  if (typeof telemetry.enabled !== 'boolean') fail(`telemetry.enabled must be true or false, got ${String(t.enabled)}`, 'Set telemetry.enabled: false or leave it out.');
 
-  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser };
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser, telemetry };
 }

@@ -17,6 +17,7 @@ import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
 import { CookieStore } from '../stores/cookie.store.js';
 import { SessionSealer } from './session-seal.js';
+import type { SessionService } from '../session.service.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
 const kContext = Symbol('nestjs-sessionkit.context');
@@ -49,6 +50,8 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   /** With `CookieStore`: seals sessions into their cookies, which then replace the store. */
   private readonly sealer: SessionSealer | undefined;
   private readonly maxCookieBytes: number;
+  /** Set by the OpenTelemetry instrumentation: wraps `SessionService`'s store work in spans. */
+  instrumentService: ((service: SessionService) => void) | undefined;
 
   constructor(
     readonly options: ResolvedSessionOptions,
