@@ -66,9 +66,10 @@ function storeKind(store: SessionStore): [kind: string, dbSystem?: string] {
 
 /** A low-cardinality name for an error (OpenTelemetry's `error.type`): its code, else its class. */
 export function errorType(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof error !== 'object' || error === null) return '_OTHER';
+  const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && code.length > 0) return code;
-  const name = (error as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  const name = (error as { constructor?: { name?: unknown } }).constructor?.name;
   return typeof name === 'string' && name.length > 0 && name !== 'Object' ? name : '_OTHER';
 }
 
