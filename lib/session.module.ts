@@ -22,7 +22,7 @@ import { SessionService } from './session.service.js';
 import { SessionStoreLifecycle, assertNoForeignStoreProvider, storeClassError } from './session-store.lifecycle.js';
 import type { SessionStore } from './stores/session-store.interface.js';
 import { SessionEventEmitterBridge } from './integrations/event-emitter.bridge.js';
-import { instrumentedRuntime } from './integrations/opentelemetry.instrumentation.js';
+import { SessionTelemetryShutdown, instrumentedRuntime } from './integrations/opentelemetry.instrumentation.js';
 
 const builder = new ConfigurableModuleBuilder<SessionModuleOptions>()
   .setClassMethodName('forRoot')
@@ -115,6 +115,7 @@ class SessionHttpWiring implements OnApplicationBootstrap {
     SessionService,
     SessionEventEmitterBridge,
     SessionStoreLifecycle,
+    SessionTelemetryShutdown,
     // Kept for apps that bound it themselves; it does nothing.
     SessionInterceptor,
   ],

@@ -37,7 +37,7 @@ export class SessionService {
 
   constructor(@Inject(SessionRuntime) private readonly runtime: SessionRuntime) {
     this.events$ = runtime.events.events$;
-    runtime.instrumentService?.(this);
+    runtime.telemetry?.instrumentService(this);
   }
 
   /** The session key that marks a session as logged in (the `authKey` option). */

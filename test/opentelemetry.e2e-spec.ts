@@ -243,6 +243,39 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
       await assertNothingSecret();
     });
 
+    it('adds the handle to spans with includeHandle, and counts live sessions with countSessions', async () => {
+      // A second app on the same store, same SDK.
+      const second = await startApp(telemetryAppModule(store, { includeHandle: true, countSessions: true }), adapter);
+      try {
+        const client = new Client(await baseUrl(second));
+        const value = `v-${randomUUID()}`;
+        secrets.add(value);
+        expect((await send(client, 'h-visit', 'POST', '/set/a', { value })).status).toBe(200);
+        const login = await send(client, 'h-login', 'POST', '/login', { userId: `u-${randomUUID()}`, secret: value });
+        const handle = (login.body as { handle: string }).handle;
+        const { request, children } = await spansOf('h-login');
+        const load = direct(request, children, 'session.load');
+        expect(load.attributes['session.handle']).toMatch(/^[\w-]+$/);
+        expect(load.attributes['session.handle']).not.toBe(handle);
+        const commit = direct(request, children, 'session.commit');
+        expect(commit.attributes['session.handle']).toBe(handle);
+        expect(direct(commit, children, 'session.regenerate').attributes['session.handle']).toBe(handle);
+        const live = points(await collect(), 'session.live');
+        // The store holds this session and none of the earlier tests' (all logged out or revoked).
+        expect(live.map((p) => p.value)).toContain(1);
+        expect(live.every((p) => p.attributes['session.store'] === storeAttributes['session.store'])).toBe(true);
+
+        expect((await send(client, 'h-logout', 'POST', '/logout')).status).toBe(200);
+        const logout = await spansOf('h-logout');
+        expect(direct(logout.request, logout.children, 'session.destroy').attributes).toEqual({ ...storeAttributes, 'session.handle': handle });
+        expect(points(await collect(), 'session.live').map((p) => p.value)).toContain(0);
+      } finally {
+        await second.close();
+      }
+      // A closed app's gauge stops asking its store (the first app counts MemoryStore on its own).
+      if (kind === 'redis') expect(points(await collect(), 'session.live')).toEqual([]);
+    });
+
     if (kind === 'redis') {
       it('marks the spans of a stopped Redis as errors and counts the failed commit', async () => {
         const client = new Client(base);

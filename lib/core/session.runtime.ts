@@ -17,7 +17,7 @@ import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
 import { CookieStore } from '../stores/cookie.store.js';
 import { SessionSealer } from './session-seal.js';
-import type { SessionService } from '../session.service.js';
+import type { SessionRuntimeTelemetry } from '../integrations/opentelemetry.instrumentation.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
 const kContext = Symbol('nestjs-sessionkit.context');
@@ -50,8 +50,8 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   /** With `CookieStore`: seals sessions into their cookies, which then replace the store. */
   private readonly sealer: SessionSealer | undefined;
   private readonly maxCookieBytes: number;
-  /** Set by the OpenTelemetry instrumentation: wraps `SessionService`'s store work in spans. */
-  instrumentService: ((service: SessionService) => void) | undefined;
+  /** Set by the OpenTelemetry instrumentation (see `instrumentedRuntime`). */
+  telemetry: SessionRuntimeTelemetry | undefined;
 
   constructor(
     readonly options: ResolvedSessionOptions,

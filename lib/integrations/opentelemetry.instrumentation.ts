@@ -1,4 +1,5 @@
-import type { Attributes, Context, Counter, Histogram, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Context, Counter, Histogram, ObservableResult, Span, Tracer } from '@opentelemetry/api';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { SessionRuntime } from '../core/session.runtime.js';
 import type { SessionHandle } from '../core/session.handle.js';
 import type { SessionContext } from '../core/session.context.js';
@@ -85,7 +86,7 @@ export function jsonBytes(value: unknown): number {
  * core code knows nothing of OpenTelemetry. With no SDK registered each wrapper costs a check of
  * the global tracer provider and nothing else: no span, no context switch, no attribute object.
  */
-export class SessionTelemetry {
+export class SessionTelemetry implements SessionRuntimeTelemetry {
   private readonly scopeKey: symbol;
   /** `session.store` and `db.system`: on every span and metric point. */
   readonly base: Attributes;
@@ -152,11 +153,17 @@ export class SessionTelemetry {
       }
       return this.commit(session, () => commit(session));
     };
-    runtime.instrumentService = (service) => this.instrumentService(service);
+    runtime.telemetry = this;
     if (this.metrics !== undefined) runtime.events.forward((event) => this.metrics!.count(event));
   }
 
-  private instrumentService(service: SessionService): void {
+  /** Stops observing the store: a closed app's gauge must not keep querying it. */
+  shutdown(): void {
+    this.metrics?.shutdown();
+  }
+
+  /** Wraps `destroyByUser` in a `session.destroyByUser` span (its store calls are the wrapped store's). */
+  instrumentService(service: SessionService): void {
     const destroyByUser = service.destroyByUser.bind(service);
     service.destroyByUser = (...args) => {
       const tracer = this.tracer();
@@ -320,6 +327,22 @@ export class SessionTelemetry {
   }
 }
 
+/** What the runtime and `SessionService` know of the instrumentation. */
+export interface SessionRuntimeTelemetry {
+  instrumentService(service: SessionService): void;
+  shutdown(): void;
+}
+
+/** Ends the instrumentation's work when the app shuts down (internal). */
+@Injectable()
+export class SessionTelemetryShutdown implements OnApplicationShutdown {
+  constructor(@Inject(SessionRuntime) private readonly runtime: SessionRuntime) {}
+
+  onApplicationShutdown(): void {
+    this.runtime.telemetry?.shutdown();
+  }
+}
+
 /** The part of `ProxyTracerProvider` used to tell whether an SDK is registered. */
 interface ProxyLike {
   getDelegate(): unknown;
@@ -345,14 +368,22 @@ class SessionMetrics {
     // Without an SDK the API hands out its own no-op meter: nothing to record into.
     if (Object.getPrototypeOf(meter) === Object.getPrototypeOf(api.createNoopMeter())) return undefined;
     const metrics = new SessionMetrics(meter, base);
-    const count = store instanceof MemoryStore ? () => store.size : countSessions && typeof store.countSessions === 'function' ? () => store.countSessions!() : undefined;
+    const count = store instanceof MemoryStore ? async () => store.size : countSessions && typeof store.countSessions === 'function' ? () => store.countSessions!() : undefined;
     if (count !== undefined) {
-      meter
-        .createObservableGauge('session.live', { description: 'Sessions the store holds now.', unit: '{session}' })
-        .addCallback(async (result) => result.observe(await count(), base));
+      const gauge = meter.createObservableGauge('session.live', { description: 'Sessions the store holds now.', unit: '{session}' });
+      const observe = async (result: ObservableResult) => {
+        // A store that cannot answer reports nothing this time: its failures show on spans and on the duration histogram.
+        const value = await count().catch(() => undefined);
+        if (value !== undefined) result.observe(value, base);
+      };
+      gauge.addCallback(observe);
+      metrics.shutdown = () => gauge.removeCallback(observe);
     }
     return metrics;
   }
+
+  /** Removes the gauge's callback, if any. */
+  shutdown: () => void = () => undefined;
 
   private constructor(
     meter: ReturnType<OpenTelemetryApi['metrics']['getMeter']>,

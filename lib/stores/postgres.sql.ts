@@ -46,6 +46,8 @@ export interface PostgresStatements {
   destroy: string;
   /** $1 user_key → handle, created_at, touched_at of the user's live sessions. */
   listByUser: string;
+  /** → n, the number of live sessions. */
+  countSessions: string;
   /** $1 batch size: deletes up to that many expired rows, skipping rows other transactions hold. */
   cleanup: string;
 }
@@ -105,6 +107,7 @@ ON CONFLICT (handle) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.c
 WHERE handle = $1 AND expires_at > now()`,
     destroy: `DELETE FROM ${t} WHERE handle = $1`,
     listByUser: `SELECT handle, created_at, touched_at FROM ${t} WHERE user_key = $1 AND expires_at > now()`,
+    countSessions: `SELECT count(*) AS n FROM ${t} WHERE expires_at > now()`,
     cleanup: `DELETE FROM ${t} WHERE handle IN (
   SELECT handle FROM ${t} WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED
 )`,
