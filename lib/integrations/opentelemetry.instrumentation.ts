@@ -247,7 +247,8 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
     const span = scope.span!;
     span.setAttribute('session.write', scope.writes.length === 0 ? 'none' : scope.writes.join(','));
     if (scope.writes.length > 0) span.setAttribute('session.bytes_written', scope.bytesWritten);
-    span.end();
+    // On the same clock as its given start: without an end time the SDK would take Date.now() (whole milliseconds).
+    span.end(performance.now());
   }
 
   /**

@@ -10,9 +10,11 @@ export interface StoreCallObserver {
   call<T>(operation: StoreOperation, handle: string | undefined, bytes: (() => number) | undefined, work: () => Promise<T>): Promise<T>;
 }
 
+/** The JSON bytes of the values a patch sends: those it sets and the amounts it adds. */
 function patchBytes(patch: SessionPatch): number {
   let bytes = 0;
   for (const key in patch.set) bytes += Buffer.byteLength(JSON.stringify(patch.set[key]), 'utf8');
+  for (const key in patch.incr) bytes += String(patch.incr[key]).length;
   return bytes;
 }
 
