@@ -17,7 +17,7 @@ import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
 import { CookieStore } from '../stores/cookie.store.js';
 import { SessionSealer } from './session-seal.js';
-import type { SessionRuntimeTelemetry } from '../integrations/opentelemetry.instrumentation.js';
+import type { SessionService } from '../session.service.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
 const kContext = Symbol('nestjs-sessionkit.context');
@@ -33,6 +33,17 @@ function isEmpty(data: Record<string, unknown>): boolean {
 export interface CurrentRequest {
   req: object;
   res: object;
+}
+
+/**
+ * What the OpenTelemetry instrumentation leaves on the runtime (internal; kept free of
+ * `@opentelemetry/api` types, so that the declarations need the optional package only where it is used).
+ */
+export interface SessionRuntimeTelemetry {
+  /** Wraps the service's calls that reach the store in spans. */
+  instrumentService(service: SessionService): void;
+  /** Stops what the instrumentation keeps running (the live-session gauge). */
+  shutdown(): void;
 }
 
 /**

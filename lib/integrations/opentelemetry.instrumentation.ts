@@ -1,6 +1,6 @@
 import type { Attributes, Context, Counter, Histogram, ObservableResult, Span, Tracer } from '@opentelemetry/api';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { SessionRuntime } from '../core/session.runtime.js';
+import { SessionRuntime, type SessionRuntimeTelemetry } from '../core/session.runtime.js';
 import type { SessionHandle } from '../core/session.handle.js';
 import type { SessionContext } from '../core/session.context.js';
 import type { SessionEvent } from '../core/session.events.js';
@@ -326,12 +326,6 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
     span.recordException(error instanceof Error ? error : String(error));
     span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
   }
-}
-
-/** What the runtime and `SessionService` know of the instrumentation. */
-export interface SessionRuntimeTelemetry {
-  instrumentService(service: SessionService): void;
-  shutdown(): void;
 }
 
 /** Ends the instrumentation's work when the app shuts down (internal). */
