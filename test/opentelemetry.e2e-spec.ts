@@ -243,6 +243,33 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
       await assertNothingSecret();
     });
 
+    it('tells an expired session and a missing one apart on load, and counts the expired one', async () => {
+      const client = new Client(base);
+      const user = `user-${randomUUID()}`;
+      secrets.add(user);
+      const login = await send(client, 'e-login', 'POST', '/login', { userId: user, secret: `s-${randomUUID()}` });
+      const handle = (login.body as { handle: string }).handle;
+      secrets.add(handle);
+      // The store still has it, but it is past the absolute timeout (7 days) by the app's clock.
+      const record = (await store.get(handle))!;
+      await store.set(handle, { ...record, createdAt: Date.now() - 8 * 86_400_000 }, 60_000);
+      const expiredBefore = sum(await collect(), 'session.expired', storeAttributes);
+
+      expect((await send(client, 'expired', 'GET', '/me')).status).toBe(401);
+      const expired = await spansOf('expired');
+      const load = direct(expired.request, expired.children, 'session.load');
+      expect(load.attributes).toEqual({ ...storeAttributes, 'session.outcome': 'expired', 'session.bytes_read': expect.any(Number) });
+      // The runtime drops the record it found expired, without making the request wait.
+      await waitUntil('the expired record to go', async () => (await store.get(handle)) === undefined);
+      await waitUntil('the destroy span', () => exporter.getFinishedSpans().some((s) => s.name === 'session.destroy' && s.parentSpanContext?.spanId === load.spanContext().spanId));
+      expect(sum(await collect(), 'session.expired', storeAttributes) - expiredBefore).toBe(1);
+
+      // The same cookie again: a valid cookie whose record is gone.
+      expect((await send(client, 'missing', 'GET', '/me')).status).toBe(401);
+      const missing = await spansOf('missing');
+      expect(direct(missing.request, missing.children, 'session.load').attributes).toEqual({ ...storeAttributes, 'session.outcome': 'miss', 'session.bytes_read': 0 });
+    });
+
     it('adds the handle to spans with includeHandle, and counts live sessions with countSessions', async () => {
       // A second app on the same store, same SDK.
       const second = await startApp(telemetryAppModule(store, { includeHandle: true, countSessions: true }), adapter);
