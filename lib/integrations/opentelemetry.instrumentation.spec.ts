@@ -3,7 +3,13 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { readFileSync } from 'node:fs';
 import { SessionRuntime } from '../core/session.runtime.js';
 import { resolveSessionOptions } from '../session-options.js';
+import { Redis } from 'ioredis';
+import { Pool } from 'pg';
+import { CookieStore } from '../stores/cookie.store.js';
 import { MemoryStore } from '../stores/memory.store.js';
+import { PostgresStore } from '../stores/postgres.store.js';
+import { RedisStore } from '../stores/redis.store.js';
+import type { SessionStore } from '../stores/session-store.interface.js';
 import { INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, loadOpenTelemetry } from './opentelemetry.api.js';
 import { SessionTelemetry, errorType, instrumentedRuntime } from './opentelemetry.instrumentation.js';
 
@@ -55,6 +61,34 @@ describe('OpenTelemetry instrumentation', () => {
     expect(off.store).toBe(store);
     expect(off.read).toBe(SessionRuntime.prototype.read);
     expect(off.commit).toBe(SessionRuntime.prototype.commit);
+  });
+
+  it('names the store on every span and metric point, with db.system for stores with a database server', async () => {
+    const attributes = (store: SessionStore) => new SessionTelemetry(api, false, store, false).base;
+    const redis = new Redis({ lazyConnect: true });
+    const pool = new Pool();
+    try {
+      expect(attributes(new MemoryStore())).toEqual({ 'session.store': 'memory' });
+      expect(attributes(new RedisStore({ client: redis }))).toEqual({ 'session.store': 'redis', 'db.system': 'redis' });
+      expect(attributes(new PostgresStore({ pool }))).toEqual({ 'session.store': 'postgres', 'db.system': 'postgresql' });
+      expect(attributes(new CookieStore())).toEqual({ 'session.store': 'cookie' });
+      // A subclass of a known store is that store; any other store goes by its class name.
+      class AuditedRedisStore extends RedisStore {}
+      expect(attributes(new AuditedRedisStore({ client: redis }))).toEqual({ 'session.store': 'redis', 'db.system': 'redis' });
+      class TunedMemoryStore extends MemoryStore {}
+      expect(attributes(new TunedMemoryStore())).toEqual({ 'session.store': 'memory' });
+      class DynamoStore implements SessionStore {
+        get = async () => undefined;
+        set = async () => undefined;
+        destroy = async () => undefined;
+      }
+      expect(attributes(new DynamoStore())).toEqual({ 'session.store': 'DynamoStore' });
+      const literal: SessionStore = { get: async () => undefined, set: async () => undefined, destroy: async () => undefined };
+      expect(attributes(literal)).toEqual({ 'session.store': 'custom' });
+    } finally {
+      redis.disconnect();
+      await pool.end();
+    }
   });
 
   it("names errors by their code, else their class (OpenTelemetry's error.type)", () => {

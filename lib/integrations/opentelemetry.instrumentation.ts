@@ -56,13 +56,14 @@ const KINDS: Record<string, [kind: string, dbSystem?: string]> = {
   ExpressSessionStore: ['express-session'],
 };
 
-/** The `session.store` (and `db.system`) of a store: that of the first known class in its chain (a subclass of RedisStore is Redis), else its class name. */
+/** The `session.store` (and `db.system`) of a store: that of the first known class in its chain (a subclass of RedisStore is Redis), else its class name, else `custom`. */
 function storeKind(store: SessionStore): [kind: string, dbSystem?: string] {
   for (let proto: unknown = Object.getPrototypeOf(store); proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     const known = KINDS[(proto as { constructor: { name: string } }).constructor.name];
     if (known !== undefined) return known;
   }
-  return [store.constructor?.name || 'custom'];
+  const name = store.constructor?.name;
+  return [name && name !== 'Object' ? name : 'custom'];
 }
 
 /** A low-cardinality name for an error (OpenTelemetry's `error.type`): its code, else its class. */
