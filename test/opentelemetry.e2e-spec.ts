@@ -5,7 +5,7 @@ import { type DataPoint, type Histogram, MeterProvider, MetricReader, type Metri
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { MemoryStore, RedisStore, type SessionStore, type SessionTelemetryOptions } from 'nestjs-sessionkit';
+import { CookieStore, MemoryStore, RedisStore, type SessionStore, type SessionTelemetryOptions } from 'nestjs-sessionkit';
 import { REQUEST_HEADER, telemetryAppModule } from './fixtures/opentelemetry.fixture.js';
 import { adapters, baseUrl, startApp } from './support/app.js';
 import { Client, type Reply } from './support/client.js';
@@ -19,15 +19,57 @@ class TestMetricReader extends MetricReader {
   protected override async onShutdown(): Promise<void> {}
 }
 
+/** A real SDK, registered globally for one describe block: spans kept in memory, metrics collected on demand. */
+class TestSdk {
+  readonly exporter = new InMemorySpanExporter();
+  readonly reader = new TestMetricReader();
+  private readonly tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(this.exporter)] });
+  private readonly meterProvider = new MeterProvider({ readers: [this.reader] });
+
+  constructor() {
+    // What makes the session spans children of the request's span.
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    trace.setGlobalTracerProvider(this.tracerProvider);
+    metrics.setGlobalMeterProvider(this.meterProvider);
+  }
+
+  async collect(): Promise<MetricData[]> {
+    // Counters come from session events, delivered on a later turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    const { resourceMetrics, errors } = await this.reader.collect();
+    expect(errors).toEqual([]);
+    return resourceMetrics.scopeMetrics.filter((s) => s.scope.name === 'nestjs-sessionkit').flatMap((s) => s.metrics);
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.tracerProvider.shutdown();
+      await this.meterProvider.shutdown();
+    } finally {
+      trace.disable();
+      metrics.disable();
+      context.disable();
+    }
+  }
+}
+
+function points(data: MetricData[], name: string): DataPoint<unknown>[] {
+  return (data.find((m) => m.descriptor.name === name)?.dataPoints ?? []) as DataPoint<unknown>[];
+}
+
+function sum(data: MetricData[], name: string, attributes: Attributes = {}): number {
+  return points(data, name)
+    .filter((p) => Object.entries(attributes).every(([k, v]) => p.attributes[k] === v))
+    .reduce((total, p) => total + (p.value as number), 0);
+}
+
 const storeKinds = ['memory', 'redis'] as const;
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
   describe.each(storeKinds)('with %s', (kind) => {
-    const exporter = new InMemorySpanExporter();
-    const reader = new TestMetricReader();
-    let tracerProvider: BasicTracerProvider;
-    let meterProvider: MeterProvider;
+    let sdk: TestSdk;
+    let exporter: InMemorySpanExporter;
     let server: TestRedisServer | undefined;
     let redis: Redis | undefined;
     let store: SessionStore;
@@ -37,12 +79,8 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
     const secrets = new Set<string>();
 
     async function start(telemetry: SessionTelemetryOptions = {}): Promise<void> {
-      const contextManager = new AsyncLocalStorageContextManager().enable();
-      context.setGlobalContextManager(contextManager);
-      tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-      trace.setGlobalTracerProvider(tracerProvider);
-      meterProvider = new MeterProvider({ readers: [reader] });
-      metrics.setGlobalMeterProvider(meterProvider);
+      sdk = new TestSdk();
+      exporter = sdk.exporter;
       if (kind === 'redis') {
         server = await TestRedisServer.create();
         redis = newRedis(server.url, { retryStrategy: () => 100 });
@@ -61,11 +99,7 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
         await closeClient(redis);
         await server?.dispose();
       } finally {
-        await tracerProvider?.shutdown();
-        await meterProvider?.shutdown();
-        trace.disable();
-        metrics.disable();
-        context.disable();
+        await sdk.stop();
       }
     });
 
@@ -97,23 +131,7 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
 
     const storeAttributes = kind === 'redis' ? { 'session.store': 'redis', 'db.system': 'redis' } : { 'session.store': 'memory' };
 
-    async function collect(): Promise<MetricData[]> {
-      // Counters come from session events, delivered on a later turn of the event loop.
-      await new Promise((resolve) => setImmediate(resolve));
-      const { resourceMetrics, errors } = await reader.collect();
-      expect(errors).toEqual([]);
-      return resourceMetrics.scopeMetrics.filter((s) => s.scope.name === 'nestjs-sessionkit').flatMap((s) => s.metrics);
-    }
-
-    function points(data: MetricData[], name: string): DataPoint<unknown>[] {
-      return (data.find((m) => m.descriptor.name === name)?.dataPoints ?? []) as DataPoint<unknown>[];
-    }
-
-    function sum(data: MetricData[], name: string, attributes: Attributes = {}): number {
-      return points(data, name)
-        .filter((p) => Object.entries(attributes).every(([k, v]) => p.attributes[k] === v))
-        .reduce((total, p) => total + (p.value as number), 0);
-    }
+    const collect = () => sdk.collect();
 
     /** Fails if any attribute of any span, span event or metric point contains a remembered secret. */
     async function assertNothingSecret(): Promise<void> {
@@ -347,5 +365,51 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
         await assertNothingSecret();
       });
     }
+  });
+});
+
+describe.each(adapters)('OpenTelemetry with CookieStore (%s)', (adapter) => {
+  let sdk: TestSdk;
+  let app: INestApplication | undefined;
+
+  beforeAll(async () => {
+    sdk = new TestSdk();
+    app = await startApp(telemetryAppModule(new CookieStore()), adapter);
+  });
+  afterAll(async () => {
+    try {
+      await app?.close();
+    } finally {
+      await sdk.stop();
+    }
+  });
+
+  it('traces loads, reading nothing (the session is in its cookie), makes no commit span, and counts sessions', async () => {
+    const client = new Client(await baseUrl(app!));
+    const value = `v-${randomUUID()}`;
+    const user = `u-${randomUUID()}`;
+    expect((await client.request('POST', '/set/a', { value }, { [REQUEST_HEADER]: 'c-visit' })).status).toBe(200);
+    expect((await client.request('POST', '/login', { userId: user, secret: value }, { [REQUEST_HEADER]: 'c-login' })).status).toBe(200);
+    expect((await client.request('GET', '/me', undefined, { [REQUEST_HEADER]: 'c-read' })).body).toEqual({ userId: user });
+
+    const spans = sdk.exporter.getFinishedSpans();
+    const outcomes = ['c-visit', 'c-login', 'c-read'].map((name) => {
+      const request = spans.find((s) => s.attributes['test.request'] === name)!;
+      const children = spans.filter((s) => s.parentSpanContext?.spanId === request.spanContext().spanId);
+      expect(children.map((s) => s.name)).toEqual(['session.load']);
+      return children[0]!.attributes;
+    });
+    expect(outcomes).toEqual([
+      { 'session.store': 'cookie', 'session.outcome': 'new' },
+      { 'session.store': 'cookie', 'session.outcome': 'hit' },
+      { 'session.store': 'cookie', 'session.outcome': 'hit' },
+    ]);
+    const cookie = client.jar.get('sid')!;
+    for (const span of spans) for (const attribute of Object.values(span.attributes)) for (const secret of [cookie, value, user]) expect(String(attribute)).not.toContain(secret);
+
+    const data = await sdk.collect();
+    expect(sum(data, 'session.created')).toBe(1);
+    expect(sum(data, 'session.regenerated')).toBe(1);
+    expect(points(data, 'session.store.operation.duration')).toEqual([]);
   });
 });
