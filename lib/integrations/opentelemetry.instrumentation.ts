@@ -15,6 +15,8 @@ import { type StoreOperation, instrumentedStore } from './opentelemetry.store.js
 /** What a `session.load` or `session.commit` span learns from the store calls made inside it. */
 interface Scope {
   readonly kind: 'load' | 'commit';
+  /** The tracer the scope started with: the commit span may start later. */
+  readonly tracer: Tracer;
   /** The context the scope started in: its span's parent. */
   readonly parent: Context;
   /** `performance.now()` when the scope started: a commit span starts only at its first store call, dated back to here. */
@@ -152,7 +154,7 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
               throw error;
             });
       }
-      return this.commit(session, () => commit(session));
+      return this.commit(tracer, session, () => commit(session));
     };
     runtime.telemetry = this;
     if (this.metrics !== undefined) runtime.events.forward((event) => this.metrics!.count(event));
@@ -186,13 +188,13 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
     };
   }
 
-  private newScope(kind: Scope['kind']): Scope {
-    return { kind, parent: this.api.context.active(), start: performance.now(), span: undefined, inner: undefined, looked: false, found: false, bytesRead: 0, writes: [], bytesWritten: 0, error: undefined };
+  private newScope(kind: Scope['kind'], tracer: Tracer): Scope {
+    return { kind, tracer, parent: this.api.context.active(), start: performance.now(), span: undefined, inner: undefined, looked: false, found: false, bytesRead: 0, writes: [], bytesWritten: 0, error: undefined };
   }
 
   /** `session.load` around the runtime's read: the outcome comes from the session it resolves and the store calls inside. */
   private load(tracer: Tracer, read: () => Promise<SessionHandle>): Promise<SessionHandle> {
-    const scope = this.newScope('load');
+    const scope = this.newScope('load', tracer);
     const span = (scope.span = tracer.startSpan('session.load', { attributes: this.base }, scope.parent));
     scope.inner = this.api.trace.setSpan(scope.parent, span).setValue(this.scopeKey, scope);
     return this.api.context.with(scope.inner, read).then(
@@ -214,8 +216,8 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
   }
 
   /** `session.commit` around the runtime's commit, started only if the commit reaches the store (a read-only request makes none). */
-  private commit(session: SessionHandle, commit: () => Promise<void>): Promise<void> {
-    const scope = this.newScope('commit');
+  private commit(tracer: Tracer, session: SessionHandle, commit: () => Promise<void>): Promise<void> {
+    const scope = this.newScope('commit', tracer);
     return this.api.context.with(scope.parent.setValue(this.scopeKey, scope), commit).then(
       () => {
         if (scope.span !== undefined) {
@@ -236,9 +238,8 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
 
   private commitSpan(scope: Scope): Span {
     if (scope.span === undefined) {
-      const tracer = this.tracer()!;
       // Dated back to the start of the commit: the first store call may come after some work.
-      const span = (scope.span = tracer.startSpan('session.commit', { attributes: this.base, startTime: scope.start }, scope.parent));
+      const span = (scope.span = scope.tracer.startSpan('session.commit', { attributes: this.base, startTime: scope.start }, scope.parent));
       scope.inner = this.api.trace.setSpan(scope.parent, span).setValue(this.scopeKey, scope);
     }
     return scope.span;
@@ -267,12 +268,13 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
       const active = this.api.context.active();
       scope = active.getValue(this.scopeKey) as Scope | undefined;
       let parent = active;
+      const written = WRITES.has(operation) ? (bytes?.() ?? 0) : undefined;
       if (scope?.kind === 'commit') {
         this.commitSpan(scope);
         parent = scope.inner!;
-        if (WRITES.has(operation)) {
+        if (written !== undefined) {
           scope.writes.push(operation);
-          scope.bytesWritten += bytes?.() ?? 0;
+          scope.bytesWritten += written;
         }
       }
       const own = !((scope?.kind === 'load' && operation === 'get') || (scope?.kind === 'commit' && (operation === 'get' || operation === 'set' || operation === 'patch' || operation === 'touch')));
@@ -280,7 +282,7 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
         // The scope is not passed on: a store call inside this span is not the load's or commit's own.
         span = tracer.startSpan(OWN_SPAN[operation], { attributes: this.base }, parent);
         if (this.includeHandle && handle !== undefined) span.setAttribute('session.handle', handle);
-        if (WRITES.has(operation) && operation !== 'destroy') span.setAttribute('session.bytes_written', bytes?.() ?? 0);
+        if (written !== undefined && operation !== 'destroy') span.setAttribute('session.bytes_written', written);
         context = this.api.trace.setSpan(parent, span);
       } else context = scope?.inner;
     }
