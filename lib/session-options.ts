@@ -160,6 +160,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   }
   csrf.headerName = csrf.headerName.toLowerCase();
   const t = options.telemetry ?? {};
+  if (typeof t !== 'object' || t === null) fail(`telemetry must be an object, got ${String(t)}`, 'Use e.g. telemetry: { includeHandle: true }, or leave it out.');
   const telemetry = { enabled: t.enabled ?? true, includeHandle: flag('telemetry.includeHandle', t.includeHandle), countSessions: flag('telemetry.countSessions', t.countSessions) };
   if (typeof telemetry.enabled !== 'boolean') fail(`telemetry.enabled must be true or false, got ${String(t.enabled)}`, 'Set telemetry.enabled: false or leave it out.');
 

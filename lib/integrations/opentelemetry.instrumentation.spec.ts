@@ -102,6 +102,7 @@ describe('OpenTelemetry instrumentation', () => {
   it('refuses telemetry options that are not booleans', () => {
     expect(() => resolveSessionOptions({ secret: SECRET, telemetry: { includeHandle: 'yes' as unknown as boolean } })).toThrow(/telemetry\.includeHandle must be true or false/);
     expect(() => resolveSessionOptions({ secret: SECRET, telemetry: { enabled: 0 as unknown as boolean } })).toThrow(/telemetry\.enabled must be true or false/);
+    expect(() => resolveSessionOptions({ secret: SECRET, telemetry: true as never })).toThrow(/telemetry must be an object/);
     expect(resolveSessionOptions({ secret: SECRET }).telemetry).toEqual({ enabled: true, includeHandle: false, countSessions: false });
   });
 });
