@@ -5,12 +5,14 @@ import { type DataPoint, type Histogram, MeterProvider, MetricReader, type Metri
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { CookieStore, MemoryStore, RedisStore, type SessionStore, type SessionTelemetryOptions } from 'nestjs-sessionkit';
+import { CookieStore, MemoryStore, PostgresStore, RedisStore, type SessionStore, type SessionTelemetryOptions } from 'nestjs-sessionkit';
 import { REQUEST_HEADER, telemetryAppModule } from './fixtures/opentelemetry.fixture.js';
 import { adapters, baseUrl, startApp } from './support/app.js';
 import { Client, type Reply } from './support/client.js';
 import { closeClient, newRedis, testPrefix, waitUntil } from './support/redis.js';
 import { TestRedisServer } from './support/redis-server.js';
+import { dropSchema, newPool, testSchema } from './support/postgres.js';
+import type { Pool } from 'pg';
 import { readFileSync } from 'node:fs';
 
 /** A reader the test collects from when it wants (no timer). */
@@ -63,7 +65,7 @@ function sum(data: MetricData[], name: string, attributes: Attributes = {}): num
     .reduce((total, p) => total + (p.value as number), 0);
 }
 
-const storeKinds = ['memory', 'redis'] as const;
+const storeKinds = ['memory', 'redis', 'postgres'] as const;
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
@@ -72,6 +74,8 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
     let exporter: InMemorySpanExporter;
     let server: TestRedisServer | undefined;
     let redis: Redis | undefined;
+    let pool: Pool | undefined;
+    const schema = testSchema(`otel_${adapter}`);
     let store: SessionStore;
     let app: INestApplication | undefined;
     let base: string;
@@ -85,6 +89,9 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
         server = await TestRedisServer.create();
         redis = newRedis(server.url, { retryStrategy: () => 100 });
         store = new RedisStore({ client: redis, prefix: testPrefix(`otel-${adapter}`), commandTimeout: 500 });
+      } else if (kind === 'postgres') {
+        pool = newPool();
+        store = new PostgresStore({ pool, schema, createTable: true });
       } else {
         store = new MemoryStore();
       }
@@ -98,6 +105,10 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
         await app?.close();
         await closeClient(redis);
         await server?.dispose();
+        if (pool !== undefined) {
+          await dropSchema(pool, schema);
+          await pool.end();
+        }
       } finally {
         await sdk.stop();
       }
@@ -129,7 +140,11 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
       return found[0]!;
     }
 
-    const storeAttributes = kind === 'redis' ? { 'session.store': 'redis', 'db.system': 'redis' } : { 'session.store': 'memory' };
+    const storeAttributes = {
+      memory: { 'session.store': 'memory' },
+      redis: { 'session.store': 'redis', 'db.system': 'redis' },
+      postgres: { 'session.store': 'postgres', 'db.system': 'postgresql' },
+    }[kind];
 
     const collect = () => sdk.collect();
 
@@ -317,7 +332,7 @@ describe.each(adapters)('OpenTelemetry (%s)', (adapter) => {
       } finally {
         await second.close();
       }
-      if (kind === 'redis') {
+      if (kind !== 'memory') {
         // A closed app's gauge stops asking its store: a session stored now is not seen (the SDK
         // repeats the last value it had). The first app counts MemoryStore on its own.
         await store.set('a-handle-after-close', { data: {}, createdAt: Date.now(), touchedAt: Date.now() }, 60_000);
