@@ -43,7 +43,7 @@ export type { RequestSession, RequestSessionCookie } from './integrations/reques
 export { SessionGuard } from './session.guard.js';
 export type { SessionData, SessionHandleApi, SessionKey, SessionNumberKey, SessionValue } from './core/session.interface.js';
 export { SessionInterceptor } from './session.interceptor.js';
-export type { SessionCookieOptions, SessionCsrfOptions, SessionLegacyOptions, SessionModuleOptions } from './session-module-options.interface.js';
+export type { SessionCookieOptions, SessionCsrfOptions, SessionLegacyOptions, SessionModuleOptions, SessionTelemetryOptions } from './session-module-options.interface.js';
 export { SessionModule, type SessionModuleAsyncOptions, type SessionOptionsFactory } from './session.module.js';
 export { SessionService, type UserSession } from './session.service.js';
 export type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './stores/session-store.interface.js';

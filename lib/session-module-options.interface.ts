@@ -67,6 +67,31 @@ export interface SessionLegacyOptions {
   cookieDomain?: string;
 }
 
+/**
+ * OpenTelemetry spans and metrics of the session layer. They are made only when the app has
+ * `@opentelemetry/api` installed and has started an OpenTelemetry SDK before creating the Nest app;
+ * otherwise nothing is recorded and nothing is measurably slower. No attribute ever holds a
+ * session id or session data.
+ */
+export interface SessionTelemetryOptions {
+  /** Set to `false` to make no spans and no metrics even when an SDK is running. @defaultValue `true` */
+  enabled?: boolean;
+  /**
+   * Add the session's handle (the one-way hash of its id that stores key by, also shown by
+   * `SessionService.listByUser`) to spans as `session.handle`, to follow one session across
+   * traces. Never the id itself.
+   * @defaultValue `false`
+   */
+  includeHandle?: boolean;
+  /**
+   * Report the number of live sessions (the `session.live` gauge) with stores where counting costs
+   * a query: the store's `countSessions()` runs at every metric collection (`RedisStore`: a `SCAN` of its
+   * keys; `PostgresStore`: a `count(*)`). `MemoryStore` is always counted: it costs nothing.
+   * @defaultValue `false`
+   */
+  countSessions?: boolean;
+}
+
 /** Options of `SessionModule.forRoot()` and of the factory of `forRootAsync()`. */
 export interface SessionModuleOptions {
   /**
@@ -164,4 +189,10 @@ export interface SessionModuleOptions {
    * @defaultValue none: old cookies are ignored
    */
   legacy?: SessionLegacyOptions;
+  /**
+   * OpenTelemetry spans and metrics (with `@opentelemetry/api` installed and an SDK started): see
+   * {@link SessionTelemetryOptions}.
+   * @defaultValue `{ enabled: true, includeHandle: false, countSessions: false }`
+   */
+  telemetry?: SessionTelemetryOptions;
 }

@@ -30,6 +30,7 @@ export interface ResolvedSessionOptions {
   csrf: { headerName: string; fieldName: string };
   maxSessionsPerUser: number | undefined;
   legacy: ResolvedLegacyOptions | undefined;
+  telemetry: { enabled: boolean; includeHandle: boolean; countSessions: boolean };
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -168,8 +169,12 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     fail('csrf.headerName must be a valid header name and csrf.fieldName a non-empty string', "Use e.g. { headerName: 'x-csrf-token', fieldName: '_csrf' }.");
   }
   csrf.headerName = csrf.headerName.toLowerCase();
+  const t = options.telemetry ?? {};
+  if (typeof t !== 'object' || t === null) fail(`telemetry must be an object, got ${String(t)}`, 'Use e.g. telemetry: { includeHandle: true }, or leave it out.');
+  const telemetry = { enabled: t.enabled ?? true, includeHandle: flag('telemetry.includeHandle', t.includeHandle), countSessions: flag('telemetry.countSessions', t.countSessions) };
+  if (typeof telemetry.enabled !== 'boolean') fail(`telemetry.enabled must be true or false, got ${String(t.enabled)}`, 'Set telemetry.enabled: false or leave it out.');
 
   const legacy = resolveLegacyOptions(options.legacy, cookie.name);
 
-  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, authPath, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser, legacy };
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, authPath, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser, legacy, telemetry };
 }

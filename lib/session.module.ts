@@ -22,6 +22,7 @@ import { SessionService } from './session.service.js';
 import { SessionStoreLifecycle, assertNoForeignStoreProvider, storeClassError } from './session-store.lifecycle.js';
 import type { SessionStore } from './stores/session-store.interface.js';
 import { SessionEventEmitterBridge } from './integrations/event-emitter.bridge.js';
+import { SessionTelemetryShutdown, instrumentedRuntime } from './integrations/opentelemetry.instrumentation.js';
 
 const builder = new ConfigurableModuleBuilder<SessionModuleOptions>()
   .setClassMethodName('forRoot')
@@ -104,7 +105,7 @@ class SessionHttpWiring implements OnApplicationBootstrap {
     {
       provide: SessionRuntime,
       inject: [SESSION_RESOLVED_OPTIONS, SESSION_STORE],
-      useFactory: (options: ResolvedSessionOptions, store: SessionStore) => new SessionRuntime(options, store),
+      useFactory: (options: ResolvedSessionOptions, store: SessionStore) => instrumentedRuntime(options, store),
     },
     {
       provide: SessionHttpWiring,
@@ -114,6 +115,7 @@ class SessionHttpWiring implements OnApplicationBootstrap {
     SessionService,
     SessionEventEmitterBridge,
     SessionStoreLifecycle,
+    SessionTelemetryShutdown,
     // Kept for apps that bound it themselves; it does nothing.
     SessionInterceptor,
   ],

@@ -37,6 +37,7 @@ export class SessionService {
 
   constructor(@Inject(SessionRuntime) private readonly runtime: SessionRuntime) {
     this.events$ = runtime.events.events$;
+    runtime.telemetry?.instrumentService(this);
   }
 
   /** The session key, or dotted path of keys, that marks a session as logged in (the `authKey` option). */

@@ -19,6 +19,7 @@ import { CookieStore } from '../stores/cookie.store.js';
 import { ExpressSessionStore } from '../stores/express-session.store.js';
 import { LegacySessions } from './legacy-session.js';
 import { SessionSealer } from './session-seal.js';
+import type { SessionService } from '../session.service.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
 const kContext = Symbol('nestjs-sessionkit.context');
@@ -34,6 +35,17 @@ function isEmpty(data: Record<string, unknown>): boolean {
 export interface CurrentRequest {
   req: object;
   res: object;
+}
+
+/**
+ * What the OpenTelemetry instrumentation leaves on the runtime (internal; kept free of
+ * `@opentelemetry/api` types, so that the declarations need the optional package only where it is used).
+ */
+export interface SessionRuntimeTelemetry {
+  /** Wraps the service's calls that reach the store in spans. */
+  instrumentService(service: SessionService): void;
+  /** Stops what the instrumentation keeps running (the live-session gauge). */
+  shutdown(): void;
 }
 
 /**
@@ -54,6 +66,8 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   private readonly maxCookieBytes: number;
   /** With the `legacy` option: adopts express-session sessions (lib/core/legacy-session.ts). */
   private readonly legacy: LegacySessions | undefined;
+  /** Set by the OpenTelemetry instrumentation (see `instrumentedRuntime`). */
+  telemetry: SessionRuntimeTelemetry | undefined;
 
   constructor(
     readonly options: ResolvedSessionOptions,

@@ -58,6 +58,8 @@ export interface PostgresStatements {
   listByUser: string;
   /** $1 user_key, $2 handle to keep (or null) → the handles of the user's sessions deleted, and whether each was live. */
   destroyByUser: string;
+  /** → n, the number of live sessions. */
+  countSessions: string;
   /** $1 batch size: deletes up to that many expired rows, skipping rows other transactions hold. */
   cleanup: string;
 }
@@ -124,6 +126,7 @@ WHERE handle = $1 AND expires_at > now() AND ${isSession}`,
     // One statement: a move committed meanwhile is followed to the row's new handle (see move).
     destroyByUser: `DELETE FROM ${t} WHERE user_key = $1 AND handle IS DISTINCT FROM $2 AND ${isSession}
 RETURNING handle, expires_at > now() AS live`,
+    countSessions: `SELECT count(*) AS n FROM ${t} WHERE expires_at > now() AND ${isSession}`,
     cleanup: `DELETE FROM ${t} WHERE handle IN (
   SELECT handle FROM ${t} WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED
 )`,

@@ -102,6 +102,18 @@ describe('PostgresStore: statements and table', () => {
     expect(Number(row.left_ms)).toBeLessThanOrEqual(120_000);
   });
 
+  it('counts live sessions only (for the session.live gauge)', async () => {
+    const before = await store.countSessions();
+    const live = newHandle();
+    const stale = newHandle();
+    await store.set(live, recordOf({ a: 1 }), HOUR);
+    await store.set(stale, recordOf({ a: 1 }), HOUR);
+    await pool.query(`UPDATE "${schema}"."${table}" SET expires_at = now() - interval '1 second' WHERE handle = $1`, [stale]);
+    expect(await store.countSessions()).toBe(before + 1);
+    await store.destroy(live);
+    await store.destroy(stale);
+  });
+
   it('enforces expiry in SQL: an expired row still in the table is never read, changed or listed', async () => {
     const handle = newHandle();
     await store.set(handle, recordOf({ a: 1 }, 'stale'), HOUR);

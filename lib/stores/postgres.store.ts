@@ -251,6 +251,12 @@ export class PostgresStore implements SessionStore {
     return rows.map((row) => ({ handle: String(row.handle), createdAt: Number(row.created_at), touchedAt: Number(row.touched_at) }));
   }
 
+  /** How many unexpired sessions the table holds (a `count(*)` over the `expires_at` index), for the `session.live` gauge. */
+  async countSessions(): Promise<number> {
+    const { rows } = await this.query('countSessions', this.sql.countSessions, []);
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /**
    * Deletes expired rows in batches of `cleanupBatchSize` until none is left (or the store is
    * closed), and resolves how many it deleted. Each batch is one short statement that skips rows

@@ -162,6 +162,26 @@ describe('RedisStore value pieces', () => {
   });
 });
 
+describe('RedisStore.countSessions', () => {
+  it('counts the sessions under its own prefix only, user indexes not included, under an ioredis keyPrefix with glob characters', async () => {
+    const prefixed = newRedis(REDIS_URL, { keyPrefix: `${prefix}cnt[*]:` });
+    try {
+      // Small scan steps: the count must add up over several SCAN replies.
+      const store = new RedisStore({ client: prefixed, prefix: 'app:', scanCount: 2 });
+      const neighbour = new RedisStore({ client: prefixed, prefix: 'other:' });
+      expect(await store.countSessions()).toBe(0);
+      for (let i = 0; i < 5; i++) await store.set(newHandle(), recordOf({ i }, i % 2 === 0 ? `u${i}` : undefined), HOUR);
+      await neighbour.set(newHandle(), recordOf({}, 'n'), HOUR);
+      // A key that the prefix read as a glob pattern (`[*]` matching `*`) would count.
+      await client.set(`${prefix}cnt*:app:stray`, '1');
+      expect(await store.countSessions()).toBe(5);
+      expect(await neighbour.countSessions()).toBe(1);
+    } finally {
+      await closeClient(prefixed);
+    }
+  });
+});
+
 describe('RedisStore options and failures', () => {
   it('refuses bad options with a message saying what to pass', () => {
     expect(() => new RedisStore({} as never)).toThrow(/client.*ioredis/);

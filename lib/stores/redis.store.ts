@@ -53,6 +53,9 @@ interface CommandClient {
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   hdel(key: string, ...fields: string[]): Promise<number>;
   zscan(key: string, cursor: string, countToken: 'COUNT', count: number): Promise<[string, string[]]>;
+  scan(cursor: string, matchToken: 'MATCH', pattern: string, countToken: 'COUNT', count: number): Promise<[string, string[]]>;
+  /** A Cluster's nodes. */
+  nodes?(role: 'master'): CommandClient[];
   once(event: 'ready', listener: () => void): unknown;
   off(event: 'ready', listener: () => void): unknown;
 }
@@ -377,6 +380,26 @@ export class RedisStore implements SessionStore {
       if (dead.length > 0) await this.script(SCRIPTS.index, indexKey, ['drop', ...dead]);
       return entries;
     });
+  }
+
+  /**
+   * How many sessions Redis holds under the store's prefix: a `SCAN` of the keyspace (of every
+   * master, in a cluster), `scanCount` keys a step, each step within `commandTimeout`. Costs a
+   * walk over all keys, so the `session.live` gauge reads it only when `telemetry.countSessions` asks.
+   */
+  async countSessions(): Promise<number> {
+    // MATCH patterns are not given ioredis' keyPrefix, and keys come back with it.
+    const pattern = `${this.luaKeyPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    let count = 0;
+    for (const node of this.cluster ? (this.client.nodes?.('master') ?? []) : [this.client]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.run('countSessions', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount));
+        for (const key of keys) if (!key.startsWith(this.luaIndexPrefix)) count++;
+        cursor = String(next);
+      } while (cursor !== '0');
+    }
+    return count;
   }
 
   /** Sends `PING`; rejects if Redis does not answer within `commandTimeout` (for health checks). */

@@ -137,6 +137,12 @@ export interface SessionStore {
    */
   destroyByUser?(user: string, except?: string): Promise<string[]>;
   /**
+   * How many live sessions the store holds. Optional: read by the `session.live` OpenTelemetry
+   * gauge when the `telemetry.countSessions` option asks for it, at every metric collection, so it
+   * may cost a query but should not lock anything.
+   */
+  countSessions?(): Promise<number>;
+  /**
    * Resolves when the store can serve requests, rejects otherwise (a round trip to its server:
    * `PING`, `SELECT 1`). Optional: used by `SessionStoreHealthIndicator`, which reads a missing
    * session with `get` instead when it is absent.

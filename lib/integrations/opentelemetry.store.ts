@@ -1,0 +1,61 @@
+import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from '../stores/session-store.interface.js';
+
+/** The store calls that are traced and timed. */
+export type StoreOperation = 'get' | 'set' | 'patch' | 'touch' | 'move' | 'destroy' | 'listByUser';
+
+/** What the wrapper needs from `SessionTelemetry`. */
+export interface StoreCallObserver {
+  /** False while neither an SDK's tracer nor a meter is registered: calls then go straight through. */
+  readonly active: boolean;
+  call<T>(operation: StoreOperation, handle: string | undefined, bytes: (() => number) | undefined, work: () => Promise<T>): Promise<T>;
+}
+
+/** The JSON bytes of the values a patch sends: those it sets and the amounts it adds. */
+function patchBytes(patch: SessionPatch): number {
+  let bytes = 0;
+  for (const key in patch.set) bytes += Buffer.byteLength(JSON.stringify(patch.set[key]), 'utf8');
+  for (const key in patch.incr) bytes += String(patch.incr[key]).length;
+  return bytes;
+}
+
+function recordBytes(record: SessionRecord): number {
+  return Buffer.byteLength(JSON.stringify(record.data), 'utf8');
+}
+
+/**
+ * The store as the runtime sees it once OpenTelemetry is on (internal): the same store, every
+ * call reported to `observer`. Optional methods stay optional: the runtime picks its way of
+ * writing by which methods the store has. Only the runtime and `SessionService` call it; the
+ * `SESSION_STORE` token keeps the store itself.
+ */
+export function instrumentedStore(inner: SessionStore, observer: StoreCallObserver): SessionStore {
+  const store: SessionStore = {
+    get: (handle) => (observer.active ? observer.call('get', handle, undefined, () => inner.get(handle)) : inner.get(handle)),
+    set: (handle, record, ttl) => (observer.active ? observer.call('set', handle, () => recordBytes(record), () => inner.set(handle, record, ttl)) : inner.set(handle, record, ttl)),
+    destroy: (handle) => (observer.active ? observer.call('destroy', handle, undefined, () => inner.destroy(handle)) : inner.destroy(handle)),
+  };
+  if (inner.touch) {
+    const touch = inner.touch.bind(inner);
+    // A touch writes the expiry and touchedAt, no data.
+    store.touch = (handle, record, ttl) => (observer.active ? observer.call('touch', handle, () => 0, () => touch(handle, record, ttl)) : touch(handle, record, ttl));
+  }
+  if (inner.patch) {
+    const patch = inner.patch.bind(inner);
+    store.patch = (handle, change, ttl) => (observer.active ? observer.call('patch', handle, () => patchBytes(change), () => patch(handle, change, ttl)) : patch(handle, change, ttl));
+  }
+  if (inner.move) {
+    const move = inner.move.bind(inner);
+    store.move = (from, to, record, ttl) => (observer.active ? observer.call('move', to, () => recordBytes(record), () => move(from, to, record, ttl)) : move(from, to, record, ttl));
+  }
+  if (inner.listByUser) {
+    const listByUser = inner.listByUser.bind(inner);
+    store.listByUser = (user): Promise<SessionStoreUserEntry[]> => (observer.active ? observer.call('listByUser', undefined, undefined, () => listByUser(user)) : listByUser(user));
+  }
+  // Not traced: countSessions runs at metric collection, ping for health checks, the rest at startup and shutdown.
+  for (const name of ['countSessions', 'ping', 'init', 'cleanup', 'close'] as const) {
+    const method = inner[name];
+    if (typeof method === 'function') (store as Record<typeof name, unknown>)[name] = method.bind(inner);
+  }
+  if (inner.cleanupInterval !== undefined) (store as { cleanupInterval?: number }).cleanupInterval = inner.cleanupInterval;
+  return store;
+}
