@@ -20,6 +20,8 @@ export interface SessionHttpHost {
   failure(error: unknown): { status: number; body: object };
   /** Reports an error that can no longer reach the client. */
   logLate(error: unknown): void;
+  /** `req.sessionID`: the handle of the request's loaded session. */
+  sessionID(req: object): string;
 }
 
 /** The session context the adapter saves before the headers leave (internal). */
@@ -38,6 +40,8 @@ interface ExpressLikeResponse {
 
 interface FastifyLikeReply {
   raw: ServerResponse;
+  sent: boolean;
+  send(payload: unknown): unknown;
   getHeader(name: string): number | string | string[] | undefined;
   header(name: string, value: string): unknown;
   code(status: number): unknown;
@@ -202,6 +206,38 @@ export const sessionHttp = {
     else (res as ExpressLikeResponse).setHeader(name, value);
   },
 
+  /**
+   * Sets what `req.session` is for the rest of the request (on the Node request both frameworks
+   * share; Fastify's `request.session` reads it from there): a new object after
+   * `req.session.regenerate()`, `undefined` after `req.session.destroy()`.
+   */
+  setRequestSession(req: object, value: object | undefined): void {
+    (sessionHttp.nodeRequest(req) as { session?: object }).session = value;
+  },
+
+  /**
+   * Hands an error raised outside the route's own flow (a callback given to a `req.session`
+   * method) to the framework's error handling, where Nest's exception filters answer it: Express's
+   * `next(error)`, Fastify's `reply.send(error)`. False when the response was sent already.
+   */
+  failRequest(req: object, res: object, error: unknown): boolean {
+    if (isFastifyReply(res)) {
+      if (res.sent) return false;
+      res.send(error);
+      return true;
+    }
+    if ((res as ExpressLikeResponse).headersSent) return false;
+    const next = (req as { next?: (error: unknown) => void }).next;
+    if (typeof next === 'function') {
+      next(error);
+      return true;
+    }
+    const raw = res as ServerResponse;
+    raw.statusCode = 500;
+    raw.end();
+    return true;
+  },
+
   /** Adds a `Set-Cookie` header, keeping any the application set itself. */
   appendSetCookie(res: SessionHttpResponse, value: string): void {
     if (isFastifyReply(res)) {
@@ -241,6 +277,13 @@ export const sessionHttp = {
         });
       }
       instance.decorateRequest(kHost, { getter: () => host });
+      if (!instance.hasRequestDecorator('sessionID')) {
+        instance.decorateRequest('sessionID', {
+          getter(this: FastifyLikeRequest) {
+            return host.sessionID(this);
+          },
+        });
+      }
       instance.addHook('onSend', (request, reply, payload, done) => {
         const context = host.contextIf(request);
         if (context === undefined || !context.started) return done(null, payload);
@@ -279,6 +322,15 @@ export const sessionHttp = {
         // Another session middleware assigning req.session gets its own property, as before.
         set(this: object, value: unknown) {
           Object.defineProperty(this, 'session', { configurable: true, enumerable: true, writable: true, value });
+        },
+      });
+      Object.defineProperty(app.request, 'sessionID', {
+        configurable: true,
+        get(this: object) {
+          return host.sessionID(this);
+        },
+        set(this: object, value: unknown) {
+          Object.defineProperty(this, 'sessionID', { configurable: true, enumerable: true, writable: true, value });
         },
       });
     }
