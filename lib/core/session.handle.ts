@@ -275,6 +275,8 @@ export class SessionHandle {
     if (ms !== undefined && ms !== false && !(typeof ms === 'number' && Number.isFinite(ms) && ms > 0)) {
       throw new TypeError(`session.persist() takes a positive number of milliseconds or false, got ${String(ms)}.`);
     }
+    // The choice the session already has: nothing to write, no cookie to re-send.
+    if (this.data[PERSIST_KEY] === (ms ?? true)) return;
     this.setInternal(PERSIST_KEY, ms ?? true);
     // The cookie changes (Max-Age added or removed) even if nothing else does.
     this.cookieStale = true;
