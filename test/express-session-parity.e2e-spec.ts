@@ -177,11 +177,13 @@ describe.each(adapters)('express-session parity of req.session (%s)', (adapter) 
       it('reload(cb) gives an error when the session is gone from the store, and leaves the session as it was', async () => {
         const client = new Client(base);
         await client.get('/es/count');
+        const handle = handleIn(client);
         const res = await client.get('/es/reload-gone');
         expect(res.body).toMatchObject({ error: 'SessionGoneError', unsaved: 'x' });
         expect((res.body as { message: string }).message).toMatch(/^failed to load session/);
-        // Saving a session gone from the store does not bring it back.
-        expect(await stored(client)).toBeUndefined();
+        // Saving a session gone from the store does not bring it back: the cookie is cleared.
+        expect(client.jar.has('sid')).toBe(false);
+        expect(await store.get(handle)).toBeUndefined();
       });
 
       it('reload(cb) called again from its own failing callback does not overflow or throw', async () => {
@@ -272,7 +274,7 @@ describe.each(adapters)('express-session parity of req.session (%s)', (adapter) 
         expect(first.body).toMatchObject({ maxAge: 2000, originalMaxAge: 2000 });
         const changed = await client.get('/es/max-age?ms=5000');
         expect(attribute(sidCookie(changed), 'Max-Age')).toBe('5');
-        const expires = Date.parse(attribute(sidCookie(changed), 'Expires') as string);
+        const expires = Date.parse((changed.body as { expires: string }).expires);
         expect(Math.abs(expires - (Date.now() + 5000))).toBeLessThan(2000);
         expect((await stored(client))!.visits).toBe(2);
       });
@@ -281,7 +283,8 @@ describe.each(adapters)('express-session parity of req.session (%s)', (adapter) 
         const client = new Client(base);
         const res = await client.get('/es/max-age?ms=3000000000');
         expect(attribute(sidCookie(res), 'Max-Age')).toBe('86400');
-        expect(res.body).toMatchObject({ maxAge: 86_400_000, originalMaxAge: 3_000_000_000 });
+        expect(res.body).toMatchObject({ originalMaxAge: 3_000_000_000 });
+        expect((res.body as { maxAge: number }).maxAge).toBeGreaterThan(86_300_000);
       });
 
       it('cookie.originalMaxAge equals the maxAge given, on every later request', async () => {
@@ -302,11 +305,12 @@ describe.each(adapters)('express-session parity of req.session (%s)', (adapter) 
         expect(attribute(sidCookie(res), 'Expires')).toBeUndefined();
       });
 
-      it('cookie.expires = a Date sets when the cookie expires', async () => {
+      it('cookie.expires = a Date sets when the cookie expires (as Max-Age)', async () => {
         const at = Date.now() + 60_000;
         const res = await new Client(base).get(`/es/expires?at=${at}`);
-        const expires = Date.parse(attribute(sidCookie(res), 'Expires') as string);
-        expect(Math.abs(expires - at)).toBeLessThan(2000);
+        // Max-Age rather than Expires: the browser's clock may be off, Max-Age does not depend on it.
+        expect(Number(attribute(sidCookie(res), 'Max-Age'))).toBeGreaterThanOrEqual(58);
+        expect(Number(attribute(sidCookie(res), 'Max-Age'))).toBeLessThanOrEqual(60);
         expect(Math.abs(Date.parse((res.body as { expires: string }).expires) - at)).toBeLessThan(2000);
       });
 
@@ -360,11 +364,13 @@ describe.each(adapters)('express-session parity of req.session (%s)', (adapter) 
         const client = new Client(persistentBase);
         const first = await client.get('/es/slow');
         expect(first.text).toBe('hello, world!');
-        const expires = attribute(sidCookie(first), 'Expires');
-        // Expires has a resolution of one second.
+        expect(attribute(sidCookie(first), 'Max-Age')).toBe('3');
+        const before = (await store.get(handleIn(client)))!.touchedAt;
         await delay(1100);
+        // Nothing changes (the same user), but the touch is due: the expiry and the cookie move together.
         const second = await client.get('/es/slow?ms=0');
-        expect(attribute(sidCookie(second), 'Expires')).not.toBe(expires);
+        expect(attribute(sidCookie(second), 'Max-Age')).toBe('3');
+        expect((await store.get(handleIn(client)))!.touchedAt).toBeGreaterThanOrEqual(before + 1000);
         expect(await stored(client)).toEqual({ user: 'bob' });
       });
 

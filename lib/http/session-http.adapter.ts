@@ -109,6 +109,19 @@ function saveBeforeEnd(res: ServerResponse, end: ServerResponse['end'], context:
 }
 
 /**
+ * Headers given to `writeHead()` replace those set before, and so would drop the session's
+ * `Set-Cookie`: a `Set-Cookie` among them is added to the one already set instead.
+ */
+function keepSetCookie(res: ServerResponse, args: unknown[]): void {
+  const headers = args.find((arg, i) => i > 0 && arg !== null && typeof arg === 'object' && !Array.isArray(arg)) as Record<string, unknown> | undefined;
+  const before = res.getHeader('set-cookie');
+  if (headers === undefined || before === undefined) return;
+  const name = Object.keys(headers).find((key) => key.toLowerCase() === 'set-cookie');
+  if (name === undefined) return;
+  headers[name] = [...(Array.isArray(before) ? before : [String(before)]), ...(Array.isArray(headers[name]) ? (headers[name] as unknown[]) : [headers[name]])];
+}
+
+/**
  * Express: holds the first write, `writeHead` or `end` of the response until the session is
  * saved, so the cookie goes out with the headers and a store failure can still become a 503.
  * Only responses whose request used the session are wrapped.
@@ -156,8 +169,14 @@ function guardNodeResponse(res: ServerResponse, context: SessionFlushable, host:
     }
   };
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (state === 'saved') return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-    hold(() => (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args));
+    if (state === 'saved') {
+      keepSetCookie(res, args);
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    }
+    hold(() => {
+      keepSetCookie(res, args);
+      (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
+    });
     return res;
   } as ServerResponse['writeHead'];
   res.write = function (this: ServerResponse, ...args: unknown[]) {
