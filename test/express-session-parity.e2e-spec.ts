@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { CookieStore } from 'nestjs-sessionkit';
 import { WriteCountingStore, parityApp } from './fixtures/express-session-parity.fixture.js';
 import { adapters, baseUrl, delay, startApp } from './support/app.js';
 import { Client, type Reply } from './support/client.js';
@@ -399,5 +400,26 @@ describe.each(adapters)('express-session parity of req.session (%s)', (adapter) 
         expect(await stored(client)).toEqual({ count: 1 });
       });
     });
+  });
+});
+
+describe.each(adapters)('express-session parity with CookieStore (%s)', (adapter) => {
+  let app: INestApplication;
+  let base: string;
+
+  beforeAll(async () => {
+    app = await startApp(parityApp(new CookieStore(), { idleTimeout: 3000, touchInterval: 100, cookie: { persistent: true } }), adapter);
+    base = await baseUrl(app);
+  });
+  afterAll(() => app.close());
+
+  it('finishes a streamed response when a touch falls due before its end', async () => {
+    const client = new Client(base);
+    await client.get('/es/count');
+    const res = await client.get('/es/slow?ms=250');
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('hello, world!');
+    // The session in the cookie sent with the headers holds the change made before them.
+    expect((await client.get('/es/count')).body).toBe(2);
   });
 });

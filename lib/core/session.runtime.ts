@@ -326,12 +326,14 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     const now = Date.now();
     let setCookie: string | undefined;
     const empty = isEmpty(session.data);
-    const due =
+    const changed =
       session.cookieStale ||
       session.touchRequested ||
-      now - session.touchedAt >= this.options.touchInterval ||
       (!session.inStore && !empty) ||
       (session.inStore && this.buildPatch(session, now) !== undefined);
+    // A touch that falls due after the headers left (a long stream) waits for the next response:
+    // the cookie the browser holds is still valid.
+    const due = changed || (now - session.touchedAt >= this.options.touchInterval && !sessionHttp.headersSent(session.response));
     if (due && !(empty && !session.inStore)) {
       const record = this.fullRecord(session, now);
       const ttl = this.remainingTtl(record, now);
