@@ -131,6 +131,31 @@ describe.each(adapters)('express-session parity of req.session (%s)', (adapter) 
         expect(await stored(client)).toEqual({ hit: true });
       });
 
+      it('handles the response being ended twice: the first answer goes out, the session is saved', async () => {
+        const client = new Client(base);
+        const res = await client.get('/es/ended/twice');
+        expect(res.status).toBe(200);
+        expect(res.text).toBe('Hello, world!');
+        expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+        expect(await stored(client)).toEqual({ hit: true });
+      });
+
+      it('handles the response being ended with null', async () => {
+        const client = new Client(base);
+        const res = await client.get('/es/ended/null');
+        expect(res.status).toBe(200);
+        expect(res.text).toBe('');
+        expect(await stored(client)).toEqual({ hit: true });
+      });
+
+      it('saves the session when write() and end() were wrapped by another library after the session was used', async () => {
+        const client = new Client(base);
+        const res = await client.get('/es/ended/patched');
+        expect(res.status).toBe(200);
+        expect(res.text).toBe('hello, world');
+        expect(await stored(client)).toEqual({ hit: true });
+      });
+
       it.each(['set-header', 'write-head'])('keeps a cookie the app set itself beside the session cookie (%s)', async (how) => {
         const client = new Client(base);
         const res = await client.get(`/es/previous/${how}`);
