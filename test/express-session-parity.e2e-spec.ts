@@ -259,6 +259,15 @@ describe.each(adapters)('express-session parity of req.session (%s)', (adapter) 
       });
     });
 
+    describe('another session middleware', () => {
+      it('leaves a req.session that another middleware set alone', async () => {
+        const client = new Client(base);
+        const res = await client.get('/es/foreign');
+        expect(res.body).toEqual({ session: { owner: 'another middleware' } });
+        expect(sidCookie(res)).toBeUndefined();
+      });
+    });
+
     describe('id and display', () => {
       it('req.sessionID is the session handle (what the store keys by), never the secret id', async () => {
         const client = new Client(base);
