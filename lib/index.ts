@@ -17,8 +17,10 @@ export { SESSION_STORE } from './session.constants.js';
 export { Session, UseSession } from './session.decorator.js';
 export {
   SessionContextError,
+  SessionCookieOptionError,
   SessionCookieTooLargeError,
   SessionError,
+  SessionGoneError,
   SessionNotLoadedError,
   SessionResponseSentError,
   SessionStatelessError,

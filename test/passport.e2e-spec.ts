@@ -74,14 +74,41 @@ describe.each(adapters)('Passport with @nestjs/passport (%s)', (adapter) => {
       expect(logout.status).toBe(200);
       // Passport regenerates on logout: the old id is gone from the store.
       expect(await store.get(handleOf(idOf(loggedIn)))).toBeUndefined();
-      // As with express-session, Passport keeps an empty `passport` object after removing the user.
-      expect(await stored(client)).toEqual({ passport: {} });
+      // As with express-session, the logout leaves a new, empty session: nothing is stored and the cookie is cleared.
+      expect(client.jar.has('sid')).toBe(false);
       expect((await client.get('/me')).status).toBe(403);
 
       // The old cookie no longer logs anyone in.
       const replay = new Client(base);
       replay.jar.set('sid', loggedIn);
       expect((await replay.get('/me')).status).toBe(403);
+    });
+
+    it('carries nothing a logged-in user stored across logout (regenerate(cb) starts an empty session)', async () => {
+      const client = new Client(base);
+      await client.post('/login', { username: 'ada', password: 'lovelace' });
+      await client.post('/note', { note: 'private note of user 42' });
+      const loggedIn = client.jar.get('sid')!;
+      expect(await stored(client)).toEqual({ passport: { user: 42 }, note: 'private note of user 42' });
+
+      await client.post('/logout');
+      expect(await store.get(handleOf(idOf(loggedIn)))).toBeUndefined();
+      // The next anonymous session on this browser starts empty: the note stayed with the logged-in session.
+      expect((await client.post('/note', { note: 'anonymous' })).body).toEqual({ before: null });
+      expect(await stored(client)).toEqual({ note: 'anonymous' });
+    });
+
+    it("keeps the session's data across login and logout with Passport's keepSessionInfo", async () => {
+      const client = new Client(base);
+      await client.post('/note', { note: 'cart of an anonymous visitor' });
+      const anonymous = client.jar.get('sid')!;
+      await client.post('/login-keep', { username: 'ada', password: 'lovelace' });
+      expect(client.jar.get('sid')).not.toBe(anonymous);
+      expect(await stored(client)).toEqual({ note: 'cart of an anonymous visitor', passport: { user: 42 } });
+
+      await client.post('/logout-keep');
+      expect(await stored(client)).toEqual({ note: 'cart of an anonymous visitor', passport: {} });
+      expect((await client.get('/me')).status).toBe(403);
     });
   });
 });

@@ -40,7 +40,7 @@ export class SessionResponseSentError extends SessionError {
 export class SessionNotLoadedError extends SessionError {
   constructor(what: string) {
     super(
-      `req.session.${what} was read before the session was loaded. Set \`preload: true\` in SessionModule.forRoot() to load it before the app's middleware runs (needed for passport.session()), or read it through @Session() in a handler, \`await sessionService.load(context)\` in a guard, interceptor or filter, or \`await sessionService.current()\` from any provider (that one needs \`asyncContext: true\` in SessionModule.forRoot()).`,
+      `${what.startsWith('req.') ? what : `req.session.${what}`} was read before the session was loaded. Set \`preload: true\` in SessionModule.forRoot() to load it before the app's middleware runs (needed for passport.session()), or read it through @Session() in a handler, \`await sessionService.load(context)\` in a guard, interceptor or filter, or \`await sessionService.current()\` from any provider (that one needs \`asyncContext: true\` in SessionModule.forRoot()).`,
     );
   }
 }
@@ -110,3 +110,22 @@ export class SessionCookieTooLargeError extends SessionError {
  * `all()`. The message names the feature, the reason and the way out.
  */
 export class SessionStoreCapabilityError extends SessionError {}
+
+/**
+ * `req.session.reload()` found the session gone from the store: destroyed (a logout elsewhere,
+ * `destroyByUser`) or expired since the request began. The session was left as it was.
+ */
+export class SessionGoneError extends SessionError {
+  constructor() {
+    super(
+      'failed to load session: it is no longer in the store (destroyed or expired since this request began), so reload() had nothing to read. Treat the user as logged out; req.session.regenerate() starts a new session.',
+    );
+  }
+}
+
+/**
+ * A cookie attribute the module fixes for every session (`httpOnly`, `secure`, `sameSite`,
+ * `domain`, `path`, ...) was assigned through `req.session.cookie`, or a lifetime that cannot be
+ * applied (`maxAge` of zero or less, an `expires` in the past) was given.
+ */
+export class SessionCookieOptionError extends SessionError {}

@@ -4,6 +4,7 @@ import { assertSessionSize } from './session-size.js';
 import { newSessionId, sessionHandle } from '../http/session-cookie.js';
 import type { SessionRecord } from '../stores/session-store.interface.js';
 import type { SessionContext } from './session.context.js';
+import { SessionGoneError } from './session.errors.js';
 import { assertSessionKey, assertStorable, emptySessionData } from './session-value.js';
 
 /** What a handle needs from the runtime that created it (internal). */
@@ -109,11 +110,30 @@ export class SessionHandle {
   set(key: string, value: unknown): void {
     assertSessionKey(key);
     assertStorable(key, value);
+    // The value the session already holds (and this request did not change): nothing to write.
+    if (this.unchangedBy(key, value)) return;
     assertSessionSize(this.data, key, value, this.host.options.maxSessionBytes);
     this.data[key] = value;
     this.changed.add(key);
     this.increments.delete(key);
     this.watched.delete(key);
+  }
+
+  /**
+   * True when `key` already holds `value` as stored (equal JSON for objects) and this request did
+   * not change it: assigning it again writes nothing.
+   */
+  private unchangedBy(key: string, value: unknown): boolean {
+    if (this.cleared || this.changed.has(key) || this.increments.has(key) || !(key in this.data)) return false;
+    const current = this.data[key];
+    if (!isObject(value)) return current === value;
+    if (!isObject(current)) return false;
+    const stored = this.watched.get(key) ?? JSON.stringify(current);
+    if (JSON.stringify(value) !== stored) return false;
+    // The new object is kept, watched against the stored JSON, so a later change in place is still saved.
+    this.data[key] = value;
+    this.watched.set(key, stored);
+    return true;
   }
 
   has(key: string): boolean {
@@ -198,17 +218,20 @@ export class SessionHandle {
     this.touchedAt = this.createdAt;
   }
 
-  /** Drops unsaved changes and reads the session again from the store (gone: as after destroy). */
+  /**
+   * Drops unsaved changes and reads the session again from the store. A session that was stored
+   * and is gone now (destroyed or expired meanwhile) throws a {@link SessionGoneError} and is left
+   * as it was; one never stored goes back to empty.
+   */
   async reload(): Promise<void> {
     const record = this.inStore ? await this.host.reread(this) : undefined;
+    if (record === undefined && this.inStore) throw new SessionGoneError();
     this.changed.clear();
     this.increments.clear();
     this.watched.clear();
     this.cleared = false;
     this.touchRequested = false;
     if (record === undefined) {
-      this.cookieToClear ||= this.inStore;
-      this.inStore = false;
       this.data = emptySessionData();
       return;
     }
@@ -262,6 +285,8 @@ export class SessionHandle {
     if (ms !== undefined && ms !== false && !(typeof ms === 'number' && Number.isFinite(ms) && ms > 0)) {
       throw new TypeError(`session.persist() takes a positive number of milliseconds or false, got ${String(ms)}.`);
     }
+    // The choice the session already has: nothing to write, no cookie to re-send.
+    if (this.data[PERSIST_KEY] === (ms ?? true)) return;
     this.setInternal(PERSIST_KEY, ms ?? true);
     // The cookie changes (Max-Age added or removed) even if nothing else does.
     this.cookieStale = true;

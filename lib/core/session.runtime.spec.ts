@@ -171,6 +171,48 @@ describe('SessionRuntime', () => {
     await request((s) => expect(s.get('cart')).toEqual([{ sku: 'a', qty: 1 }]));
   });
 
+  it('writes nothing when a value equal to the stored one is set, an equal object included', async () => {
+    await request((s) => {
+      s.set('cart', [{ sku: 'a', qty: 1 }]);
+      s.set('n', 1);
+    });
+    expect(store.ops()).toEqual(['get', 'patch']);
+    await request((s) => {
+      s.set('n', 1);
+      s.set('cart', [{ sku: 'a', qty: 1 }]);
+    });
+    expect(store.ops()).toEqual(['get']);
+  });
+
+  it('still saves an equal object set in place of the stored one and changed in place afterwards', async () => {
+    await request((s) => {
+      const cart = [{ sku: 'a', qty: 1 }];
+      s.set('cart', cart);
+      cart[0]!.qty = 2;
+    });
+    expect(store.calls.splice(0)[1]!.patch).toMatchObject({ set: { cart: [{ sku: 'a', qty: 2 }] } });
+  });
+
+  it('saves a value set back after get() changed it in place to something else', async () => {
+    await request((s) => {
+      (s.get('cart') as { qty: number }[])[0]!.qty = 9;
+      s.set('cart', [{ sku: 'a', qty: 1 }]);
+    });
+    // Equal to the stored value: the in-place change is undone and nothing is written.
+    expect(store.ops()).toEqual(['get']);
+    await request((s) => expect(s.get('cart')).toEqual([{ sku: 'a', qty: 1 }]));
+  });
+
+  it('reload() of a session gone from the store throws SessionGoneError and leaves the session as it was', async () => {
+    await expect(
+      request(async (s) => {
+        await store.inner.destroy(s.handle);
+        s.set('unsaved', 1);
+        await s.reload();
+      }),
+    ).rejects.toThrow(/^failed to load session/);
+  });
+
   it('writes whole records with set() for a store without patch', async () => {
     const noPatch: SessionStore = { get: (h) => store.get(h), set: (h, r, t) => store.set(h, r, t), destroy: (h) => store.destroy(h) };
     runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET }), noPatch);

@@ -1,10 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { HttpException, Logger } from '@nestjs/common';
 import { SessionCookie, newSessionId, sessionHandle } from '../http/session-cookie.js';
-import { SessionCookieTooLargeError, SessionResponseSentError, SessionStatelessError, SessionStoreUnavailableException } from './session.errors.js';
+import { SessionCookieTooLargeError, SessionNotLoadedError, SessionResponseSentError, SessionStatelessError, SessionStoreUnavailableException } from './session.errors.js';
 import { SessionHandle, type SessionHandleHost } from './session.handle.js';
 import { type SessionHttpHost, type SessionHttpResponse, sessionHttp } from '../http/session-http.adapter.js';
-import { type RequestSessionCookie, type RequestSessionSource, createRequestSession } from '../integrations/request-session.facade.js';
+import { type RequestSessionCookieInfo, type RequestSessionSource, createRequestSession } from '../integrations/request-session.facade.js';
 import { SessionContext, type SessionContextHost } from './session.context.js';
 import type { ResolvedSessionOptions } from '../session-options.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
@@ -115,10 +115,25 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     this.logger.error(`The session could not be saved after the response headers were sent; the connection was closed: ${error instanceof Error ? error.message : String(error)}`);
   }
 
-  cookieInfo(session: SessionHandle | undefined): RequestSessionCookie {
-    const { path, domain, secure, httpOnly, sameSite } = this.options.cookie;
-    const maxAge = session !== undefined && this.persistent(session) ? Math.max(0, this.cookieMaxAge(session, this.remainingTtl(session, Date.now()))) : null;
-    return { path, domain, secure, httpOnly, sameSite, maxAge, expires: maxAge === null ? null : new Date(Date.now() + maxAge) };
+  cookieInfo(session: SessionHandle | undefined): RequestSessionCookieInfo {
+    const { path, domain, secure, httpOnly, sameSite, partitioned } = this.options.cookie;
+    const persistent = session !== undefined && this.persistent(session);
+    const maxAge = persistent ? Math.max(0, this.cookieMaxAge(session, this.remainingTtl(session, Date.now()))) : null;
+    const chosen = session?.data[PERSIST_KEY];
+    const originalMaxAge = persistent ? (typeof chosen === 'number' ? chosen : this.options.idleTimeout) : null;
+    return { path, domain, secure, httpOnly, sameSite, partitioned, maxAge, originalMaxAge };
+  }
+
+  callbackFailed(req: object, res: object, error: unknown): void {
+    if (!sessionHttp.failRequest(req, res, error)) {
+      this.logger.error(`A callback given to req.session threw after the response was sent: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  sessionID(req: object): string {
+    const session = this.contextIf(req)?.loaded;
+    if (session === undefined) throw new SessionNotLoadedError('req.sessionID');
+    return session.handle;
   }
 
   /** The record the store holds now under `handle`; a store failure becomes a 503. */
@@ -280,6 +295,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     if (this.sealer !== undefined) return this.commitSealed(session, this.sealer);
     const now = Date.now();
     let setCookie: string | undefined;
+    let refresh = false;
     try {
       if (!session.inStore) {
         setCookie = await this.writeNew(session, now);
@@ -303,6 +319,8 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
           }
           if (session.inStore && patch.user !== undefined) session.storedUser = patch.user ?? undefined;
           session.touchedAt = now;
+          // The expiry moved with the write: a persistent cookie must move with it.
+          if (session.inStore && this.persistent(session)) setCookie = this.issueCookie(session, ttl);
         } else if (session.touchRequested || now - session.touchedAt >= this.options.touchInterval) {
           const record = this.fullRecord(session, now);
           if (this.store.touch) await this.store.touch(session.handle, record, ttl);
@@ -310,13 +328,18 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
           session.touchedAt = now;
           if (this.persistent(session)) setCookie = this.issueCookie(session, ttl);
         }
-        if (session.cookieStale && session.inStore) setCookie = this.issueCookie(session, ttl);
-        else if (!session.inStore && session.cookieToClear) setCookie = this.cookie.clear();
+        // Up to here a cookie only refreshes the Max-Age of the cookie the browser holds.
+        refresh = setCookie !== undefined;
+        if (session.cookieStale && session.inStore) [setCookie, refresh] = [this.issueCookie(session, ttl), false];
+        else if (!session.inStore && session.cookieToClear) [setCookie, refresh] = [this.cookie.clear(), false];
       }
     } catch (error) {
       if (error instanceof SessionValueError || error instanceof SessionTooLargeError) throw error;
       throw this.storeFailure('write', error, session.handle);
     }
+    // After the headers left (a streamed body), a refresh is skipped: the browser's cookie still
+    // names the session, and the store has the new expiry; the next response carries the cookie.
+    if (refresh && sessionHttp.headersSent(session.response)) setCookie = undefined;
     this.committed(session, setCookie);
   }
 
@@ -348,12 +371,14 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     const now = Date.now();
     let setCookie: string | undefined;
     const empty = isEmpty(session.data);
-    const due =
+    const changed =
       session.cookieStale ||
       session.touchRequested ||
-      now - session.touchedAt >= this.options.touchInterval ||
       (!session.inStore && !empty) ||
       (session.inStore && this.buildPatch(session, now) !== undefined);
+    // A touch that falls due after the headers left (a long stream) waits for the next response:
+    // the cookie the browser holds is still valid.
+    const due = changed || (now - session.touchedAt >= this.options.touchInterval && !sessionHttp.headersSent(session.response));
     if (due && !(empty && !session.inStore)) {
       const record = this.fullRecord(session, now);
       const ttl = this.remainingTtl(record, now);

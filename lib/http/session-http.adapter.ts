@@ -20,6 +20,8 @@ export interface SessionHttpHost {
   failure(error: unknown): { status: number; body: object };
   /** Reports an error that can no longer reach the client. */
   logLate(error: unknown): void;
+  /** `req.sessionID`: the handle of the request's loaded session. */
+  sessionID(req: object): string;
 }
 
 /** The session context the adapter saves before the headers leave (internal). */
@@ -38,6 +40,8 @@ interface ExpressLikeResponse {
 
 interface FastifyLikeReply {
   raw: ServerResponse;
+  sent: boolean;
+  send(payload: unknown): unknown;
   getHeader(name: string): number | string | string[] | undefined;
   header(name: string, value: string): unknown;
   code(status: number): unknown;
@@ -105,6 +109,19 @@ function saveBeforeEnd(res: ServerResponse, end: ServerResponse['end'], context:
 }
 
 /**
+ * Headers given to `writeHead()` replace those set before, and so would drop the session's
+ * `Set-Cookie`: a `Set-Cookie` among them is added to the one already set instead.
+ */
+function keepSetCookie(res: ServerResponse, args: unknown[]): void {
+  const headers = args.find((arg, i) => i > 0 && arg !== null && typeof arg === 'object' && !Array.isArray(arg)) as Record<string, unknown> | undefined;
+  const before = res.getHeader('set-cookie');
+  if (headers === undefined || before === undefined) return;
+  const name = Object.keys(headers).find((key) => key.toLowerCase() === 'set-cookie');
+  if (name === undefined) return;
+  headers[name] = [...(Array.isArray(before) ? before : [String(before)]), ...(Array.isArray(headers[name]) ? (headers[name] as unknown[]) : [headers[name]])];
+}
+
+/**
  * Express: holds the first write, `writeHead` or `end` of the response until the session is
  * saved, so the cookie goes out with the headers and a store failure can still become a 503.
  * Only responses whose request used the session are wrapped.
@@ -152,8 +169,14 @@ function guardNodeResponse(res: ServerResponse, context: SessionFlushable, host:
     }
   };
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (state === 'saved') return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-    hold(() => (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args));
+    if (state === 'saved') {
+      keepSetCookie(res, args);
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    }
+    hold(() => {
+      keepSetCookie(res, args);
+      (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
+    });
     return res;
   } as ServerResponse['writeHead'];
   res.write = function (this: ServerResponse, ...args: unknown[]) {
@@ -202,6 +225,38 @@ export const sessionHttp = {
     else (res as ExpressLikeResponse).setHeader(name, value);
   },
 
+  /**
+   * Sets what `req.session` is for the rest of the request (on the Node request both frameworks
+   * share; Fastify's `request.session` reads it from there): a new object after
+   * `req.session.regenerate()`, `undefined` after `req.session.destroy()`.
+   */
+  setRequestSession(req: object, value: object | undefined): void {
+    (sessionHttp.nodeRequest(req) as { session?: object }).session = value;
+  },
+
+  /**
+   * Hands an error raised outside the route's own flow (a callback given to a `req.session`
+   * method) to the framework's error handling, where Nest's exception filters answer it: Express's
+   * `next(error)`, Fastify's `reply.send(error)`. False when the response was sent already.
+   */
+  failRequest(req: object, res: object, error: unknown): boolean {
+    if (isFastifyReply(res)) {
+      if (res.sent) return false;
+      res.send(error);
+      return true;
+    }
+    if ((res as ExpressLikeResponse).headersSent) return false;
+    const next = (req as { next?: (error: unknown) => void }).next;
+    if (typeof next === 'function') {
+      next(error);
+      return true;
+    }
+    const raw = res as ServerResponse;
+    raw.statusCode = 500;
+    raw.end();
+    return true;
+  },
+
   /** Adds a `Set-Cookie` header, keeping any the application set itself. */
   appendSetCookie(res: SessionHttpResponse, value: string): void {
     if (isFastifyReply(res)) {
@@ -241,6 +296,13 @@ export const sessionHttp = {
         });
       }
       instance.decorateRequest(kHost, { getter: () => host });
+      if (!instance.hasRequestDecorator('sessionID')) {
+        instance.decorateRequest('sessionID', {
+          getter(this: FastifyLikeRequest) {
+            return host.sessionID(this);
+          },
+        });
+      }
       instance.addHook('onSend', (request, reply, payload, done) => {
         const context = host.contextIf(request);
         if (context === undefined || !context.started) return done(null, payload);
@@ -279,6 +341,15 @@ export const sessionHttp = {
         // Another session middleware assigning req.session gets its own property, as before.
         set(this: object, value: unknown) {
           Object.defineProperty(this, 'session', { configurable: true, enumerable: true, writable: true, value });
+        },
+      });
+      Object.defineProperty(app.request, 'sessionID', {
+        configurable: true,
+        get(this: object) {
+          return host.sessionID(this);
+        },
+        set(this: object, value: unknown) {
+          Object.defineProperty(this, 'sessionID', { configurable: true, enumerable: true, writable: true, value });
         },
       });
     }
