@@ -26,6 +26,7 @@ export interface ResolvedSessionOptions {
   maxSessionBytes: number;
   csrf: { headerName: string; fieldName: string };
   maxSessionsPerUser: number | undefined;
+  globalInterceptor: boolean;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -73,9 +74,9 @@ function positive(name: string, value: unknown, fallback: number, allowZero = fa
   return Math.floor(value);
 }
 
-function flag(name: string, value: unknown): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') fail(`${name} must be true or false, got ${String(value)}`, `Set ${name}: true or leave it out.`);
+function flag(name: string, value: unknown, fallback = false): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(`${name} must be true or false, got ${String(value)}`, `Set ${name}: ${String(!fallback)} or leave it out.`);
   return value;
 }
 
@@ -148,6 +149,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
 
   const preload = flag('preload', options.preload);
   const asyncContext = flag('asyncContext', options.asyncContext);
+  const globalInterceptor = flag('globalInterceptor', options.globalInterceptor, true);
 
   const maxSessionBytes = options.maxSessionBytes ?? 65_536;
   if (typeof maxSessionBytes !== 'number' || !Number.isInteger(maxSessionBytes) || maxSessionBytes < 0) {
@@ -159,5 +161,5 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   }
   csrf.headerName = csrf.headerName.toLowerCase();
 
-  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser };
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser, globalInterceptor };
 }
