@@ -20,8 +20,11 @@ export interface AppSpec {
    * entry, signs a new id on a first visit). What any session library in a Nest app costs at least.
    */
   floor?: boolean;
-  /** A nestjs-sessionkit option turned on, to measure what it costs every request. */
-  option?: 'asyncContext' | 'preload';
+  /**
+   * A nestjs-sessionkit option turned on (`globalInterceptor`: turned off), to measure what it
+   * costs every request; for the bare app, `noopInterceptor` adds a global interceptor that does nothing.
+   */
+  option?: 'asyncContext' | 'preload' | 'globalInterceptor' | 'noopInterceptor';
   /** Measured only when named in `--apps` (keeps the default run short; `npm run bench:overhead` measures the options in-process). */
   optional?: boolean;
   /** How the app is shown in tables. */
@@ -34,9 +37,11 @@ export interface AppSpec {
  */
 export const APPS: readonly AppSpec[] = [
   { name: 'express-bare', adapter: 'express', library: 'bare', store: 'none', label: 'bare (no sessions)' },
+  { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', option: 'noopInterceptor', optional: true, label: 'bare + a no-op global interceptor' },
   { name: 'express-minimal', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
   { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'express-sessionkit-memory-async', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
+  { name: 'express-sessionkit-memory-nointerceptor', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'globalInterceptor', optional: true, label: 'nestjs-sessionkit MemoryStore, globalInterceptor: false' },
   { name: 'express-sessionkit-memory-preload', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'express-sessionkit-redis', adapter: 'express', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'express-session-memory', adapter: 'express', library: 'express-session', store: 'memory', label: 'express-session MemoryStore' },
@@ -45,15 +50,22 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-sessionkit-cookie', adapter: 'express', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
   { name: 'express-session-postgres', adapter: 'express', library: 'express-session', store: 'postgres', label: 'express-session + connect-pg-simple' },
   { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
+  { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', option: 'noopInterceptor', optional: true, label: 'bare + a no-op global interceptor' },
   { name: 'fastify-minimal', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'fastify-sessionkit-memory-async', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
+  { name: 'fastify-sessionkit-memory-nointerceptor', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'globalInterceptor', optional: true, label: 'nestjs-sessionkit MemoryStore, globalInterceptor: false' },
   { name: 'fastify-sessionkit-memory-preload', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'fastify-sessionkit-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'fastify-sessionkit-postgres', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'postgres', label: 'nestjs-sessionkit PostgresStore' },
   { name: 'fastify-sessionkit-cookie', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
   { name: 'fastify-session-memory', adapter: 'fastify', library: '@fastify/session', store: 'memory', label: '@fastify/session memory store' },
 ];
+
+/** The bare app of an adapter (the ceiling ratios are relative to): no sessions, no floor, no option. */
+export function isBare(app: AppSpec): boolean {
+  return app.library === 'bare' && !app.floor && app.option === undefined;
+}
 
 export function appSpec(name: string): AppSpec {
   const spec = APPS.find((a) => a.name === name);
@@ -90,7 +102,7 @@ export const BENCH_MAX_SESSIONS = 2 * MANY_SESSIONS;
 
 /** The many-sessions scenarios run on the bare apps (ratio base) and the nestjs-sessionkit memory and Redis apps with defaults. */
 const manySessionApps = (app: AppSpec): boolean =>
-  (app.library === 'bare' && !app.floor) || (app.library === 'nestjs-sessionkit' && app.option === undefined && (app.store === 'memory' || app.store === 'redis'));
+  isBare(app) || (app.library === 'nestjs-sessionkit' && app.option === undefined && (app.store === 'memory' || app.store === 'redis'));
 
 /**
  * In the order they run against each app: first visit after the one-session cases (it fills the

@@ -14,7 +14,7 @@ import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { inject } from 'light-my-request';
 import { MemoryStore, type SessionModuleOptions } from 'nestjs-sessionkit';
-import { BareAppModule } from './apps/bare.js';
+import { BareAppModule, BareInterceptedAppModule } from './apps/bare.js';
 import { sessionKitModule } from './apps/sessionkit.js';
 
 type Adapter = 'express' | 'fastify';
@@ -23,21 +23,26 @@ type Dispatch = (path: string, method: 'GET' | 'POST', cookie: string) => Promis
 interface Variant {
   label: string;
   options?: Partial<SessionModuleOptions>;
-  bare?: boolean;
+  /** A bare app (no sessions): the plain one, or with a no-op global interceptor. */
+  bare?: typeof BareAppModule;
 }
 
 const VARIANTS: Variant[] = [
-  { label: 'bare', bare: true },
+  { label: 'bare', bare: BareAppModule },
+  { label: 'bare + no-op global interceptor', bare: BareInterceptedAppModule },
   { label: 'sessionkit' },
+  { label: 'sessionkit, globalInterceptor: false', options: { globalInterceptor: false } },
   { label: 'sessionkit, asyncContext: true', options: { asyncContext: true } },
   { label: 'sessionkit, preload: true', options: { preload: true } },
 ];
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const PER_ROUND = Number(process.env.PER_ROUND ?? 4000);
+/** Adapters to measure (`ADAPTERS=fastify`); both by default. */
+const ADAPTERS = (process.env.ADAPTERS ?? 'fastify,express').split(',') as Adapter[];
 
 async function start(adapter: Adapter, variant: Variant): Promise<{ app: INestApplication; dispatch: Dispatch }> {
-  const module = variant.bare ? BareAppModule : sessionKitModule(new MemoryStore(), variant.options ?? {});
+  const module = variant.bare ?? sessionKitModule(new MemoryStore(), variant.options ?? {});
   const app = await NestFactory.create(module, adapter === 'express' ? new ExpressAdapter() : new FastifyAdapter(), { logger: false });
   await app.init();
   const instance = app.getHttpAdapter().getInstance() as { ready?: () => Promise<void> };
@@ -59,7 +64,7 @@ function quantile(sorted: number[], q: number): number {
 
 async function main(): Promise<void> {
   const rows: string[] = [];
-  for (const adapter of ['fastify', 'express'] as const) {
+  for (const adapter of ADAPTERS) {
     const apps = await Promise.all(VARIANTS.map((v) => start(adapter, v)));
     // A session made by the app, so "read" and "change" find one; the bare app gets a cookie of the same size.
     const cookies = await Promise.all(
@@ -69,7 +74,8 @@ async function main(): Promise<void> {
         return `sid=${res.cookies.find((c) => c.name === 'sid')!.value}`;
       }),
     );
-    for (const [scenario, method] of [['none', 'GET'], ['read', 'GET'], ['change', 'POST']] as const) {
+    // `first`: no cookie, so every request starts a session.
+    for (const [scenario, method] of [['none', 'GET'], ['read', 'GET'], ['change', 'POST'], ['first', 'GET']] as const) {
       const samples: number[][] = VARIANTS.map(() => []);
       for (let round = 0; round <= ROUNDS; round++) {
         // Alternate the order, so drift spreads over all variants; round 0 warms up.
@@ -78,7 +84,7 @@ async function main(): Promise<void> {
           const { dispatch } = apps[i]!;
           const started = process.hrtime.bigint();
           for (let n = 0; n < PER_ROUND; n++) {
-            const res = await dispatch(`/${scenario}`, method, cookies[i]!);
+            const res = await dispatch(`/${scenario}`, method, scenario === 'first' ? '' : cookies[i]!);
             if (res.statusCode !== 200) throw new Error(`${adapter} ${VARIANTS[i]!.label} /${scenario}: ${res.statusCode}`);
           }
           if (round > 0) samples[i]!.push(Number(process.hrtime.bigint() - started) / 1000 / PER_ROUND);

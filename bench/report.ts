@@ -1,7 +1,7 @@
 /**
  * Turns the measurements into the console table, docs/benchmarks.md and docs/benchmarks.svg.
  */
-import { type AdapterName, type AppSpec, type LoadResult, SCENARIOS, type Scenario, type ScenarioName, type StoreKind } from './common.js';
+import { type AdapterName, type AppSpec, type LoadResult, SCENARIOS, type Scenario, type ScenarioName, type StoreKind, isBare } from './common.js';
 import type { BytesResult, MillionResult } from './memory.js';
 import type { ProfileResult } from './profile.js';
 import { type RedisRunStats, clientCommands } from './redis-stats.js';
@@ -190,7 +190,7 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
         }
         return ratios.length > 0 ? stat(ratios) : null;
       };
-      const ratio = ratioTo(apps.find((a) => a.adapter === app.adapter && a.library === 'bare' && !a.floor));
+      const ratio = ratioTo(apps.find((a) => a.adapter === app.adapter && isBare(a)));
       const floorRatio = ratioTo(apps.find((a) => a.adapter === app.adapter && a.library === 'bare' && a.floor));
       const target = targetFor(app, scenario.name);
       summaries.push({
@@ -230,7 +230,7 @@ function statRatioText(s: CaseSummary, r: Stat): string {
 }
 
 function ratioText(s: CaseSummary): string {
-  if (s.ratio === null) return s.app.library === 'bare' && !s.app.floor ? '1.00 (ceiling)' : 'n/a';
+  if (s.ratio === null) return isBare(s.app) ? '1.00 (ceiling)' : 'n/a';
   const text = statRatioText(s, s.ratio);
   return s.target === undefined ? text : text.replace(s.ratio.median.toFixed(2), nearTarget(s.ratio.median, s.target));
 }
@@ -272,7 +272,7 @@ function rowsOf(report: BenchReport): string[][] {
 function loaderWarnings(report: BenchReport): string[] {
   return report.summaries.filter(loaderBound).map(
     (s) =>
-      `${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}: the load generator used ${Math.round(s.loaderCpu.median * 100)}% of its CPU (≥ ${Math.round(LOADER_BOUND_SHARE * 100)}%), so this case's req/s is capped by the load generator rather than the app, and ${s.app.library === 'bare' && !s.app.floor ? 'as this is the bare app, the ratios to bare of the other apps of this adapter and scenario are relative to a capped ceiling (they read too high)' : 'so is its ratio (it reads too low)'}.`,
+      `${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}: the load generator used ${Math.round(s.loaderCpu.median * 100)}% of its CPU (≥ ${Math.round(LOADER_BOUND_SHARE * 100)}%), so this case's req/s is capped by the load generator rather than the app, and ${isBare(s.app) ? 'as this is the bare app, the ratios to bare of the other apps of this adapter and scenario are relative to a capped ceiling (they read too high)' : 'so is its ratio (it reads too low)'}.`,
   );
 }
 
@@ -412,7 +412,7 @@ interface FloorRow {
 function floorRows(report: BenchReport): FloorRow[] {
   const rows: FloorRow[] = [];
   for (const floor of report.summaries.filter((s) => s.app.floor)) {
-    const bare = report.summaries.find((s) => s.scenario.name === floor.scenario.name && s.app.adapter === floor.app.adapter && s.app.library === 'bare' && !s.app.floor);
+    const bare = report.summaries.find((s) => s.scenario.name === floor.scenario.name && s.app.adapter === floor.app.adapter && isBare(s.app));
     if (bare !== undefined) rows.push({ adapter: floor.app.adapter, scenario: floor.scenario, bare, floor });
   }
   return rows;
@@ -604,7 +604,7 @@ function formatElapsed(msTotal: number): string {
 function expressFastifyLines(report: BenchReport): string[] {
   // The one-session cases only: autocannon drives them (a minimal client drives the many-sessions cases).
   const bare = (adapter: AdapterName): CaseSummary[] =>
-    report.summaries.filter((s) => s.app.adapter === adapter && s.app.library === 'bare' && !s.app.floor && s.scenario.sessions === undefined);
+    report.summaries.filter((s) => s.app.adapter === adapter && isBare(s.app) && s.scenario.sessions === undefined);
   const express = bare('express');
   const fastify = bare('fastify');
   const pairs = express.map((e) => [e, fastify.find((f) => f.scenario.name === e.scenario.name)] as const).filter((p): p is readonly [CaseSummary, CaseSummary] => p[1] !== undefined);
@@ -756,7 +756,7 @@ function missLines(report: BenchReport): string[] {
   out.push('Each note uses this run\'s figures (medians over rounds); the profile figures come from the short profiled runs above and include the profiler\'s own cost.');
   out.push('');
   for (const s of misses) {
-    const bare = report.summaries.find((x) => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter && x.app.library === 'bare' && !x.app.floor);
+    const bare = report.summaries.find((x) => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter && isBare(x.app));
     let line = `- **${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}:** ${ratioText(s)} of bare against a goal of ${s.target!.toFixed(2)}.`;
     if (bare !== undefined) {
       line += ` The app used ${int(s.cpu.median)} µs of CPU per request against bare's ${int(bare.cpu.median)} (${s.cpu.median >= bare.cpu.median ? '+' : ''}${int(s.cpu.median - bare.cpu.median)} µs); p50 latency ${ms(s.p50.median)} ms against ${ms(bare.p50.median)} ms.`;
