@@ -1,42 +1,95 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
-import { Observable } from 'rxjs';
+import { Observable, type Observer, type Subscriber } from 'rxjs';
 import { SessionRuntime } from './core/session.runtime.js';
 import { sessionHttp } from './http/session-http.adapter.js';
 import { sessionSourceIf } from './integrations/session-transport.js';
 import { socketSessions } from './integrations/socket-session.js';
 
-/** A commit to wait for before passing an event on, or `undefined` when there is nothing to commit. */
-type Commit = () => Promise<void> | undefined;
-
 /**
- * Passes on the events of `source`, each `next` (and with `always`, the end too) only after
- * `commit` has saved what the handler changed so far. Where `commit` has nothing to do, events
- * pass synchronously, as they came.
+ * Passes on a handler's events, each `next` (and for sockets, the end too) only after `commit()`
+ * has saved what the handler changed so far; where there is nothing to commit, events pass at
+ * once, as they came. One object per handler call: the no-session path allocates nothing more.
  */
-function committed(source: Observable<unknown>, commit: Commit, always: boolean): Observable<unknown> {
-  return new Observable<unknown>((subscriber) => {
-    // The commit or delivery in progress: later events wait for it, so their order is kept.
-    let queue: Promise<void> | undefined;
-    const step = (deliver: () => void, commitFirst: boolean, failed: (error: unknown) => void): void => {
-      if (queue === undefined) {
-        const saving = commitFirst ? commit() : undefined;
-        if (saving === undefined) return deliver();
-        queue = saving.then(deliver, failed);
-        return;
-      }
-      queue = queue.then(() => {
-        const saving = commitFirst ? commit() : undefined;
-        return saving === undefined ? deliver() : saving.then(deliver, failed);
-      });
+abstract class CommitBeforeReply implements Observer<unknown> {
+  /** The commit or delivery in progress: later events wait for it, so their order is kept. */
+  private queue: Promise<void> | undefined;
+
+  constructor(
+    private readonly subscriber: Subscriber<unknown>,
+    /** Whether the end of the handler (complete or error) commits too. */
+    private readonly atEnd: boolean,
+  ) {}
+
+  /** Saves what the handler changed, or `undefined` when it used no session. */
+  protected abstract commit(): Promise<void> | undefined;
+
+  next(value: unknown): void {
+    if (this.queue !== undefined) return this.after(true, () => this.subscriber.next(value));
+    const saving = this.commit();
+    if (saving === undefined) return this.subscriber.next(value);
+    this.queue = saving.then(
+      () => this.subscriber.next(value),
+      (error: unknown) => this.subscriber.error(error),
+    );
+  }
+
+  complete(): void {
+    if (this.queue === undefined && !this.atEnd) return this.subscriber.complete();
+    this.after(this.atEnd, () => this.subscriber.complete());
+  }
+
+  error(error: unknown): void {
+    if (this.queue === undefined && !this.atEnd) return this.subscriber.error(error);
+    // The handler's own error wins over a failed commit's (which the runtime has logged).
+    this.after(this.atEnd, () => this.subscriber.error(error), () => this.subscriber.error(error));
+  }
+
+  /** Delivers after what is queued, and after a commit first if `commitFirst`. */
+  private after(commitFirst: boolean, deliver: () => void, failed = (error: unknown): void => this.subscriber.error(error)): void {
+    const step = (): Promise<void> | void => {
+      const saving = commitFirst ? this.commit() : undefined;
+      return saving === undefined ? deliver() : saving.then(deliver, failed);
     };
-    const fail = (error: unknown): void => subscriber.error(error);
-    return source.subscribe({
-      next: (value) => step(() => subscriber.next(value), true, fail),
-      complete: () => step(() => subscriber.complete(), always, fail),
-      // The handler's own error wins over a failed commit's (which the runtime has logged).
-      error: (error: unknown) => step(() => subscriber.error(error), always, () => subscriber.error(error)),
-    });
-  });
+    if (this.queue !== undefined) {
+      this.queue = this.queue.then(step);
+      return;
+    }
+    const result = step();
+    if (result !== undefined) this.queue = result;
+  }
+}
+
+/** An HTTP handler: the request's session, if the handler (or anything before it) used it. */
+class RequestCommit extends CommitBeforeReply {
+  constructor(
+    subscriber: Subscriber<unknown>,
+    private readonly runtime: SessionRuntime,
+    private readonly req: object,
+    private readonly res: object,
+  ) {
+    super(subscriber, false);
+  }
+
+  protected commit(): Promise<void> | undefined {
+    // Looked up after the handler: the handler may be the first to use the session.
+    const session = this.runtime.contextIf(this.req);
+    // Headers already sent (`@Res()`, a stream): the hooks hold or follow the response.
+    return session === undefined || !session.started || sessionHttp.headersSent(this.res) ? undefined : session.commitResult();
+  }
+}
+
+/** A gateway handler: the message's session, if anything asked for it. */
+class MessageCommit extends CommitBeforeReply {
+  constructor(
+    subscriber: Subscriber<unknown>,
+    private readonly args: unknown[],
+  ) {
+    super(subscriber, true);
+  }
+
+  protected commit(): Promise<void> | undefined {
+    return socketSessions.commit(this.args);
+  }
 }
 
 /**
@@ -76,13 +129,7 @@ export class SessionInterceptor implements NestInterceptor {
   /** An HTTP handler: its result waits for the commit only if the request used the session. */
   private request(req: object, res: object, next: CallHandler): Observable<unknown> {
     const runtime = this.runtime;
-    // Looked up after the handler: the handler may be the first to use the session.
-    const commit: Commit = () => {
-      const session = runtime.contextIf(req);
-      // Headers already sent (`@Res()`, a stream): the hooks hold or follow the response.
-      return session === undefined || !session.started || sessionHttp.headersSent(res) ? undefined : session.commitResult();
-    };
-    return committed(next.handle(), commit, false);
+    return new Observable<unknown>((subscriber) => next.handle().subscribe(new RequestCommit(subscriber, runtime, req, res)));
   }
 
   /** A gateway handler: its reply waits for the commit of what it changed. */
@@ -91,6 +138,6 @@ export class SessionInterceptor implements NestInterceptor {
     if (socketSessions.running()?.args === args) return next.handle();
     // `next.handle()` binds the handler to the async context it is called in.
     const handled = socketSessions.run(args, this.runtime, () => next.handle());
-    return committed(handled, () => socketSessions.commit(args), true);
+    return new Observable<unknown>((subscriber) => handled.subscribe(new MessageCommit(subscriber, args)));
   }
 }
