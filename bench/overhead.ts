@@ -77,25 +77,37 @@ async function main(): Promise<void> {
     // `first`: no cookie, so every request starts a session.
     for (const [scenario, method] of [['none', 'GET'], ['read', 'GET'], ['change', 'POST'], ['first', 'GET']] as const) {
       const samples: number[][] = VARIANTS.map(() => []);
+      // CPU time of this process per request: unlike wall time, not inflated by other processes
+      // competing for the cores (light-my-request's own work is the same for every variant).
+      const cpuSamples: number[][] = VARIANTS.map(() => []);
       for (let round = 0; round <= ROUNDS; round++) {
         // Alternate the order, so drift spreads over all variants; round 0 warms up.
         const order = VARIANTS.map((_, i) => (round % 2 === 0 ? i : VARIANTS.length - 1 - i));
         for (const i of order) {
           const { dispatch } = apps[i]!;
           const started = process.hrtime.bigint();
+          const cpuStarted = process.cpuUsage();
           for (let n = 0; n < PER_ROUND; n++) {
             const res = await dispatch(`/${scenario}`, method, scenario === 'first' ? '' : cookies[i]!);
             if (res.statusCode !== 200) throw new Error(`${adapter} ${VARIANTS[i]!.label} /${scenario}: ${res.statusCode}`);
           }
-          if (round > 0) samples[i]!.push(Number(process.hrtime.bigint() - started) / 1000 / PER_ROUND);
+          if (round > 0) {
+            samples[i]!.push(Number(process.hrtime.bigint() - started) / 1000 / PER_ROUND);
+            const cpu = process.cpuUsage(cpuStarted);
+            cpuSamples[i]!.push((cpu.user + cpu.system) / PER_ROUND);
+          }
         }
       }
-      const bare = quantile([...samples[0]!].sort((a, b) => a - b), 0.5);
+      const median = (values: number[]): number => quantile([...values].sort((a, b) => a - b), 0.5);
+      const bare = median(samples[0]!);
+      const bareCpu = median(cpuSamples[0]!);
+      const signed = (n: number): string => (n >= 0 ? '+' : '') + n.toFixed(1);
       VARIANTS.forEach((v, i) => {
         const sorted = [...samples[i]!].sort((a, b) => a - b);
-        const median = quantile(sorted, 0.5);
+        const wall = quantile(sorted, 0.5);
+        const cpu = median(cpuSamples[i]!);
         rows.push(
-          `| ${adapter} | ${scenario} | ${v.label} | ${median.toFixed(1)} | ${quantile(sorted, 0.25).toFixed(1)}–${quantile(sorted, 0.75).toFixed(1)} | ${(median - bare >= 0 ? '+' : '') + (median - bare).toFixed(1)} |`,
+          `| ${adapter} | ${scenario} | ${v.label} | ${wall.toFixed(1)} | ${quantile(sorted, 0.25).toFixed(1)}–${quantile(sorted, 0.75).toFixed(1)} | ${signed(wall - bare)} | ${cpu.toFixed(1)} | ${signed(cpu - bareCpu)} |`,
         );
       });
     }
@@ -103,7 +115,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `Node ${process.version}, ${ROUNDS} rounds of ${PER_ROUND} sequential requests per variant and scenario, in-process (light-my-request)\n\n` +
-      '| adapter | route | app | µs/request (median) | IQR | vs bare |\n| --- | --- | --- | --- | --- | --- |\n' +
+      '| adapter | route | app | µs/request (median) | IQR | vs bare | CPU µs/request (median) | CPU vs bare |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n' +
       rows.join('\n') +
       '\n',
   );

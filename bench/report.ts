@@ -399,6 +399,46 @@ function profileTable(profiles: ProfileResult[]): { headers: string[]; rows: str
   return { headers: ['µs per request', ...columns.map((c) => c.title)], rows };
 }
 
+// ---------------------------------------------------------------- the global interceptor
+
+const INTERCEPTOR_HEADERS = [
+  'Scenario',
+  'Adapter',
+  'bare',
+  'bare + no-op interceptor',
+  'no-op interceptor adds',
+  'sessionkit, globalInterceptor: false',
+  'sessionkit (default: interceptor on)',
+  'SessionInterceptor adds',
+];
+
+/**
+ * CPU of the app per request (medians over rounds, µs) of the bare app with and without a no-op
+ * global interceptor, and of nestjs-sessionkit MemoryStore with and without its global
+ * interceptor, where a run measured all four (`--apps=<adapter>-bare-interceptor,...`).
+ */
+function interceptorRows(report: BenchReport): string[][] {
+  const rows: string[][] = [];
+  const cpu = (scenario: ScenarioName, adapter: AdapterName, match: (app: AppSpec) => boolean): number | undefined =>
+    report.summaries.find((s) => s.scenario.name === scenario && s.app.adapter === adapter && match(s.app))?.cpu.median;
+  const signed = (n: number): string => `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
+  for (const scenario of SCENARIOS.filter((x) => x.sessions === undefined)) {
+    for (const adapter of ['express', 'fastify'] as const) {
+      const bare = cpu(scenario.name, adapter, isBare);
+      const noop = cpu(scenario.name, adapter, (a) => a.option === 'noopInterceptor');
+      const kit = (option: AppSpec['option']) => cpu(scenario.name, adapter, (a) => a.library === 'nestjs-sessionkit' && a.store === 'memory' && a.option === option);
+      const on = kit(undefined);
+      const off = kit('globalInterceptor');
+      if (bare === undefined || noop === undefined || on === undefined || off === undefined) continue;
+      rows.push([scenario.label, adapterLabel(adapter), bare.toFixed(1), noop.toFixed(1), signed(noop - bare), off.toFixed(1), on.toFixed(1), signed(on - off)]);
+    }
+  }
+  return rows;
+}
+
+const INTERCEPTOR_NOTE =
+  'CPU of the app process per request, µs, medians over rounds: what a global interceptor costs. "no-op interceptor adds" is Nest\'s interceptor pipeline alone (a global interceptor that returns `next.handle()`); "SessionInterceptor adds" is the library\'s global interceptor, which commits a handler\'s session through Nest (see the README\'s "How saved before the response leaves works"); `globalInterceptor: false` leaves it out.';
+
 // ---------------------------------------------------------------- floor: a hand-written session
 
 interface FloorRow {
@@ -540,6 +580,12 @@ export function consoleReport(report: BenchReport): string {
   if (floors.length > 0) {
     out.push('');
     out.push(`Floor (a hand-written session, no library), CPU of the app per request, median over scenarios: ${floorOverview(floors)}.`);
+  }
+  const interceptor = interceptorRows(report);
+  if (interceptor.length > 0) {
+    out.push('');
+    out.push(INTERCEPTOR_NOTE);
+    out.push(textTable(INTERCEPTOR_HEADERS, interceptor, new Set([2, 3, 4, 5, 6, 7]), 0));
   }
   if (report.profiles !== undefined && report.profiles.length > 0) {
     const t = profileTable(report.profiles);
@@ -691,6 +737,15 @@ export function markdownReport(report: BenchReport): string {
     out.push(`Measured in this run (CPU of the app process per request, medians over rounds): ${floorOverview(floors)}.${kitAgainstFloor(report)}`);
     out.push('');
     out.push(markdownTable(FLOOR_HEADERS, floorTableRows(floors), new Set([2, 3, 4, 5, 6])));
+    out.push('');
+  }
+  const interceptor = interceptorRows(report);
+  if (interceptor.length > 0) {
+    out.push('## The global interceptor');
+    out.push('');
+    out.push(INTERCEPTOR_NOTE);
+    out.push('');
+    out.push(markdownTable(INTERCEPTOR_HEADERS, interceptor, new Set([2, 3, 4, 5, 6, 7])));
     out.push('');
   }
   if (report.lost.length > 0) {
