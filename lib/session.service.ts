@@ -90,7 +90,7 @@ export class SessionService {
     if (request === undefined) {
       return Promise.reject(
         new SessionContextError(
-          'SessionService.current() was called outside an HTTP request (a timer, a queue consumer or startup code?): there is no session here. Pass the session (or its handle) in from the request that started the work.',
+          'SessionService.current() was called outside an HTTP request (a timer, a queue consumer or startup code?): there is no session here. Pass the session (or its handle) in from the request that started the work. (In a WebSocket gateway, current() needs SessionInterceptor, which SessionModule registers unless globalInterceptor is false.)',
         ),
       );
     }
