@@ -1,5 +1,5 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
-import { Observable, type Observer, type Subscriber } from 'rxjs';
+import { Observable, Subscriber } from 'rxjs';
 import { SessionRuntime } from './core/session.runtime.js';
 import { sessionHttp } from './http/session-http.adapter.js';
 import { sessionSourceIf } from './integrations/session-transport.js';
@@ -8,44 +8,47 @@ import { socketSessions } from './integrations/socket-session.js';
 /**
  * Passes on a handler's events, each `next` (and for sockets, the end too) only after `commit()`
  * has saved what the handler changed so far; where there is nothing to commit, events pass at
- * once, as they came. One object per handler call: the no-session path allocates nothing more.
+ * once, as they came. A `Subscriber` itself, so that rxjs wraps nothing around it: one object per
+ * handler call, and the path without a session allocates nothing more.
  */
-abstract class CommitBeforeReply implements Observer<unknown> {
+abstract class CommitBeforeReply extends Subscriber<unknown> {
   /** The commit or delivery in progress: later events wait for it, so their order is kept. */
   private queue: Promise<void> | undefined;
 
   constructor(
-    private readonly subscriber: Subscriber<unknown>,
+    private readonly downstream: Subscriber<unknown>,
     /** Whether the end of the handler (complete or error) commits too. */
     private readonly atEnd: boolean,
-  ) {}
+  ) {
+    super(downstream);
+  }
 
   /** Saves what the handler changed, or `undefined` when it used no session. */
   protected abstract commit(): Promise<void> | undefined;
 
-  next(value: unknown): void {
-    if (this.queue !== undefined) return this.after(true, () => this.subscriber.next(value));
+  protected override _next(value: unknown): void {
+    if (this.queue !== undefined) return this.after(true, () => this.downstream.next(value));
     const saving = this.commit();
-    if (saving === undefined) return this.subscriber.next(value);
+    if (saving === undefined) return this.downstream.next(value);
     this.queue = saving.then(
-      () => this.subscriber.next(value),
-      (error: unknown) => this.subscriber.error(error),
+      () => this.downstream.next(value),
+      (error: unknown) => this.downstream.error(error),
     );
   }
 
-  complete(): void {
-    if (this.queue === undefined && !this.atEnd) return this.subscriber.complete();
-    this.after(this.atEnd, () => this.subscriber.complete());
+  protected override _complete(): void {
+    if (this.queue === undefined && !this.atEnd) return super._complete();
+    this.after(this.atEnd, () => this.downstream.complete());
   }
 
-  error(error: unknown): void {
-    if (this.queue === undefined && !this.atEnd) return this.subscriber.error(error);
+  protected override _error(error: unknown): void {
+    if (this.queue === undefined && !this.atEnd) return super._error(error);
     // The handler's own error wins over a failed commit's (which the runtime has logged).
-    this.after(this.atEnd, () => this.subscriber.error(error), () => this.subscriber.error(error));
+    this.after(this.atEnd, () => this.downstream.error(error), () => this.downstream.error(error));
   }
 
   /** Delivers after what is queued, and after a commit first if `commitFirst`. */
-  private after(commitFirst: boolean, deliver: () => void, failed = (error: unknown): void => this.subscriber.error(error)): void {
+  private after(commitFirst: boolean, deliver: () => void, failed = (error: unknown): void => this.downstream.error(error)): void {
     const step = (): Promise<void> | void => {
       const saving = commitFirst ? this.commit() : undefined;
       return saving === undefined ? deliver() : saving.then(deliver, failed);

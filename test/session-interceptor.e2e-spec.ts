@@ -239,6 +239,26 @@ describe.each(adapters)('SessionInterceptor in WebSocket gateways (%s)', (adapte
       expect(store.calls).toMatchObject({ get: 0, set: 0, patch: 0, touch: 0 });
     });
 
+    it('with globalInterceptor: false, still saves a handler with @Session() before its reply', async () => {
+      const off = await startApp(interceptedApp(store, { session: { globalInterceptor: false } }), adapter, { beforeInit: (a) => useSocketPlatform(a, platform) });
+      try {
+        const offBase = await baseUrl(off);
+        const browser = new Client(offBase);
+        expect((await browser.post('/login', { userId: 33 })).status).toBe(200);
+        const cookie = browser.jar.get('sid')!;
+        const socket = await connectSocket(platform, offBase, `sid=${cookie}`);
+        sockets.push(socket);
+        expect(await socket.send('bump')).toEqual({ event: 'bump', data: 1 });
+        expect(await stored(store, browser)).toEqual({ userId: 33, bumps: 1 });
+        // Without the interceptor a handler reaching the session through the service has none.
+        const refused = await socket.send('note', 'lost');
+        expect(refused.event).toBe('exception');
+        expect(await stored(store, browser)).toEqual({ userId: 33, bumps: 1 });
+      } finally {
+        await off.close();
+      }
+    });
+
     it('cannot create a session from a socket', async () => {
       const size = store.size;
       const socket = await open(undefined);
