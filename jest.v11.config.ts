@@ -19,6 +19,8 @@ const config: Config = {
     '<rootDir>/test/consumers/',
     '<rootDir>/test/graphql.e2e-spec.ts',
     '<rootDir>/test/websocket.e2e-spec.ts',
+    '<rootDir>/test/session-interceptor-ws.e2e-spec.ts',
+    '<rootDir>/test/session-interceptor-graphql.e2e-spec.ts',
     '<rootDir>/test/readme.e2e-spec.ts',
     '<rootDir>/test/sample/browser.e2e-spec.ts',
   ],

@@ -4,8 +4,14 @@
  *
  * Each app is driven with light-my-request (Fastify's own `inject`, and the same for the Express
  * handler), one request at a time, in alternating rounds; the figure is the median over rounds of
- * the microseconds per request, with the interquartile range. The route without session is the
- * one whose cost must be zero; read and change show the session path.
+ * the microseconds per request, with the interquartile range, and the CPU time of the process
+ * per request (which other processes on the machine inflate less). The route without session is
+ * the one whose cost must be zero; read, change and first visit show the session path.
+ *
+ * Environment: ROUNDS (7), PER_ROUND (4000), ADAPTERS (fastify,express), VARIANTS (all: bare,
+ * bare-interceptor, sessionkit, no-interceptor, async, preload). The bare app stays in memory per
+ * request it served (Nest and light-my-request keep some), so a long run of every variant on both
+ * adapters may want `node --max-old-space-size=6144` or one adapter per run.
  */
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
@@ -21,20 +27,25 @@ type Adapter = 'express' | 'fastify';
 type Dispatch = (path: string, method: 'GET' | 'POST', cookie: string) => Promise<{ statusCode: number; cookies: { name: string; value: string }[] }>;
 
 interface Variant {
+  /** What `VARIANTS=` takes. */
+  key: string;
   label: string;
   options?: Partial<SessionModuleOptions>;
   /** A bare app (no sessions): the plain one, or with a no-op global interceptor. */
   bare?: typeof BareAppModule;
 }
 
-const VARIANTS: Variant[] = [
-  { label: 'bare', bare: BareAppModule },
-  { label: 'bare + no-op global interceptor', bare: BareInterceptedAppModule },
-  { label: 'sessionkit' },
-  { label: 'sessionkit, globalInterceptor: false', options: { globalInterceptor: false } },
-  { label: 'sessionkit, asyncContext: true', options: { asyncContext: true } },
-  { label: 'sessionkit, preload: true', options: { preload: true } },
+const ALL_VARIANTS: Variant[] = [
+  { key: 'bare', label: 'bare', bare: BareAppModule },
+  { key: 'bare-interceptor', label: 'bare + no-op global interceptor', bare: BareInterceptedAppModule },
+  { key: 'sessionkit', label: 'sessionkit' },
+  { key: 'no-interceptor', label: 'sessionkit, globalInterceptor: false', options: { globalInterceptor: false } },
+  { key: 'async', label: 'sessionkit, asyncContext: true', options: { asyncContext: true } },
+  { key: 'preload', label: 'sessionkit, preload: true', options: { preload: true } },
 ];
+/** `VARIANTS=bare,bare-interceptor,sessionkit,no-interceptor` measures only those (bare always, first: the others are compared to it). */
+const wanted = process.env.VARIANTS?.split(',');
+const VARIANTS = ALL_VARIANTS.filter((v) => v.key === 'bare' || wanted === undefined || wanted.includes(v.key));
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const PER_ROUND = Number(process.env.PER_ROUND ?? 4000);
