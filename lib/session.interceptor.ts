@@ -124,6 +124,8 @@ export class SessionInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const source = sessionSourceIf(context);
+    // GraphQL: nested fields resolve after their parent's resolver has returned, so the
+    // operation's one commit is the hooks' (and a failure there answers a GraphQL error).
     if (source === undefined || source.transport === 'graphql') return next.handle();
     if (source.transport === 'ws') return this.message(source.message, next);
     return this.request(source.req, source.res, next);
