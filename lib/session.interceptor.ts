@@ -76,8 +76,8 @@ class RequestCommit extends CommitBeforeReply {
   protected commit(): Promise<void> | undefined {
     // Looked up after the handler: the handler may be the first to use the session.
     const session = this.runtime.contextIf(this.req);
-    // Headers already sent (`@Res()`, a stream): the hooks hold or follow the response.
-    return session === undefined || !session.started || sessionHttp.headersSent(this.res) ? undefined : session.commitResult();
+    // The response already on its way (`@Res()`, a stream): the hooks hold or follow it, and save.
+    return session === undefined || !session.started || session.answering || sessionHttp.headersSent(this.res) ? undefined : session.commitResult();
   }
 }
 

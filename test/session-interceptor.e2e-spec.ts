@@ -164,6 +164,21 @@ describe.each(adapters)('SessionInterceptor (%s)', (adapter) => {
         expect(await stored(store, client)).toEqual({ value: 'changed' });
       }));
 
+    it('leaves a @Res() handler to the hooks: a failed save is their 503, the filter never running', () =>
+      withApp({ filter: true }, async (base) => {
+        const client = new Client(base);
+        await client.post('/set', { value: 'before' });
+        store.failWrites = true;
+        store.reset();
+        const reply = await client.post('/set-raw', { value: 'lost' });
+        expect(reply.status).toBe(503);
+        expect(reply.body).toMatchObject({ statusCode: 503, message: WRITE_FAILED });
+        // One attempt: the interceptor did not try again after the hooks.
+        expect(store.calls.patch).toBe(1);
+        store.failWrites = false;
+        expect(await stored(store, client)).toEqual({ value: 'before' });
+      }));
+
     it('answers a failed save after an exception filter with the hooks’ 503', () =>
       withApp({ filter: true }, async (base) => {
         const client = new Client(base);

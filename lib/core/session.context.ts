@@ -25,6 +25,8 @@ export class SessionContext {
    * sends for it (an exception filter's) must not be replaced by the hooks retrying the save.
    */
   private failedInPipeline = false;
+  /** The hooks before the headers began saving: the response is on its way (`@Res()`, a filter). */
+  private sending = false;
 
   constructor(
     private readonly host: SessionContextHost,
@@ -97,7 +99,13 @@ export class SessionContext {
 
   /** The hooks' commit before the headers leave: what is left, unless the interceptor's commit failed. */
   flushLeft(): Promise<void> {
+    this.sending = true;
     return this.failedInPipeline ? Promise.resolve() : this.flush();
+  }
+
+  /** True once the hooks before the headers took over: the interceptor then leaves the commit to them. */
+  get answering(): boolean {
+    return this.sending;
   }
 
   /**
