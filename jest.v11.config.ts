@@ -20,6 +20,8 @@ const config: Config = {
     '<rootDir>/test/graphql.e2e-spec.ts',
     '<rootDir>/test/websocket.e2e-spec.ts',
     '<rootDir>/test/legacy-websocket.e2e-spec.ts',
+    '<rootDir>/test/session-interceptor-ws.e2e-spec.ts',
+    '<rootDir>/test/session-interceptor-graphql.e2e-spec.ts',
     '<rootDir>/test/readme.e2e-spec.ts',
     '<rootDir>/test/readme-quick-start.e2e-spec.ts',
     '<rootDir>/test/sample/browser.e2e-spec.ts',

@@ -25,8 +25,11 @@ export interface AppSpec {
    * server): what an app pays for reaching a community store rather than a native one.
    */
   wraps?: 'connect-redis';
-  /** A nestjs-sessionkit option turned on, to measure what it costs every request. */
-  option?: 'asyncContext' | 'preload';
+  /**
+   * A nestjs-sessionkit option turned on (`globalInterceptor`: turned off), to measure what it
+   * costs every request; for the bare app, `noopInterceptor` adds a global interceptor that does nothing.
+   */
+  option?: 'asyncContext' | 'preload' | 'globalInterceptor' | 'noopInterceptor';
   /** Measured only when named in `--apps` (keeps the default run short; `npm run bench:overhead` measures the options in-process). */
   optional?: boolean;
   /** How the app is shown in tables. */
@@ -39,9 +42,11 @@ export interface AppSpec {
  */
 export const APPS: readonly AppSpec[] = [
   { name: 'express-bare', adapter: 'express', library: 'bare', store: 'none', label: 'bare (no sessions)' },
+  { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', option: 'noopInterceptor', optional: true, label: 'bare + a no-op global interceptor' },
   { name: 'express-minimal', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
   { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'express-sessionkit-memory-async', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
+  { name: 'express-sessionkit-memory-nointerceptor', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'globalInterceptor', optional: true, label: 'nestjs-sessionkit MemoryStore, globalInterceptor: false' },
   { name: 'express-sessionkit-memory-preload', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'express-sessionkit-redis', adapter: 'express', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'express-sessionkit-express-redis', adapter: 'express', library: 'nestjs-sessionkit', store: 'redis', wraps: 'connect-redis', label: 'nestjs-sessionkit ExpressSessionStore over connect-redis' },
@@ -53,9 +58,11 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-sessionkit-mysql', adapter: 'express', library: 'nestjs-sessionkit', store: 'mysql', label: 'nestjs-sessionkit MysqlStore' },
   { name: 'express-session-mysql', adapter: 'express', library: 'express-session', store: 'mysql', label: 'express-session + express-mysql-session' },
   { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
+  { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', option: 'noopInterceptor', optional: true, label: 'bare + a no-op global interceptor' },
   { name: 'fastify-minimal', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'fastify-sessionkit-memory-async', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
+  { name: 'fastify-sessionkit-memory-nointerceptor', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'globalInterceptor', optional: true, label: 'nestjs-sessionkit MemoryStore, globalInterceptor: false' },
   { name: 'fastify-sessionkit-memory-preload', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
   { name: 'fastify-sessionkit-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', label: 'nestjs-sessionkit RedisStore' },
   { name: 'fastify-sessionkit-express-redis', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'redis', wraps: 'connect-redis', label: 'nestjs-sessionkit ExpressSessionStore over connect-redis' },
@@ -64,6 +71,11 @@ export const APPS: readonly AppSpec[] = [
   { name: 'fastify-sessionkit-cookie', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
   { name: 'fastify-session-memory', adapter: 'fastify', library: '@fastify/session', store: 'memory', label: '@fastify/session memory store' },
 ];
+
+/** The bare app of an adapter (the ceiling ratios are relative to): no sessions, no floor, no option. */
+export function isBare(app: AppSpec): boolean {
+  return app.library === 'bare' && !app.floor && app.option === undefined;
+}
 
 export function appSpec(name: string): AppSpec {
   const spec = APPS.find((a) => a.name === name);
@@ -100,7 +112,7 @@ export const BENCH_MAX_SESSIONS = 2 * MANY_SESSIONS;
 
 /** The many-sessions scenarios run on the bare apps (ratio base) and the nestjs-sessionkit memory and Redis apps with defaults. */
 const manySessionApps = (app: AppSpec): boolean =>
-  (app.library === 'bare' && !app.floor) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.wraps === undefined && (app.store === 'memory' || app.store === 'redis'));
+  isBare(app) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.wraps === undefined && (app.store === 'memory' || app.store === 'redis'));
 
 /**
  * In the order they run against each app: first visit after the one-session cases (it fills the

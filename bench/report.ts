@@ -1,7 +1,7 @@
 /**
  * Turns the measurements into the console table, docs/benchmarks.md and docs/benchmarks.svg.
  */
-import { type AdapterName, type AppSpec, type LoadResult, SCENARIOS, type Scenario, type ScenarioName, type StoreKind } from './common.js';
+import { type AdapterName, type AppSpec, type LoadResult, SCENARIOS, type Scenario, type ScenarioName, type StoreKind, isBare } from './common.js';
 import type { BytesResult, MillionResult } from './memory.js';
 import type { ProfileResult } from './profile.js';
 import { type RedisRunStats, clientCommands } from './redis-stats.js';
@@ -190,7 +190,7 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
         }
         return ratios.length > 0 ? stat(ratios) : null;
       };
-      const ratio = ratioTo(apps.find((a) => a.adapter === app.adapter && a.library === 'bare' && !a.floor));
+      const ratio = ratioTo(apps.find((a) => a.adapter === app.adapter && isBare(a)));
       const floorRatio = ratioTo(apps.find((a) => a.adapter === app.adapter && a.library === 'bare' && a.floor));
       const target = targetFor(app, scenario.name);
       summaries.push({
@@ -230,7 +230,7 @@ function statRatioText(s: CaseSummary, r: Stat): string {
 }
 
 function ratioText(s: CaseSummary): string {
-  if (s.ratio === null) return s.app.library === 'bare' && !s.app.floor ? '1.00 (ceiling)' : 'n/a';
+  if (s.ratio === null) return isBare(s.app) ? '1.00 (ceiling)' : 'n/a';
   const text = statRatioText(s, s.ratio);
   return s.target === undefined ? text : text.replace(s.ratio.median.toFixed(2), nearTarget(s.ratio.median, s.target));
 }
@@ -272,7 +272,7 @@ function rowsOf(report: BenchReport): string[][] {
 function loaderWarnings(report: BenchReport): string[] {
   return report.summaries.filter(loaderBound).map(
     (s) =>
-      `${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}: the load generator used ${Math.round(s.loaderCpu.median * 100)}% of its CPU (≥ ${Math.round(LOADER_BOUND_SHARE * 100)}%), so this case's req/s is capped by the load generator rather than the app, and ${s.app.library === 'bare' && !s.app.floor ? 'as this is the bare app, the ratios to bare of the other apps of this adapter and scenario are relative to a capped ceiling (they read too high)' : 'so is its ratio (it reads too low)'}.`,
+      `${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}: the load generator used ${Math.round(s.loaderCpu.median * 100)}% of its CPU (≥ ${Math.round(LOADER_BOUND_SHARE * 100)}%), so this case's req/s is capped by the load generator rather than the app, and ${isBare(s.app) ? 'as this is the bare app, the ratios to bare of the other apps of this adapter and scenario are relative to a capped ceiling (they read too high)' : 'so is its ratio (it reads too low)'}.`,
   );
 }
 
@@ -401,6 +401,46 @@ function profileTable(profiles: ProfileResult[]): { headers: string[]; rows: str
   return { headers: ['µs per request', ...columns.map((c) => c.title)], rows };
 }
 
+// ---------------------------------------------------------------- the global interceptor
+
+const INTERCEPTOR_HEADERS = [
+  'Scenario',
+  'Adapter',
+  'bare',
+  'bare + no-op interceptor',
+  'no-op interceptor adds',
+  'sessionkit, globalInterceptor: false',
+  'sessionkit (default: interceptor on)',
+  'SessionInterceptor adds',
+];
+
+/**
+ * CPU of the app per request (medians over rounds, µs) of the bare app with and without a no-op
+ * global interceptor, and of nestjs-sessionkit MemoryStore with and without its global
+ * interceptor, where a run measured all four (`--apps=<adapter>-bare-interceptor,...`).
+ */
+function interceptorRows(report: BenchReport): string[][] {
+  const rows: string[][] = [];
+  const cpu = (scenario: ScenarioName, adapter: AdapterName, match: (app: AppSpec) => boolean): number | undefined =>
+    report.summaries.find((s) => s.scenario.name === scenario && s.app.adapter === adapter && match(s.app))?.cpu.median;
+  const signed = (n: number): string => `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
+  for (const scenario of SCENARIOS.filter((x) => x.sessions === undefined)) {
+    for (const adapter of ['express', 'fastify'] as const) {
+      const bare = cpu(scenario.name, adapter, isBare);
+      const noop = cpu(scenario.name, adapter, (a) => a.option === 'noopInterceptor');
+      const kit = (option: AppSpec['option']) => cpu(scenario.name, adapter, (a) => a.library === 'nestjs-sessionkit' && a.store === 'memory' && a.option === option);
+      const on = kit(undefined);
+      const off = kit('globalInterceptor');
+      if (bare === undefined || noop === undefined || on === undefined || off === undefined) continue;
+      rows.push([scenario.label, adapterLabel(adapter), bare.toFixed(1), noop.toFixed(1), signed(noop - bare), off.toFixed(1), on.toFixed(1), signed(on - off)]);
+    }
+  }
+  return rows;
+}
+
+const INTERCEPTOR_NOTE =
+  'CPU of the app process per request, µs, medians over rounds: what a global interceptor costs. "no-op interceptor adds" is Nest\'s interceptor pipeline alone (a global interceptor that returns `next.handle()`); "SessionInterceptor adds" is the library\'s global interceptor, which commits a handler\'s session through Nest (see the README\'s "How saved before the response leaves works"); `globalInterceptor: false` leaves it out.';
+
 // ---------------------------------------------------------------- floor: a hand-written session
 
 interface FloorRow {
@@ -414,7 +454,7 @@ interface FloorRow {
 function floorRows(report: BenchReport): FloorRow[] {
   const rows: FloorRow[] = [];
   for (const floor of report.summaries.filter((s) => s.app.floor)) {
-    const bare = report.summaries.find((s) => s.scenario.name === floor.scenario.name && s.app.adapter === floor.app.adapter && s.app.library === 'bare' && !s.app.floor);
+    const bare = report.summaries.find((s) => s.scenario.name === floor.scenario.name && s.app.adapter === floor.app.adapter && isBare(s.app));
     if (bare !== undefined) rows.push({ adapter: floor.app.adapter, scenario: floor.scenario, bare, floor });
   }
   return rows;
@@ -543,6 +583,12 @@ export function consoleReport(report: BenchReport): string {
     out.push('');
     out.push(`Floor (a hand-written session, no library), CPU of the app per request, median over scenarios: ${floorOverview(floors)}.`);
   }
+  const interceptor = interceptorRows(report);
+  if (interceptor.length > 0) {
+    out.push('');
+    out.push(INTERCEPTOR_NOTE);
+    out.push(textTable(INTERCEPTOR_HEADERS, interceptor, new Set([2, 3, 4, 5, 6, 7]), 0));
+  }
   if (report.profiles !== undefined && report.profiles.length > 0) {
     const t = profileTable(report.profiles);
     out.push('');
@@ -606,7 +652,7 @@ function formatElapsed(msTotal: number): string {
 function expressFastifyLines(report: BenchReport): string[] {
   // The one-session cases only: autocannon drives them (a minimal client drives the many-sessions cases).
   const bare = (adapter: AdapterName): CaseSummary[] =>
-    report.summaries.filter((s) => s.app.adapter === adapter && s.app.library === 'bare' && !s.app.floor && s.scenario.sessions === undefined);
+    report.summaries.filter((s) => s.app.adapter === adapter && isBare(s.app) && s.scenario.sessions === undefined);
   const express = bare('express');
   const fastify = bare('fastify');
   const pairs = express.map((e) => [e, fastify.find((f) => f.scenario.name === e.scenario.name)] as const).filter((p): p is readonly [CaseSummary, CaseSummary] => p[1] !== undefined);
@@ -695,6 +741,15 @@ export function markdownReport(report: BenchReport): string {
     out.push(markdownTable(FLOOR_HEADERS, floorTableRows(floors), new Set([2, 3, 4, 5, 6])));
     out.push('');
   }
+  const interceptor = interceptorRows(report);
+  if (interceptor.length > 0) {
+    out.push('## The global interceptor');
+    out.push('');
+    out.push(INTERCEPTOR_NOTE);
+    out.push('');
+    out.push(markdownTable(INTERCEPTOR_HEADERS, interceptor, new Set([2, 3, 4, 5, 6, 7])));
+    out.push('');
+  }
   if (report.lost.length > 0) {
     out.push('## Lost updates');
     out.push('');
@@ -758,7 +813,7 @@ function missLines(report: BenchReport): string[] {
   out.push('Each note uses this run\'s figures (medians over rounds); the profile figures come from the short profiled runs above and include the profiler\'s own cost.');
   out.push('');
   for (const s of misses) {
-    const bare = report.summaries.find((x) => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter && x.app.library === 'bare' && !x.app.floor);
+    const bare = report.summaries.find((x) => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter && isBare(x.app));
     let line = `- **${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}:** ${ratioText(s)} of bare against a goal of ${s.target!.toFixed(2)}.`;
     if (bare !== undefined) {
       line += ` The app used ${int(s.cpu.median)} µs of CPU per request against bare's ${int(bare.cpu.median)} (${s.cpu.median >= bare.cpu.median ? '+' : ''}${int(s.cpu.median - bare.cpu.median)} µs); p50 latency ${ms(s.p50.median)} ms against ${ms(bare.p50.median)} ms.`;

@@ -195,4 +195,18 @@ export interface SessionModuleOptions {
    * @defaultValue `{ enabled: true, includeHandle: false, countSessions: false }`
    */
   telemetry?: SessionTelemetryOptions;
+  /**
+   * Register `SessionInterceptor` as a global interceptor (`APP_INTERCEPTOR`): it commits a
+   * handler's session through Nest's pipeline as soon as the handler's result is ready, so a store
+   * failure on save reaches the app's exception filters (an HTTP `SessionStoreUnavailableException`,
+   * 503), and it saves what every WebSocket gateway handler changed before its reply, however the
+   * handler reached the session (`@Session()`, `SessionService.current()`, `load()`). `false` leaves
+   * it out: the hooks before the response headers then save every HTTP request on their own (a
+   * store failure on save is answered with the library's fixed 503 JSON body, which exception
+   * filters never see), and only `@SubscribeMessage()` handlers that take `@Session()` save theirs.
+   * On a route that never uses the session the interceptor costs about as much as any no-op global
+   * interceptor (see the README for figures).
+   * @defaultValue `true`
+   */
+  globalInterceptor?: boolean;
 }

@@ -80,4 +80,12 @@ describe('resolveSessionOptions', () => {
     expect(resolveSessionOptions({ secret, maxSessionsPerUser: 3 }).maxSessionsPerUser).toBe(3);
     expect(resolveSessionOptions({ secret }).maxSessionsPerUser).toBeUndefined();
   });
+
+  it('registers the global interceptor unless globalInterceptor is false', () => {
+    expect(resolveSessionOptions({ secret }).globalInterceptor).toBe(true);
+    expect(resolveSessionOptions({ secret, globalInterceptor: false }).globalInterceptor).toBe(false);
+    expect(() => resolveSessionOptions({ secret, globalInterceptor: 'no' } as unknown as SessionModuleOptions)).toThrow(
+      /globalInterceptor must be true or false, got no\. Set globalInterceptor: false or leave it out/,
+    );
+  });
 });

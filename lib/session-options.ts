@@ -31,6 +31,7 @@ export interface ResolvedSessionOptions {
   maxSessionsPerUser: number | undefined;
   legacy: ResolvedLegacyOptions | undefined;
   telemetry: { enabled: boolean; includeHandle: boolean; countSessions: boolean };
+  globalInterceptor: boolean;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -78,9 +79,9 @@ function positive(name: string, value: unknown, fallback: number, allowZero = fa
   return Math.floor(value);
 }
 
-function flag(name: string, value: unknown): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') fail(`${name} must be true or false, got ${String(value)}`, `Set ${name}: true or leave it out.`);
+function flag(name: string, value: unknown, fallback = false): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(`${name} must be true or false, got ${String(value)}`, `Set ${name}: ${String(!fallback)} or leave it out.`);
   return value;
 }
 
@@ -159,6 +160,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
 
   const preload = flag('preload', options.preload);
   const asyncContext = flag('asyncContext', options.asyncContext);
+  const globalInterceptor = flag('globalInterceptor', options.globalInterceptor, true);
 
   const maxSessionBytes = options.maxSessionBytes ?? 65_536;
   if (typeof maxSessionBytes !== 'number' || !Number.isInteger(maxSessionBytes) || maxSessionBytes < 0) {
@@ -176,5 +178,5 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
 
   const legacy = resolveLegacyOptions(options.legacy, cookie.name);
 
-  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, authPath, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser, legacy, telemetry };
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, authPath, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser, legacy, telemetry, globalInterceptor };
 }

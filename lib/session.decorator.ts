@@ -2,7 +2,7 @@ import { type ExecutionContext, createParamDecorator } from '@nestjs/common';
 import type { SessionData, SessionHandleApi } from './core/session.interface.js';
 import { loadSession, sessionSource } from './integrations/session-transport.js';
 import { socketSessions } from './integrations/socket-session.js';
-import { SocketSessionInterceptor } from './integrations/socket-session.interceptor.js';
+import { SessionInterceptor } from './session.interceptor.js';
 
 // Nest awaits what a parameter decorator returns before calling the handler, so the session is
 // loaded here, on first use, for handlers that ask for it and no other.
@@ -30,8 +30,9 @@ export function Session(key?: string): ParameterDecorator {
   const param = SessionParam(key);
   return (target, propertyKey, index) => {
     param(target, propertyKey, index);
-    // A socket message has no response to save before: its handler gets an interceptor instead.
-    if (propertyKey !== undefined) socketSessions.bindSaving(target, propertyKey, SocketSessionInterceptor);
+    // A socket message has no response to save before: its handler gets the interceptor, which
+    // passes through where the global one runs already.
+    if (propertyKey !== undefined) socketSessions.bindSaving(target, propertyKey, SessionInterceptor);
   };
 }
 

@@ -9,7 +9,7 @@ import {
   type OnApplicationShutdown,
   type Type,
 } from '@nestjs/common';
-import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
+import { APP_INTERCEPTOR, HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { MemoryStore } from './stores/memory.store.js';
 import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
@@ -80,6 +80,7 @@ class SessionHttpWiring implements OnApplicationBootstrap {
  * Global: `SessionService`, `SessionGuard` and `SESSION_STORE` work in every module. Nothing else
  * to register: every request can use its session (`@Session()`, `req.session`, guards, filters,
  * middleware, services), and whatever it changed is saved before the response headers leave.
+ * Registers {@link SessionInterceptor} as a global interceptor (unless `globalInterceptor: false`).
  */
 @Global()
 @Module({
@@ -116,8 +117,13 @@ class SessionHttpWiring implements OnApplicationBootstrap {
     SessionEventEmitterBridge,
     SessionStoreLifecycle,
     SessionTelemetryShutdown,
-    // Kept for apps that bound it themselves; it does nothing.
     SessionInterceptor,
+    {
+      provide: APP_INTERCEPTOR,
+      inject: [SESSION_RESOLVED_OPTIONS, SessionInterceptor],
+      // Nest skips a global enhancer whose factory returns null: no cost at all without it.
+      useFactory: (options: ResolvedSessionOptions, interceptor: SessionInterceptor) => (options.globalInterceptor ? interceptor : null),
+    },
   ],
   exports: [SessionService, SESSION_STORE, SessionRuntime, SessionInterceptor],
 })

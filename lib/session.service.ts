@@ -3,6 +3,7 @@ import { isSessionHandle, isSessionId, sessionHandle } from './http/session-cook
 import { SessionContextError, SessionError } from './core/session.errors.js';
 import { requestSessionOwner } from './integrations/request-session.facade.js';
 import { loadSession, sessionSource } from './integrations/session-transport.js';
+import { socketSessions } from './integrations/socket-session.js';
 import type { Session } from './session.decorator.js';
 import { SessionRuntime } from './core/session.runtime.js';
 import type { Observable } from 'rxjs';
@@ -80,11 +81,15 @@ export class SessionService {
 
   /**
    * The session of the request being handled, from any provider (singleton or request-scoped)
-   * without an `ExecutionContext`. Needs `asyncContext: true` in `SessionModule.forRoot()`;
-   * rejects with a {@link SessionContextError} without it, or when no request is being handled
-   * (a timer, a queue consumer, application startup).
+   * without an `ExecutionContext`. Over HTTP (controllers, resolvers) it needs `asyncContext: true`
+   * in `SessionModule.forRoot()`; rejects with a {@link SessionContextError} without it, or when no
+   * request is being handled (a timer, a queue consumer, application startup). In a
+   * `@SubscribeMessage()` handler it is the message's session (see {@link SessionService.load}),
+   * with or without `asyncContext`, wherever `SessionInterceptor` runs (globally by default).
    */
   current(): Promise<Session> {
+    const message = socketSessions.running();
+    if (message !== undefined) return socketSessions.load(message.args, message.args[0] as object, this.runtime) as Promise<unknown> as Promise<Session>;
     const requests = this.runtime.requests;
     if (requests === undefined) {
       return Promise.reject(
@@ -97,7 +102,7 @@ export class SessionService {
     if (request === undefined) {
       return Promise.reject(
         new SessionContextError(
-          'SessionService.current() was called outside an HTTP request (a timer, a queue consumer or startup code?): there is no session here. Pass the session (or its handle) in from the request that started the work.',
+          'SessionService.current() was called outside an HTTP request (a timer, a queue consumer or startup code?): there is no session here. Pass the session (or its handle) in from the request that started the work. (In a WebSocket gateway, current() needs SessionInterceptor, which SessionModule registers unless globalInterceptor is false.)',
         ),
       );
     }

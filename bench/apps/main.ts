@@ -18,7 +18,7 @@ import { CookieStore, ExpressSessionStore, MemoryStore, MysqlStore, PostgresStor
 import { Pool } from 'pg';
 import { createClient } from 'redis';
 import { type AppSpec, BENCH_MAX_SESSIONS, DATABASE_URL, MYSQL_URL, PG_SCHEMA, REDIS_URL, type ReadyMessage, appSpec, mysqlTableOf, pgTableOf, redisPrefixOf } from '../common.js';
-import { BareAppModule } from './bare.js';
+import { BareAppModule, BareInterceptedAppModule } from './bare.js';
 import { MinimalSessionAppModule } from './minimal.js';
 import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
 import { FastifySessionAppModule, useFastifySession } from './fastify-session.js';
@@ -95,10 +95,12 @@ async function build(spec: AppSpec): Promise<INestApplication> {
   const options = { logger: false as const };
   switch (spec.library) {
     case 'bare':
-      return NestFactory.create(spec.floor ? MinimalSessionAppModule : BareAppModule, adapter, options);
+      return NestFactory.create(spec.floor ? MinimalSessionAppModule : spec.option === 'noopInterceptor' ? BareInterceptedAppModule : BareAppModule, adapter, options);
 
-    case 'nestjs-sessionkit':
-      return NestFactory.create(sessionKitModule(await sessionKitStore(spec), spec.option === undefined ? {} : { [spec.option]: true }), adapter, options);
+    case 'nestjs-sessionkit': {
+      const option = spec.option === undefined ? {} : spec.option === 'globalInterceptor' ? { globalInterceptor: false } : { [spec.option]: true };
+      return NestFactory.create(sessionKitModule(await sessionKitStore(spec), option), adapter, options);
+    }
 
     case 'express-session': {
       const app = await NestFactory.create<NestExpressApplication>(ExpressSessionAppModule, adapter as ExpressAdapter, options);

@@ -20,6 +20,13 @@ export class SessionContext {
   private committing: Promise<void> = Promise.resolve();
   /** A load started by `preload` failed: the error reaches the first caller that needs the session. */
   private preloadError: unknown;
+  /**
+   * The interceptor's commit failed and its error went into Nest's pipeline: the answer the app
+   * sends for it (an exception filter's) must not be replaced by the hooks retrying the save.
+   */
+  private failedInPipeline = false;
+  /** The hooks before the headers began saving: the response is on its way (`@Res()`, a filter). */
+  private sending = false;
 
   constructor(
     private readonly host: SessionContextHost,
@@ -77,6 +84,28 @@ export class SessionContext {
     (this.queued ??= []).push(change);
     // Started now so that the commit before the response finds it loaded, or fails loudly.
     this.load().catch(() => undefined);
+  }
+
+  /**
+   * The interceptor's commit, when the handler's result is ready: as {@link flush}, and after a
+   * failure the hooks before the headers stand back (the error is the request's answer now).
+   */
+  commitResult(): Promise<void> {
+    return this.flush().catch((error: unknown) => {
+      this.failedInPipeline = true;
+      throw error;
+    });
+  }
+
+  /** The hooks' commit before the headers leave: what is left, unless the interceptor's commit failed. */
+  flushLeft(): Promise<void> {
+    this.sending = true;
+    return this.failedInPipeline ? Promise.resolve() : this.flush();
+  }
+
+  /** True once the hooks before the headers took over: the interceptor then leaves the commit to them. */
+  get answering(): boolean {
+    return this.sending;
   }
 
   /**

@@ -20,6 +20,7 @@ import { ExpressSessionStore } from '../stores/express-session.store.js';
 import { LegacySessions } from './legacy-session.js';
 import { SessionSealer } from './session-seal.js';
 import type { SessionService } from '../session.service.js';
+import { graphqlFailure } from '../integrations/session-transport.js';
 
 /** Where a request keeps its session context, on the Node request both frameworks share. */
 const kContext = Symbol('nestjs-sessionkit.context');
@@ -102,13 +103,14 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return createRequestSession(this, req, res);
   }
 
-  failure(error: unknown): { status: number; body: object } {
+  failure(error: unknown, context: { readonly request: object }): { status: number; body: object } {
     if (error instanceof HttpException) {
       const body = error.getResponse();
-      return { status: error.getStatus(), body: typeof body === 'object' ? body : { statusCode: error.getStatus(), message: body } };
+      const status = error.getStatus();
+      return { status, body: graphqlFailure(context.request, status, error.message) ?? (typeof body === 'object' ? body : { statusCode: status, message: body }) };
     }
     this.logger.error(`The session could not be saved: ${error instanceof Error ? error.message : String(error)}`);
-    return { status: 500, body: { statusCode: 500, message: 'Internal server error' } };
+    return { status: 500, body: graphqlFailure(context.request, 500, 'Internal server error') ?? { statusCode: 500, message: 'Internal server error' } };
   }
 
   logLate(error: unknown): void {

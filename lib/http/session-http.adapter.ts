@@ -16,8 +16,8 @@ export interface SessionHttpHost {
   readonly onRequest: ((req: object, res: object, next: () => void) => void) | undefined;
   /** The request's session context, if anything used the session. */
   contextIf(req: object): SessionFlushable | undefined;
-  /** The answer that replaces the response when the session could not be saved. */
-  failure(error: unknown): { status: number; body: object };
+  /** The answer that replaces the response of `context` when its session could not be saved. */
+  failure(error: unknown, context: SessionFlushable): { status: number; body: object };
   /** Reports an error that can no longer reach the client. */
   logLate(error: unknown): void;
   /** `req.sessionID`: the handle of the request's loaded session. */
@@ -27,9 +27,11 @@ export interface SessionHttpHost {
 /** The session context the adapter saves before the headers leave (internal). */
 export interface SessionFlushable {
   readonly response: object;
+  readonly request: object;
   /** True once anything asked for the session. */
   readonly started: boolean;
-  flush(): Promise<void>;
+  /** Saves what is left to save (nothing after the interceptor's save failed: its error answers). */
+  flushLeft(): Promise<void>;
 }
 
 interface ExpressLikeResponse {
@@ -97,7 +99,7 @@ const BODY_HEADERS = ['content-length', 'content-type', 'content-encoding', 'con
  */
 function saveBeforeEnd(res: ServerResponse, end: ServerResponse['end'], context: SessionFlushable, host: SessionHttpHost): void {
   res.end = function (this: ServerResponse, ...args: unknown[]) {
-    context.flush().then(
+    context.flushLeft().then(
       () => void (end as (...a: unknown[]) => ServerResponse).apply(res, args),
       (error: unknown) => {
         host.logLate(error);
@@ -153,7 +155,7 @@ function guardNodeResponse(res: ServerResponse, context: SessionFlushable, host:
       res.destroy();
       return;
     }
-    const { status, body } = host.failure(error);
+    const { status, body } = host.failure(error, context);
     for (const name of BODY_HEADERS) res.removeHeader(name);
     const text = JSON.stringify(body);
     res.statusCode = status;
@@ -165,7 +167,7 @@ function guardNodeResponse(res: ServerResponse, context: SessionFlushable, host:
     held.push(deliver);
     if (state === 'open') {
       state = 'saving';
-      context.flush().then(release, fail);
+      context.flushLeft().then(release, fail);
     }
   };
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
@@ -312,14 +314,14 @@ export const sessionHttp = {
         // The first send answers; this one is dropped.
         if (r[kSaving]) return;
         r[kSaving] = true;
-        context.flush().then(
+        context.flushLeft().then(
           () => {
             // A streamed body is written after this hook: changes made meanwhile are saved before it ends.
             if (isStream(payload)) saveBeforeEnd(reply.raw, reply.raw.end, context, host);
             done(null, payload);
           },
           (error: unknown) => {
-            const { status, body } = host.failure(error);
+            const { status, body } = host.failure(error, context);
             if (isStream(payload)) payload.destroy();
             reply.code(status);
             for (const name of BODY_HEADERS) reply.removeHeader(name);

@@ -1,6 +1,6 @@
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { SessionContextError } from '../core/session.errors.js';
-import { sessionSource } from './session-transport.js';
+import { graphqlFailure, sessionSource, sessionSourceIf } from './session-transport.js';
 
 function host(type: string, args: unknown[]): ExecutionContextHost {
   const context = new ExecutionContextHost(args);
@@ -41,5 +41,33 @@ describe('sessionSource', () => {
 
   it('refuses handlers without cookies (microservices)', () => {
     expect(() => sessionSource(host('rpc', [{}, {}]))).toThrow(/"rpc" handler has none/);
+  });
+});
+
+describe('sessionSourceIf', () => {
+  it('finds what sessionSource finds, and nothing where a handler has no session', () => {
+    const req = { headers: {} };
+    const res = {};
+    expect(sessionSourceIf(host('http', [req, res]))).toEqual({ transport: 'http', req, res });
+    expect(sessionSourceIf(host('rpc', [{}, {}]))).toBeUndefined();
+    // A subscription over a WebSocket: a GraphQL context without the HTTP request.
+    expect(sessionSourceIf(host('graphql', [{}, {}, {}, {}]))).toBeUndefined();
+  });
+});
+
+describe('graphqlFailure', () => {
+  it('answers the requests of GraphQL operations with a GraphQL error, and no other', () => {
+    const operation = { headers: {} };
+    sessionSource(host('graphql', [{}, {}, { req: operation, res: {} }, {}]));
+    expect(graphqlFailure(operation, 503, 'store down')).toEqual({
+      data: null,
+      errors: [{ message: 'store down', extensions: { code: 'SERVICE_UNAVAILABLE', status: 503 } }],
+    });
+    expect(graphqlFailure(operation, 500, 'bad value')).toMatchObject({ errors: [{ extensions: { code: 'INTERNAL_SERVER_ERROR', status: 500 } }] });
+    // Fastify requests are known by their Node request.
+    const raw = { headers: {} };
+    sessionSource(host('graphql', [{}, {}, { reply: { request: { raw } } }, {}]));
+    expect(graphqlFailure({ raw }, 503, 'store down')).toBeDefined();
+    expect(graphqlFailure({ headers: {} }, 503, 'store down')).toBeUndefined();
   });
 });

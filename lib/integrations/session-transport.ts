@@ -30,31 +30,57 @@ interface GraphqlContextLike {
 const GRAPHQL_CONTEXT_HELP =
   'The GraphQL context has no HTTP request and response, so the session cannot be found. Pass them in GraphQLModule.forRoot(): `context: ({ req, res }) => ({ req, res })` with Apollo, `context: (request, reply) => ({ req: request, res: reply })` with Mercurius. (Subscriptions over a WebSocket have no session.)';
 
+/** Node requests of GraphQL operations: a failed save answers them with a GraphQL response. */
+const graphqlRequests = new WeakSet<object>();
+
 /**
  * The one place that tells the transports apart: the request and response of an HTTP handler or
- * a GraphQL resolver, or the message of a WebSocket handler.
+ * a GraphQL resolver, or the message of a WebSocket handler. A string says why a handler has no
+ * session (another transport, a GraphQL context without the HTTP request).
  */
-export function sessionSource(host: ArgumentsHost): SessionSource {
+function findSource(host: ArgumentsHost): SessionSource | string {
   const type = host.getType<string>();
+  // Checked first: HTTP handlers are the hot path of the global interceptor.
+  if (type === 'http') return { transport: 'http', req: host.getArgByIndex<object>(0), res: host.getArgByIndex<object>(1) };
   if (type === 'graphql') {
     // Resolver arguments are (root, args, context, info).
     const context = (host.getArgByIndex(2) ?? {}) as GraphqlContextLike;
     const req = context.req ?? context.reply?.request;
     // Apollo's default context holds only `req`; Express requests know their response.
     const res = context.res ?? context.reply ?? context.req?.res;
-    if (req === undefined || res === undefined) throw new SessionContextError(GRAPHQL_CONTEXT_HELP);
+    if (req === undefined || res === undefined) return GRAPHQL_CONTEXT_HELP;
+    // Every resolver that reaches the session passes here, so the operation's save knows it
+    // answers GraphQL if it fails.
+    graphqlRequests.add(sessionHttp.nodeRequest(req));
     return { transport: 'graphql', req, res };
   }
   if (type === 'ws') {
     return { transport: 'ws', message: host.getArgs(), client: host.getArgByIndex(0) as object };
   }
-  if (type !== 'http') {
-    throw new SessionContextError(
-      `Sessions live in cookies, and a "${type}" handler has none: use @Session(), SessionGuard and SessionService.load() in HTTP controllers, GraphQL resolvers and WebSocket gateways.`,
-    );
-  }
-  const http = host.switchToHttp();
-  return { transport: 'http', req: http.getRequest<object>(), res: http.getResponse<object>() };
+  return `Sessions live in cookies, and a "${type}" handler has none: use @Session(), SessionGuard and SessionService.load() in HTTP controllers, GraphQL resolvers and WebSocket gateways.`;
+}
+
+/** Where the session of a handler comes from; a {@link SessionContextError} says why there is none. */
+export function sessionSource(host: ArgumentsHost): SessionSource {
+  const source = findSource(host);
+  if (typeof source === 'string') throw new SessionContextError(source);
+  return source;
+}
+
+/** As {@link sessionSource}, for the interceptor: `undefined` where a handler has no session to commit. */
+export function sessionSourceIf(host: ArgumentsHost): SessionSource | undefined {
+  const source = findSource(host);
+  return typeof source === 'string' ? undefined : source;
+}
+
+/**
+ * The answer to a GraphQL operation whose session could not be saved, as both drivers shape an
+ * error: `errors[0].extensions` carries the code (`SERVICE_UNAVAILABLE` for a store failure) and
+ * the status. `undefined` for requests that are not GraphQL operations.
+ */
+export function graphqlFailure(request: object, status: number, message: string): object | undefined {
+  if (!graphqlRequests.has(sessionHttp.nodeRequest(request))) return undefined;
+  return { data: null, errors: [{ message, extensions: { code: GRAPHQL_CODES[status] ?? 'INTERNAL_SERVER_ERROR', status } }] };
 }
 
 /**

@@ -46,8 +46,18 @@ const handshakes = new WeakMap<Socket, IncomingMessage>();
 /** The session context of each message being handled, by the message's handler arguments. */
 const messages = new WeakMap<unknown[], SessionContext>();
 
-/** The message whose handler is running: `@Session()` gets a copy of the arguments, not them. */
-const current = new AsyncLocalStorage<SessionContext>();
+/** A message whose handler runs under the session interceptor. */
+interface RunningMessage {
+  /** The handler's arguments, as its guards and interceptors have them. */
+  readonly args: unknown[];
+  readonly runtime: SessionRuntime;
+}
+
+/**
+ * The message whose handler is running: `@Session()` gets a copy of the arguments, not them, and
+ * `SessionService.current()` gets none.
+ */
+const current = new AsyncLocalStorage<RunningMessage>();
 
 /** Methods already given the saving interceptor. */
 const bound = new WeakSet<object>();
@@ -99,14 +109,28 @@ export const socketSessions = {
    * whoever loads first. Needs `runtime` to create one; `@Session()` finds the interceptor's.
    */
   contextOf(message: unknown[], client: object, runtime?: SessionRuntime): SessionContext {
-    let context = messages.get(message) ?? current.getStore();
+    let context = messages.get(message);
     if (context !== undefined) return context;
+    const running = current.getStore();
+    if (running !== undefined && running.args !== message) {
+      // A copy of the arguments (`@Session()`), or none: the context is the running message's.
+      context = messages.get(running.args);
+      if (context !== undefined) return context;
+      message = running.args;
+      client = running.args[0] as object;
+      runtime ??= running.runtime;
+    }
     if (runtime === undefined) throw new SessionContextError(NO_MESSAGE);
     let host = hosts.get(runtime);
     if (host === undefined) hosts.set(runtime, (host = new SocketSessionHost(runtime)));
     context = new SessionContext(host, handshakeOf(client), socketResponse);
     messages.set(message, context);
     return context;
+  },
+
+  /** The message whose handler is running under the session interceptor, if any. */
+  running(): RunningMessage | undefined {
+    return current.getStore();
   },
 
   /** The message's session; failures become a `WsException`, which the client receives. */
@@ -118,9 +142,24 @@ export const socketSessions = {
     }
   },
 
-  /** Runs a message's handler with its session context at hand for `@Session()`. */
-  run<T>(context: SessionContext, handler: () => T): T {
-    return current.run(context, handler);
+  /**
+   * Runs a message's handler with the message at hand for `@Session()` and
+   * `SessionService.current()`; its session is still loaded only if something asks for it.
+   */
+  run<T>(args: unknown[], runtime: SessionRuntime, handler: () => T): T {
+    return current.run({ args, runtime }, handler);
+  },
+
+  /**
+   * Saves what the message's handler changed, if it used the session at all (`undefined` if
+   * not); a failure becomes a `WsException`, which the client receives.
+   */
+  commit(args: unknown[]): Promise<void> | undefined {
+    const context = messages.get(args);
+    if (context === undefined || !context.started) return undefined;
+    return context.flush().catch(async (error: unknown) => {
+      throw await this.wsError(error);
+    });
   },
 
   /**
@@ -137,7 +176,8 @@ export const socketSessions = {
 
   /**
    * Gives a `@SubscribeMessage()` handler that uses `@Session()` the interceptor that saves its
-   * session before the reply is emitted. Parameter decorators run before the method's own
+   * session before the reply is emitted, for apps without the global one (`globalInterceptor:
+   * false`); with it, this binding passes through. Parameter decorators run before the method's own
    * decorators, so the check waits until the class is fully decorated; controllers and
    * resolvers get nothing, and keep Nest's plain path.
    */
