@@ -266,6 +266,11 @@ describe('MysqlStore: statements and table', () => {
     expect(await rowOf(handle)).toBeUndefined();
     await store.set(handle, recordOf({ a: 1 }, '🍪'.repeat(512)), HOUR);
     expect((await store.get(handle))!.user).toBe('🍪'.repeat(512));
+    // A move to such a key sends nothing: the session stays where it was.
+    statements.length = 0;
+    await expect(store.move(handle, newHandle(), recordOf({ a: 1 }, 'u'.repeat(513)), HOUR)).rejects.toThrow(/user key is 513 characters/);
+    expect(statements).toEqual([]);
+    expect((await store.get(handle))!.data).toEqual({ a: 1 });
   });
 
   it('creates the table and its indexes once, even when several instances start at once', async () => {

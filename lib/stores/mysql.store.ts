@@ -243,9 +243,11 @@ export class MysqlStore implements SessionStore {
    * meanwhile either came first (nothing moves) or waits, then follows the forwarding record.
    */
   async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    // Checked before the transaction: a user key the column refuses sends nothing.
+    const row = [to, JSON.stringify(record.data), record.createdAt, record.touchedAt, micros(ttlMs), userKey(record.user)];
     return this.transaction('move', async (statement) => {
       if (matchedRows(await statement(this.sql.forward, [to, micros(this.forwardingTtl), from])) !== 1) return false;
-      await statement(this.sql.set, [to, JSON.stringify(record.data), record.createdAt, record.touchedAt, micros(ttlMs), userKey(record.user)]);
+      await statement(this.sql.set, row);
       return true;
     });
   }
