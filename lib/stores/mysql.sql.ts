@@ -1,6 +1,6 @@
 /**
- * The SQL of `MysqlStore`, one statement per store operation, written once for MySQL 8 and
- * MariaDB 10.6+ (no statement that only one of them parses).
+ * The SQL of `MysqlStore`, one statement per store operation (two, in one transaction, for a
+ * move), written once for MySQL 8 and MariaDB 10.6+ (no statement that only one of them parses).
  *
  * Times the core gives (`created_at`, `touched_at`) are kept as epoch milliseconds, exactly as
  * given; the expiry is a `DATETIME(3)` in UTC computed and compared with the database's clock
@@ -16,6 +16,10 @@
  * The data column is `JSON`: MySQL's binary JSON type, MariaDB's alias for `LONGTEXT` with a
  * `JSON_VALID` check. Both are changed in place by `JSON_REMOVE`/`JSON_SET` with paths built by
  * {@link jsonPath}, and read back as JSON text.
+ *
+ * A row whose `data` is a JSON object is a session; a row whose `data` is a JSON string is the
+ * forwarding record a move leaves under the old handle (the string: the new handle), with no
+ * `user_key`. Only `destroy` follows it; every other statement sees sessions only.
  */
 
 /** Quotes one identifier with backticks. */
@@ -35,6 +39,9 @@ export function jsonPath(key: string): string {
 
 /** The JSON types a value counts as a number for an increment (MySQL's names; MariaDB uses the first and third). */
 const NUMBER_TYPES = `('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL')`;
+
+/** How many moves `destroy` follows from a forwarding record (the session store contract's bound). */
+export const FORWARDING_HOPS = 8;
 
 /** The longest `user_key` the index column takes (characters). */
 export const USER_KEY_MAX_LENGTH = 512;
@@ -59,14 +66,16 @@ export interface MysqlStatements {
   get: string;
   /** handle, data (JSON), created_at, touched_at, ttl (µs), user_key: insert or replace. */
   set: string;
-  /** to, data (JSON), created_at, touched_at, ttl (µs), user_key, from: only if `from` is live; the matched row count says whether it moved. */
-  move: string;
+  /**
+   * The first statement of a move, in a transaction with {@link MysqlStatements.set} for the new
+   * handle: to, forwarding ttl (µs), from. Turns the live session under `from` into a forwarding
+   * record naming `to`, under the row's lock; the matched row count says whether it was live.
+   */
+  forward: string;
   /** touched_at, ttl (µs), handle: a live session only. */
   touch: string;
-  /** handle. */
+  /** handle: deletes the row, and when it is a live forwarding record the sessions it leads to (up to {@link FORWARDING_HOPS} moves). */
   destroy: string;
-  /** user_key, the handle to keep (or null) → deletes the user's other live sessions. */
-  destroyByUser: string;
   /** user_key → handle, created_at, touched_at of the user's live sessions. */
   listByUser: string;
   /** batch size → the handles of up to that many expired rows, oldest expiry first (a plain read: it locks nothing). */
@@ -93,6 +102,7 @@ export function mysqlStatements(table: string, database: string | undefined, tim
   const now = 'UTC_TIMESTAMP(3)';
   const expiry = `${now} + INTERVAL ? MICROSECOND`;
   const live = `expires_at > ${now}`;
+  const session = `JSON_TYPE(data) = 'OBJECT'`;
   const patches = new Map<string, string>();
 
   return {
@@ -109,22 +119,23 @@ export function mysqlStatements(table: string, database: string | undefined, tim
   KEY expires_at_idx (expires_at),
   KEY user_key_idx (user_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-    get: `${select} data, created_at, touched_at, user_key FROM ${t} WHERE handle = ? AND ${live}`,
+    get: `${select} data, created_at, touched_at, user_key FROM ${t} WHERE handle = ? AND ${live} AND ${session}`,
     // VALUES(col) is the spelling both servers accept (MySQL 8.0.20+ warns that it is deprecated
     // in favour of a row alias MariaDB does not parse).
     set: `${limit}INSERT INTO ${t} (handle, data, created_at, touched_at, expires_at, user_key)
 VALUES (?, ?, ?, ?, ${expiry}, ?)
 ON DUPLICATE KEY UPDATE data = VALUES(data), created_at = VALUES(created_at), touched_at = VALUES(touched_at),
   expires_at = VALUES(expires_at), user_key = VALUES(user_key)`,
-    // The row itself moves to its new key: one statement, applied only while the old row is live,
-    // so a logout that lands meanwhile is never undone by a regenerate(). (A forwarding of the
-    // old handle would be columns of this row, previous_handle and its deadline, set here too.)
-    move: `${limit}UPDATE ${t} SET handle = ?, data = ?, created_at = ?, touched_at = ?, expires_at = ${expiry}, user_key = ?
-WHERE handle = ? AND ${live}`,
-    touch: `${limit}UPDATE ${t} SET touched_at = ?, expires_at = ${expiry} WHERE handle = ? AND ${live}`,
-    destroy: `${limit}DELETE FROM ${t} WHERE handle = ?`,
-    destroyByUser: `${limit}DELETE FROM ${t} WHERE user_key = ? AND NOT handle <=> ? AND ${live}`,
-    listByUser: `${select} handle, created_at, touched_at FROM ${t} WHERE user_key = ? AND ${live}`,
+    // The old row stays where it is (no change of primary key, which InnoDB does as a delete and
+    // an insert) and becomes the forwarding record; the store then writes the session under its
+    // new handle with `set`, in the same transaction. The row lock taken here makes a logout
+    // that lands meanwhile either come first (nothing matches: no move) or wait and find the
+    // forwarding record, which it follows.
+    forward: `${limit}UPDATE ${t} SET data = JSON_QUOTE(?), user_key = NULL, expires_at = ${expiry}
+WHERE handle = ? AND ${live} AND ${session}`,
+    touch: `${limit}UPDATE ${t} SET touched_at = ?, expires_at = ${expiry} WHERE handle = ? AND ${live} AND ${session}`,
+    destroy: destroyStatement(t, limit, now),
+    listByUser: `${select} handle, created_at, touched_at FROM ${t} WHERE user_key = ? AND ${live} AND ${session}`,
     // Cleanup reads a batch without locking, then deletes it by primary key: a DELETE that scanned
     // the expires_at index itself would lock the range up to the first live row (InnoDB's next-key
     // locks), and so stall, or deadlock with, a request saving that session. By key it locks only
@@ -137,13 +148,31 @@ WHERE handle = ? AND ${live}`,
       const key = `${Number(shape.clear)}:${shape.unset}:${shape.set}:${shape.incr}`;
       let text = patches.get(key);
       if (text === undefined) {
-        text = patchStatement(t, limit, expiry, live, shape);
+        text = patchStatement(t, limit, expiry, `${live} AND ${session}`, shape);
         // A few shapes cover nearly all traffic; the cache only saves rebuilding their text.
         if (patches.size < 1_000) patches.set(key, text);
       }
       return text;
     },
   };
+}
+
+/**
+ * One multiple-table DELETE: the row under the handle, and, while each row is a live forwarding
+ * record, the row it names, for up to {@link FORWARDING_HOPS} moves. Each row is read with its
+ * lock (the rows a DELETE removes are read as they are now, not from a snapshot), so a move
+ * still committing is waited for and then followed to the new handle. The handle a forwarding
+ * record names is converted to the key's character set and collation, so each step is a lookup
+ * by primary key.
+ */
+function destroyStatement(t: string, limit: string, now: string): string {
+  const next = (row: string): string =>
+    `IF(JSON_TYPE(${row}.data) = 'STRING' AND ${row}.expires_at > ${now}, CONVERT(JSON_UNQUOTE(${row}.data) USING ascii) COLLATE ascii_bin, NULL)`;
+  const rows = Array.from({ length: FORWARDING_HOPS + 1 }, (_, i) => `h${i}`);
+  const joins = rows.slice(1).map((row, i) => `LEFT JOIN ${t} AS ${row} ON ${row}.handle = ${next(rows[i]!)}`);
+  return `${limit}DELETE ${rows.join(', ')} FROM ${t} AS h0
+${joins.join('\n')}
+WHERE h0.handle = ?`;
 }
 
 /**

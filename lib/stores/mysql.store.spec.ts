@@ -58,6 +58,8 @@ function recording(target: Pool): { pool: MysqlPool; statements: string[] } {
 
 /** The verb of a statement, past the MariaDB-only `SET STATEMENT ... FOR` comment. */
 const verb = (sql: string): string => sql.replace(/^\/\*M!.*?\*\/\s*/s, '').split(/\s+/)[0]!.toUpperCase();
+/** Statements that start or end a transaction, which need no time limit. */
+const control = (sql: string): boolean => ['START', 'COMMIT', 'ROLLBACK'].includes(verb(sql));
 
 describe('MysqlStore: statements and table', () => {
   const table = ownTable('rt');
@@ -86,7 +88,7 @@ describe('MysqlStore: statements and table', () => {
     return row === undefined ? undefined : { ...row, data: JSON.parse(String(row.data)) };
   };
 
-  it('sends one statement per get, set, patch, touch, move, destroy, listByUser and destroyByUser', async () => {
+  it('sends one statement per get, set, patch, touch, destroy and listByUser; a move is one transaction of two', async () => {
     const handle = newHandle();
     const record = recordOf({ userId: 'rt', n: 1 }, 'rt');
     expect(await sent(() => store.set(handle, record, HOUR))).toEqual(['INSERT']);
@@ -97,11 +99,17 @@ describe('MysqlStore: statements and table', () => {
     expect(await sent(() => store.patch(newHandle(), patchOf({ set: { a: 1 } }), HOUR))).toEqual(['UPDATE']);
     expect(await sent(() => store.listByUser('rt2'))).toEqual(['SELECT']);
     const moved = newHandle();
-    expect(await sent(() => store.move(handle, moved, record, HOUR))).toEqual(['UPDATE']);
-    expect(await sent(() => store.destroyByUser('rt', newHandle()))).toEqual(['DELETE']);
-    expect(await sent(() => store.destroy(moved))).toEqual(['DELETE']);
+    const all: string[] = [];
+    const moveSent = await sent(() => store.move(handle, moved, record, HOUR));
+    all.push(...statements);
+    expect(moveSent).toEqual(['START', 'UPDATE', 'INSERT', 'COMMIT']);
+    // A move of a session that is gone stops after its first statement.
+    expect(await sent(() => store.move(handle, newHandle(), record, HOUR))).toEqual(['START', 'UPDATE', 'COMMIT']);
+    expect(await sent(() => store.destroy(handle))).toEqual(['DELETE']);
+    all.push(...statements);
+    expect(await rowOf(moved)).toBeUndefined();
     // Every statement is bounded in the server: MariaDB's SET STATEMENT, and MySQL's hint on reads.
-    for (const sql of statements) expect(sql).toMatch(/^\/\*M! SET STATEMENT max_statement_time=2\.000 FOR \*\//);
+    for (const sql of all.filter((s) => !control(s))) expect(sql).toMatch(/^\/\*M! SET STATEMENT max_statement_time=2\.000 FOR \*\//);
     statements.length = 0;
     await store.get(handle);
     expect(statements[0]).toContain('/*+ MAX_EXECUTION_TIME(2000) */');
@@ -161,7 +169,6 @@ describe('MysqlStore: statements and table', () => {
     await store.touch(handle, recordOf({}, 'stale'), HOUR);
     expect(await store.move(handle, newHandle(), recordOf({ a: 1 }, 'stale'), HOUR)).toBe(false);
     expect(await store.listByUser('stale')).toEqual([]);
-    expect(await store.destroyByUser('stale')).toBe(0);
     const [rows] = await pool.query(`SELECT CAST(data AS CHAR) AS data, expires_at < UTC_TIMESTAMP(3) AS expired FROM \`${table}\` WHERE handle = ?`, [handle]);
     expect(rows).toEqual([{ data: '{"a":1}', expired: 1 }]);
   });
@@ -175,16 +182,82 @@ describe('MysqlStore: statements and table', () => {
     expect([first, second]).toEqual([true, true]);
   });
 
-  it('destroyByUser deletes the user’s other live sessions in one statement and says how many', async () => {
-    const user = `dbu-${newHandle().slice(0, 8)}`;
-    const [a, b, c, other] = [newHandle(), newHandle(), newHandle(), newHandle()];
-    for (const handle of [a, b, c]) await store.set(handle, recordOf({ userId: user }, user), HOUR);
-    await store.set(other, recordOf({ userId: 'someone' }, 'someone'), HOUR);
-    expect(await store.destroyByUser(user, a)).toBe(2);
-    expect((await store.listByUser(user)).map((e) => e.handle)).toEqual([a]);
-    expect(await store.get(other)).toBeDefined();
-    expect(await store.destroyByUser(user)).toBe(1);
-    expect(await rowOf(a)).toBeUndefined();
+  it('a move leaves the old row as a forwarding record: the new handle as a JSON string, no user, for forwardingTtl', async () => {
+    const [from, to] = [newHandle(), newHandle()];
+    const record = recordOf({ userId: 'fw', n: 1 }, 'fw');
+    await store.set(from, recordOf({ n: 1 }), HOUR);
+    expect(store.forwardingTtl).toBe(10_000);
+    expect(await store.move(from, to, record, HOUR)).toBe(true);
+    const forwarding = (await rowOf(from))!;
+    expect(forwarding).toMatchObject({ data: to, user_key: null });
+    expect(Number(forwarding.left_ms)).toBeGreaterThan(5_000);
+    expect(Number(forwarding.left_ms)).toBeLessThanOrEqual(10_000);
+    expect(await rowOf(to)).toMatchObject({ data: { userId: 'fw', n: 1 }, user_key: 'fw', created_at: record.createdAt, touched_at: record.touchedAt });
+    expect(await store.listByUser('fw')).toEqual([{ handle: to, createdAt: record.createdAt, touchedAt: record.touchedAt }]);
+  });
+
+  it('destroy follows a chain of moves in one statement, 8 moves at most, and no expired forwarding record', async () => {
+    const chain = Array.from({ length: 10 }, () => newHandle());
+    await store.set(chain[0]!, recordOf({ step: 0 }), HOUR);
+    for (let i = 1; i < chain.length; i++) expect(await store.move(chain[i - 1]!, chain[i]!, recordOf({ step: i }), HOUR)).toBe(true);
+    // 9 moves: through the second handle, 8 hops reach the session.
+    statements.length = 0;
+    await store.destroy(chain[1]!);
+    expect(statements.map(verb)).toEqual(['DELETE']);
+    expect(await store.get(chain[9]!)).toBeUndefined();
+    for (const handle of chain.slice(1)) expect(await rowOf(handle)).toBeUndefined();
+    expect(await rowOf(chain[0]!)).toBeDefined();
+
+    const far = Array.from({ length: 10 }, () => newHandle());
+    await store.set(far[0]!, recordOf({ step: 0 }), HOUR);
+    for (let i = 1; i < far.length; i++) await store.move(far[i - 1]!, far[i]!, recordOf({ step: i }), HOUR);
+    // From the first handle, the session is 9 moves away: out of reach, it stays.
+    await store.destroy(far[0]!);
+    expect((await store.get(far[9]!))!.data).toEqual({ step: 9 });
+    for (const handle of far.slice(1, 9)) expect(await rowOf(handle)).toBeUndefined();
+
+    // Past forwardingTtl, the old handle leads nowhere: destroy removes only the expired record.
+    const [old, moved] = [newHandle(), newHandle()];
+    await store.set(old, recordOf({ a: 1 }), HOUR);
+    await store.move(old, moved, recordOf({ a: 1 }), HOUR);
+    await pool.query(`UPDATE \`${table}\` SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE handle = ?`, [old]);
+    await store.destroy(old);
+    expect(await rowOf(old)).toBeUndefined();
+    expect((await store.get(moved))!.data).toEqual({ a: 1 });
+  });
+
+  it('a move and a destroy of the old handle at the same moment: the session is gone either way (200 trials)', async () => {
+    const survivors: string[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const [from, to] = [newHandle(), newHandle()];
+          await store.set(from, recordOf({ userId: 'racer' }, 'racer'), HOUR);
+          await Promise.all([store.move(from, to, recordOf({ userId: 'racer', moved: true }, 'racer'), HOUR), store.destroy(from)]);
+          if ((await rowOf(to)) !== undefined || (await rowOf(from)) !== undefined) survivors.push(to);
+        }),
+      );
+    }
+    expect(survivors).toEqual([]);
+  });
+
+  it('a move that fails half way changes nothing, and leaves no transaction open on the pooled connection', async () => {
+    const single = newMysqlPool({ connectionLimit: 1 });
+    try {
+      const lone = new MysqlStore({ pool: single, table });
+      const from = newHandle();
+      await lone.set(from, recordOf({ a: 1 }, 'half'), HOUR);
+      // A handle longer than the key column: the second statement fails after the first applied.
+      await expect(lone.move(from, 'x'.repeat(129), recordOf({ a: 2 }, 'half'), HOUR)).rejects.toThrow(/MysqlStore: move failed/);
+      expect(await rowOf(from)).toMatchObject({ data: { a: 1 }, user_key: 'half' });
+      // The same connection, back in the pool: what it writes now is committed, and seen elsewhere.
+      const other = newHandle();
+      await lone.set(other, recordOf({ b: 1 }), HOUR);
+      expect(await rowOf(other)).toMatchObject({ data: { b: 1 } });
+      expect(await lone.move(from, newHandle(), recordOf({ a: 3 }, 'half'), HOUR)).toBe(true);
+    } finally {
+      await single.end();
+    }
   });
 
   it('refuses a user key longer than the indexed column, writing nothing', async () => {
@@ -193,6 +266,11 @@ describe('MysqlStore: statements and table', () => {
     expect(await rowOf(handle)).toBeUndefined();
     await store.set(handle, recordOf({ a: 1 }, '🍪'.repeat(512)), HOUR);
     expect((await store.get(handle))!.user).toBe('🍪'.repeat(512));
+    // A move to such a key sends nothing: the session stays where it was.
+    statements.length = 0;
+    await expect(store.move(handle, newHandle(), recordOf({ a: 1 }, 'u'.repeat(513)), HOUR)).rejects.toThrow(/user key is 513 characters/);
+    expect(statements).toEqual([]);
+    expect((await store.get(handle))!.data).toEqual({ a: 1 });
   });
 
   it('creates the table and its indexes once, even when several instances start at once', async () => {

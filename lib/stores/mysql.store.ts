@@ -1,6 +1,6 @@
 import { SessionError } from '../core/session.errors.js';
 import { type MysqlStatements, USER_KEY_MAX_LENGTH, jsonPath, mysqlStatements } from './mysql.sql.js';
-import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
+import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from './session-store.interface.js';
 
 /** A query as the store sends it: the SQL and the client-side timeout (milliseconds). */
 export interface MysqlQueryOptions {
@@ -22,7 +22,7 @@ export interface MysqlPoolConnection {
 
 /** What the store uses of a `mysql2/promise` `Pool` (`mysql2` 3): a `createPool(...)` from `mysql2/promise` fits. */
 export interface MysqlPool {
-  /** A connection of the pool, opened if none is idle; the store releases it after one statement. */
+  /** A connection of the pool, opened if none is idle; the store releases it after one statement (or one transaction). */
   getConnection(): Promise<MysqlPoolConnection>;
 }
 
@@ -147,13 +147,21 @@ function parseData(value: unknown): Record<string, unknown> {
  * expires_at DATETIME(3), user_key VARCHAR(512)`, indexed on `expires_at` and on `user_key`. No
  * session id is stored: `handle` is the one-way hash the core hands the store.
  *
- * **Round trips and atomicity.** Every operation but cleanup is one statement on one pooled
- * connection: a load is one `SELECT`; a change is one `UPDATE` that applies only what the request
- * changed (keys removed with `JSON_REMOVE`, keys set with `JSON_SET`, increments added inside the
- * database) under the row's lock, so parallel requests keep each other's changes; `patch`,
- * `touch` and `move` change only a live row, so a destroyed or expired session never comes back.
- * Expiry is checked in SQL on every statement by the database clock, so an expired row is never
- * read, whether or not cleanup has deleted it yet.
+ * **Round trips and atomicity.** Every operation but `move` and cleanup is one statement on one
+ * pooled connection: a load is one `SELECT`; a change is one `UPDATE` that applies only what the
+ * request changed (keys removed with `JSON_REMOVE`, keys set with `JSON_SET`, increments added
+ * inside the database) under the row's lock, so parallel requests keep each other's changes;
+ * `patch`, `touch` and `move` change only a live row, so a destroyed or expired session never
+ * comes back. Expiry is checked in SQL on every statement by the database clock, so an expired
+ * row is never read, whether or not cleanup has deleted it yet.
+ *
+ * **Moves.** `move` (a `regenerate()`) is one transaction of two statements: an `UPDATE` that
+ * turns the live row under the old handle into a forwarding record naming the new one, for
+ * {@link MysqlStore.forwardingTtl}, then the session written under the new handle. `destroy`
+ * through the old handle (a logout sent with the pre-login cookie) removes the moved session too,
+ * in its one `DELETE`. The store has no `destroyByUser`: `SessionService.destroyByUser` lists the
+ * user's sessions and destroys each, which a login in flight cannot escape, because its move
+ * either committed before the list or leaves a forwarding record the destroy follows.
  *
  * **Cleanup.** {@link MysqlStore.cleanup} deletes expired rows in batches of `cleanupBatchSize`,
  * oldest expiry first: a read that locks nothing, then a delete by primary key. `SessionModule`
@@ -164,6 +172,8 @@ function parseData(value: unknown): Record<string, unknown> {
  * within `statementTimeout`.
  */
 export class MysqlStore implements SessionStore {
+  /** How long (milliseconds) a `move` leaves a forwarding record under the old handle. */
+  readonly forwardingTtl = FORWARDING_TTL_MS;
   /** How often `SessionModule` calls {@link MysqlStore.cleanup} (milliseconds); `0` for never. */
   readonly cleanupInterval: number;
   private readonly pool: MysqlPool;
@@ -203,7 +213,7 @@ export class MysqlStore implements SessionStore {
    */
   init(): Promise<void> {
     if (!this.createTable) return Promise.resolve();
-    this.created ??= this.run('createTable', (connection, remaining) => connection.query({ sql: this.sql.createTable, timeout: remaining }), 10 * this.statementTimeout).then(
+    this.created ??= this.run('createTable', (connection, remaining) => connection.query({ sql: this.sql.createTable, timeout: remaining() }), 10 * this.statementTimeout).then(
       noop,
       (error: unknown) => {
         // Try again on the next operation: the database may be back by then.
@@ -228,12 +238,18 @@ export class MysqlStore implements SessionStore {
   }
 
   /**
-   * Moves the row to its new handle in one `UPDATE`, only while the old one is live. (`to` is a
-   * fresh random handle; a row already under it would make the statement fail, not be replaced.)
+   * Turns the live row under `from` into a forwarding record naming `to` and writes the session
+   * under `to`, in one transaction: the first statement locks the old row, so a logout that lands
+   * meanwhile either came first (nothing moves) or waits, then follows the forwarding record.
    */
   async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
-    const result = await this.query('move', this.sql.move, [to, JSON.stringify(record.data), record.createdAt, record.touchedAt, micros(ttlMs), userKey(record.user), from]);
-    return matchedRows(result) === 1;
+    // Checked before the transaction: a user key the column refuses sends nothing.
+    const row = [to, JSON.stringify(record.data), record.createdAt, record.touchedAt, micros(ttlMs), userKey(record.user)];
+    return this.transaction('move', async (statement) => {
+      if (matchedRows(await statement(this.sql.forward, [to, micros(this.forwardingTtl), from])) !== 1) return false;
+      await statement(this.sql.set, row);
+      return true;
+    });
   }
 
   async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
@@ -269,16 +285,12 @@ export class MysqlStore implements SessionStore {
     return matchedRows(await this.query('patch', sql, values)) === 1;
   }
 
+  /**
+   * Deletes the row in one statement; when it is a forwarding record, the session it leads to as
+   * well, following further moves (at most 8).
+   */
   async destroy(handle: string): Promise<void> {
     await this.query('destroy', this.sql.destroy, [handle]);
-  }
-
-  /**
-   * Destroys every live session of `user` but the one under `except`, in one `DELETE` through the
-   * `user_key` index, and resolves how many it destroyed.
-   */
-  async destroyByUser(user: string, except?: string): Promise<number> {
-    return matchedRows(await this.query('destroyByUser', this.sql.destroyByUser, [user, except ?? null]));
   }
 
   async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
@@ -321,23 +333,64 @@ export class MysqlStore implements SessionStore {
   private async query(name: string, sql: string, values: unknown[]): Promise<unknown> {
     if (this.createTable) await this.init();
     try {
-      const [result] = await this.run(name, (connection, remaining) => connection.query({ sql, timeout: remaining }, values), this.statementTimeout);
+      const [result] = await this.run(name, (connection, remaining) => connection.query({ sql, timeout: remaining() }, values), this.statementTimeout);
       return result;
     } catch (error) {
-      if (error instanceof SessionError) throw error;
-      if ((error as { errno?: unknown }).errno === ER_NO_SUCH_TABLE) {
-        throw new SessionError(`MysqlStore: the table ${this.table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
-      }
-      throw new SessionError(`MysqlStore: ${name} failed: ${messageOf(error)}`, { cause: error });
+      throw this.failure(name, error);
     }
   }
 
   /**
-   * Runs `operation` on a pooled connection within `timeoutMs`, waiting for the connection
-   * included. A connection that arrives after the deadline goes straight back unused; one whose
-   * statement failed or timed out is closed rather than reused mid-statement.
+   * Runs `steps` in one transaction on one pooled connection, within `statementTimeout` in all,
+   * and commits. On a failure it rolls back before the connection goes back to the pool (and
+   * closes the connection if even that fails), so no half-done transaction is ever reused.
    */
-  private run<T>(name: string, operation: (connection: MysqlPoolConnection, remainingMs: number) => Promise<T>, timeoutMs: number): Promise<T> {
+  private async transaction<T>(name: string, steps: (statement: (sql: string, values: unknown[]) => Promise<unknown>) => Promise<T>): Promise<T> {
+    if (this.createTable) await this.init();
+    try {
+      return await this.run(
+        name,
+        async (connection, remaining) => {
+          const statement = async (sql: string, values: unknown[] = []): Promise<unknown> => (await connection.query({ sql, timeout: remaining() }, values))[0];
+          await statement('START TRANSACTION');
+          let result: T;
+          try {
+            result = await steps(statement);
+          } catch (error) {
+            try {
+              await statement('ROLLBACK');
+            } catch (rollback) {
+              // Not a server error, so run() closes the connection: the server rolls back with it.
+              throw new SessionError(`MysqlStore: ${name} failed (${messageOf(error)}) and could not be rolled back: ${messageOf(rollback)}`, { cause: error });
+            }
+            throw error;
+          }
+          await statement('COMMIT');
+          return result;
+        },
+        this.statementTimeout,
+      );
+    } catch (error) {
+      throw this.failure(name, error);
+    }
+  }
+
+  /** The {@link SessionError} to reject with for `error`. */
+  private failure(name: string, error: unknown): SessionError {
+    if (error instanceof SessionError) return error;
+    if ((error as { errno?: unknown }).errno === ER_NO_SUCH_TABLE) {
+      return new SessionError(`MysqlStore: the table ${this.table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
+    }
+    return new SessionError(`MysqlStore: ${name} failed: ${messageOf(error)}`, { cause: error });
+  }
+
+  /**
+   * Runs `operation` on a pooled connection within `timeoutMs`, waiting for the connection
+   * included (`remaining()` says how many milliseconds are left). A connection that arrives after
+   * the deadline goes straight back unused; one whose statement failed or timed out is closed
+   * rather than reused mid-statement.
+   */
+  private run<T>(name: string, operation: (connection: MysqlPoolConnection, remaining: () => number) => Promise<T>, timeoutMs: number): Promise<T> {
     if (this.closed) return Promise.reject(new SessionError(`MysqlStore: ${name} called after close().`));
     const started = Date.now();
     let expired = false;
@@ -356,7 +409,7 @@ export class MysqlStore implements SessionStore {
         throw new SessionError(`MysqlStore: ${name} dropped unsent after timing out.`);
       }
       try {
-        const result = await operation(connection, Math.max(1, timeoutMs - (Date.now() - started)));
+        const result = await operation(connection, () => Math.max(1, timeoutMs - (Date.now() - started)));
         connection.release();
         return result;
       } catch (error) {

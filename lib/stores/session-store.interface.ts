@@ -122,8 +122,8 @@ export interface SessionStore {
    * stores without {@link SessionStore.destroyByUser}.
    *
    * Optional: without it, a logout that reaches the server after the login moved its session
-   * only clears the browser's cookie. `MemoryStore`, `RedisStore` and `PostgresStore` keep
-   * forwarding records for 10 seconds.
+   * only clears the browser's cookie. `MemoryStore`, `RedisStore`, `PostgresStore` and
+   * `MysqlStore` keep forwarding records for 10 seconds.
    */
   readonly forwardingTtl?: number;
   /** The live sessions whose `user` is `user`. Optional: needed for `SessionService.listByUser`. */

@@ -122,6 +122,28 @@ describe.each(adapters)('sessions in MySQL / MariaDB (%s)', (adapter) => {
     expect((await again.get('/data')).body).toEqual({});
   });
 
+  it('a login on B leaves a forwarding row under the old handle; a logout on A with the pre-login cookie removes the moved session', async () => {
+    const { client, handle } = await loggedIn(baseA, 'fw-user');
+    const oldCookie = client.jar.get('sid')!;
+    const browser = new Client(baseB);
+    browser.jar.set('sid', oldCookie);
+    const relogin = await browser.post('/login', { userId: 'fw-user' });
+    const moved = (relogin.body as { handle: string }).handle;
+    expect(moved).not.toBe(handle);
+    expect(await rowOf(handle)).toEqual({ data: moved, user_key: null });
+    expect(await rowOf(moved)).toEqual({ data: { userId: 'fw-user' }, user_key: 'fw-user' });
+    // The old cookie reads nothing through the forwarding row...
+    expect((await client.get('/data')).body).toEqual({});
+    expect((await client.get('/me')).status).toBe(401);
+    expect((await browser.get('/me')).body).toEqual({ userId: 'fw-user' });
+    // ...but a logout sent with it destroys the moved session.
+    client.jar.set('sid', oldCookie);
+    expect((await client.post('/logout')).status).toBe(200);
+    expect(await rowOf(handle)).toBeUndefined();
+    expect(await rowOf(moved)).toBeUndefined();
+    expect((await browser.get('/me')).status).toBe(401);
+  });
+
   it('lists a user’s sessions through the user_key index and revokes the others', async () => {
     const first = await loggedIn(baseA, 'my-user');
     const second = await loggedIn(baseB, 'my-user');
