@@ -111,13 +111,13 @@ describe.each(adapters)('CookieStore (%s)', (adapter) => {
     expect(replay.jar.has('sid')).toBe(false);
   });
 
-  it('checks the expiry inside the ciphertext on reload(): a handler that waits past idleTimeout sees no data', async () => {
+  it('checks the expiry inside the ciphertext on reload(): a handler that waits past idleTimeout gets SessionGoneError, not the data', async () => {
     const base = await start({ secret: SECRET, idleTimeout: 300 });
     const client = new Client(base);
     await client.post('/set', { value: 'reloaded' });
     expect((await client.post('/wait-reload?ms=0')).body).toEqual({ before: { value: 'reloaded' }, after: { value: 'reloaded' } });
     const late = await client.post('/wait-reload?ms=450');
-    expect(late.body).toEqual({ before: { value: 'reloaded' }, after: {} });
+    expect(late.body).toEqual({ before: { value: 'reloaded' }, error: 'SessionGoneError' });
     // The session ended: its cookie is cleared, and nothing comes back with the next request.
     expect(client.jar.has('sid')).toBe(false);
     expect((await client.get('/get')).body).toEqual({ isNew: true, data: {} });

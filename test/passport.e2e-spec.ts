@@ -190,11 +190,12 @@ describe.each(adapters)("Passport's user as the session's user, authKey 'passpor
       await nextTurn();
       expect(events.filter((e) => e.type === 'revoked').map((e) => [e.handle, e.user])).toEqual([[phoneHandle, '42']]);
 
-      // Passport's logout removes `passport.user`: the session is no longer the user's.
+      // Passport's logout regenerates into an empty session: the user's session is gone from the
+      // store and from the index, and the cookie is cleared.
+      const laptopHandle = handleIn(laptop);
       expect((await laptop.post('/logout')).status).toBe(200);
-      const after = await store.get(handleIn(laptop));
-      expect(after?.data).toEqual({ passport: {} });
-      expect(after?.user).toBeUndefined();
+      expect(await store.get(laptopHandle)).toBeUndefined();
+      expect(laptop.jar.has('sid')).toBe(false);
       expect((await laptop.get('/guarded')).status).toBe(401);
       expect(await handlesOf('42')).toEqual([]);
     });

@@ -369,9 +369,16 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
    * cookie is stale (new id, older secret, `persist()`) or a touch is due, since the idle expiry
    * lives inside the ciphertext. A cookie over `maxCookieBytes` fails before any header is sent.
    */
-  private commitSealed(session: SessionHandle, sealer: SessionSealer): void {
+  private async commitSealed(session: SessionHandle, sealer: SessionSealer): Promise<void> {
     const now = Date.now();
     let setCookie: string | undefined;
+    if (session.inStore && this.remainingTtl(session, now) <= 0) {
+      // Expired while the request ran: it ends as a stored session that expired would, with its
+      // data dropped and its cookie cleared, never sealed again under a fresh expiry.
+      session.inStore = false;
+      this.events.emit({ type: 'expired', handle: session.handle, user: session.storedUser });
+      await session.destroy();
+    }
     const empty = isEmpty(session.data);
     const changed =
       session.cookieStale ||

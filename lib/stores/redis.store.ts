@@ -65,6 +65,8 @@ const CREATED = '@c';
 const TOUCHED = '@t';
 const USER = '@u';
 const INDEXED = '@x';
+/** The field of a forwarding record (the handle its session moved to); no session hash has it. */
+const MOVED_TO = '@m';
 const DATA = '.';
 /** Continuation fields of a long value: `+1.key`, `+2.key`, ... after `.key`. */
 const MORE = '+';
@@ -392,10 +394,16 @@ export class RedisStore implements SessionStore {
     const pattern = `${this.luaKeyPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
     let count = 0;
     for (const node of this.cluster ? (this.client.nodes?.('master') ?? []) : [this.client]) {
+      // Keys come back with the client's keyPrefix, which commands add again: strip it.
+      const clientPrefix = node.options?.keyPrefix;
+      const strip = clientPrefix === undefined || clientPrefix === null ? 0 : String(clientPrefix).length;
       let cursor = '0';
       do {
         const [next, keys] = await this.run('countSessions', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount));
-        for (const key of keys) if (!key.startsWith(this.luaIndexPrefix)) count++;
+        const sessions = keys.filter((key) => !key.startsWith(this.luaIndexPrefix));
+        // Forwarding records left by moves share the session key space but are not sessions.
+        const moved = await this.run('countSessions', () => Promise.all(sessions.map((key) => node.hmget(key.slice(strip), MOVED_TO))));
+        for (const [value] of moved) if (value === null || value === undefined) count++;
         cursor = String(next);
       } while (cursor !== '0');
     }
