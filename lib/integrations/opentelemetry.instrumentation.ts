@@ -46,6 +46,7 @@ const OWN_SPAN: Record<StoreOperation, string> = {
   move: 'session.regenerate',
   destroy: 'session.destroy',
   listByUser: 'session.listByUser',
+  destroyByUser: 'session.destroyByUser',
 };
 
 /** `session.store` values of the stores we know, and the `db.system` of their servers. */

@@ -1,7 +1,7 @@
 import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from '../stores/session-store.interface.js';
 
 /** The store calls that are traced and timed. */
-export type StoreOperation = 'get' | 'set' | 'patch' | 'touch' | 'move' | 'destroy' | 'listByUser';
+export type StoreOperation = 'get' | 'set' | 'patch' | 'touch' | 'move' | 'destroy' | 'listByUser' | 'destroyByUser';
 
 /** What the wrapper needs from `SessionTelemetry`. */
 export interface StoreCallObserver {
@@ -51,11 +51,20 @@ export function instrumentedStore(inner: SessionStore, observer: StoreCallObserv
     const listByUser = inner.listByUser.bind(inner);
     store.listByUser = (user): Promise<SessionStoreUserEntry[]> => (observer.active ? observer.call('listByUser', undefined, undefined, () => listByUser(user)) : listByUser(user));
   }
-  // Not traced: countSessions runs at metric collection, ping for health checks, the rest at startup and shutdown.
-  for (const name of ['countSessions', 'ping', 'init', 'cleanup', 'close'] as const) {
-    const method = inner[name];
-    if (typeof method === 'function') (store as Record<typeof name, unknown>)[name] = method.bind(inner);
+  if (inner.destroyByUser) {
+    const destroyByUser = inner.destroyByUser.bind(inner);
+    store.destroyByUser = (user, except) => (observer.active ? observer.call('destroyByUser', undefined, undefined, () => destroyByUser(user, except)) : destroyByUser(user, except));
   }
-  if (inner.cleanupInterval !== undefined) (store as { cleanupInterval?: number }).cleanupInterval = inner.cleanupInterval;
+  // Everything else goes straight to the store, whatever the store has (countSessions at metric
+  // collection, ping for health checks, lock, forwardingTtl, startup and shutdown calls), so a
+  // capability the runtime looks for is never hidden by the wrapper.
+  const target = store as unknown as Record<string, unknown>;
+  for (let proto: object | null = inner; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name === 'constructor' || name in target) continue;
+      const value = (inner as unknown as Record<string, unknown>)[name];
+      target[name] = typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(inner) : value;
+    }
+  }
   return store;
 }
