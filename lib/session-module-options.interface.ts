@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { SessionStore } from './stores/session-store.interface.js';
+import type { SessionLockOptions } from './core/session-lock.js';
 
 /** Attributes of the session cookie. */
 export interface SessionCookieOptions {
@@ -127,4 +128,11 @@ export interface SessionModuleOptions {
    * @defaultValue none: no limit
    */
   maxSessionsPerUser?: number;
+  /**
+   * Defaults of `@SessionLock()`: how long a request waits for its session's lock (`waitMs`), and
+   * how long a lock outlives a crashed instance (`ttlMs`, renewed while the request runs). Only
+   * handlers marked `@SessionLock()` take a lock.
+   * @defaultValue `{ waitMs: 10_000, ttlMs: 30_000 }`
+   */
+  lock?: SessionLockOptions;
 }

@@ -2,6 +2,7 @@ import type { Type } from '@nestjs/common';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
 import type { SessionStore } from './stores/session-store.interface.js';
 import { isReservedKey } from './core/session-value.js';
+import { type ResolvedSessionLockOptions, SESSION_LOCK_DEFAULTS, resolveLockOptions } from './core/session-lock.js';
 
 /** Options with every default filled in and every value checked (internal). */
 export interface ResolvedSessionOptions {
@@ -28,6 +29,8 @@ export interface ResolvedSessionOptions {
   maxSessionBytes: number;
   csrf: { headerName: string; fieldName: string };
   maxSessionsPerUser: number | undefined;
+  /** Defaults of `@SessionLock()`. */
+  lock: ResolvedSessionLockOptions;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -167,5 +170,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   }
   csrf.headerName = csrf.headerName.toLowerCase();
 
-  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, authPath, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser };
+  const lock = resolveLockOptions(options.lock, SESSION_LOCK_DEFAULTS, 'SessionModule: lock');
+
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, authPath, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser, lock };
 }

@@ -9,7 +9,7 @@ import {
   type OnApplicationShutdown,
   type Type,
 } from '@nestjs/common';
-import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
+import { APP_GUARD, HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { MemoryStore } from './stores/memory.store.js';
 import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
@@ -22,6 +22,7 @@ import { SessionService } from './session.service.js';
 import { SessionStoreLifecycle, assertNoForeignStoreProvider, storeClassError } from './session-store.lifecycle.js';
 import type { SessionStore } from './stores/session-store.interface.js';
 import { SessionEventEmitterBridge } from './integrations/event-emitter.bridge.js';
+import { SessionLockGuard } from './session-lock.guard.js';
 
 const builder = new ConfigurableModuleBuilder<SessionModuleOptions>()
   .setClassMethodName('forRoot')
@@ -114,6 +115,8 @@ class SessionHttpWiring implements OnApplicationBootstrap {
     SessionService,
     SessionEventEmitterBridge,
     SessionStoreLifecycle,
+    // Takes the lock of @SessionLock() handlers, before the app's controller and handler guards.
+    { provide: APP_GUARD, useClass: SessionLockGuard },
     // Kept for apps that bound it themselves; it does nothing.
     SessionInterceptor,
   ],

@@ -1,5 +1,6 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
-import { Observable } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
+import { sessionLockOf, takeSessionLock } from '../session-lock.guard.js';
 import { SessionRuntime } from '../core/session.runtime.js';
 import { socketSessions } from './socket-session.js';
 
@@ -18,19 +19,42 @@ export class SocketSessionInterceptor implements NestInterceptor {
       session.flush().catch(async (error: unknown) => {
         throw await socketSessions.wsError(error);
       });
+    const lock = sessionLockOf(context, this.runtime);
     return new Observable<unknown>((subscriber) => {
       // Each step waits for the save before it; a failed save ends the stream with its error.
       let queue = Promise.resolve();
       const after = (step: () => void, failed: (error: unknown) => void = (error) => subscriber.error(error)): void => {
         queue = queue.then(save).then(step, failed);
       };
-      const subscription = socketSessions.run(session, () => next.handle()).subscribe({
-        next: (value) => after(() => subscriber.next(value)),
-        complete: () => after(() => subscriber.complete()),
-        // The handler's own error wins over a failed save's, which is logged by the runtime.
-        error: (error: unknown) => after(() => subscriber.error(error), () => subscriber.error(error)),
-      });
-      return () => subscription.unsubscribe();
+      // The message is handled: its session lock (@SessionLock()), if any, goes after the last save.
+      const end = (): void => void queue.then(() => session.end(true));
+      let subscription: Subscription | undefined;
+      let closed = false;
+      const handle = (): void => {
+        if (closed) return end();
+        subscription = socketSessions.run(session, () => next.handle()).subscribe({
+          next: (value) => after(() => subscriber.next(value)),
+          complete: () => {
+            after(() => subscriber.complete());
+            end();
+          },
+          // The handler's own error wins over a failed save's, which is logged by the runtime.
+          error: (error: unknown) => {
+            after(() => subscriber.error(error), () => subscriber.error(error));
+            end();
+          },
+        });
+      };
+      // @SessionLock(): taken here, after every guard, so a guard that refuses the message leaves no lock behind.
+      if (lock === null) handle();
+      else {
+        takeSessionLock(this.runtime, session, lock).then(handle, async (error: unknown) => subscriber.error(await socketSessions.wsError(error)));
+      }
+      return () => {
+        closed = true;
+        subscription?.unsubscribe();
+        end();
+      };
     });
   }
 }
