@@ -231,17 +231,13 @@ export class PostgresStore implements SessionStore {
    */
   async lock(handle: string, request: SessionStoreLockRequest): Promise<SessionStoreLease | undefined> {
     const token = randomBytes(16).toString('base64url');
-    const taken = await this.lockWaits.acquire(handle, request, async () =>
-      (await this.query('lock', this.sql.lock, [handle, token, request.ttlMs], this.lockTable)).rowCount === 1 ? true : undefined,
-    );
-    if (taken === undefined) return undefined;
-    return {
+    return this.lockWaits.lock(handle, request, {
+      take: async () => (await this.query('lock', this.sql.lock, [handle, token, request.ttlMs], this.lockTable)).rowCount === 1,
       renew: async (ttlMs) => (await this.query('renewLock', this.sql.renewLock, [handle, token, ttlMs], this.lockTable)).rowCount === 1,
       release: async () => {
         await this.query('releaseLock', this.sql.releaseLock, [handle, token], this.lockTable);
-        this.lockWaits.released(handle);
       },
-    };
+    });
   }
 
   /**

@@ -194,9 +194,10 @@ function ttlArg(ttlMs: number): number {
  *
  * **Locks** (`@SessionLock()`). Taken with `SET NX PX`; renewed and released by scripts that
  * act only while the key still holds the holder's token, so an expired holder never frees or
- * extends a newer holder's lock. Waiters retry with a growing wait (2 to 50 ms, jittered), and
- * are woken at once when a request of this instance frees the lock: no pub/sub connection is
- * opened. Not first-come first-served across instances. With Sentinel a failover can lose a
+ * extends a newer holder's lock. Requests of one session on one instance queue in the process, in
+ * arrival order, and the first of them tries `SET NX` with a growing wait (2 to 50 ms,
+ * jittered) while another instance holds the lock: no pub/sub connection is opened, and across
+ * instances whoever tries first after a release gets the lock. With Sentinel a failover can lose a
  * lock that was not yet replicated, as any single-key Redis lock can.
  *
  * **Failures.** Every failure is a rejection (the core answers 503), never an unhandled one.
@@ -360,17 +361,13 @@ export class RedisStore implements SessionStore {
     const key = this.lockKey(handle);
     const token = randomBytes(16).toString('base64url');
     const ttl = ttlArg(request.ttlMs);
-    const taken = await this.lockWaits.acquire(handle, request, async () =>
-      (await this.run('lock', () => this.client.set(key, token, 'PX', ttl, 'NX'))) === 'OK' ? true : undefined,
-    );
-    if (taken === undefined) return undefined;
-    return {
+    return this.lockWaits.lock(handle, request, {
+      take: async () => (await this.run('lock', () => this.client.set(key, token, 'PX', ttl, 'NX'))) === 'OK',
       renew: async (ttlMs) => Number(await this.run('renewLock', () => this.script(SCRIPTS.lockRenew, key, [token, ttlArg(ttlMs)]))) === 1,
       release: async () => {
         await this.run('releaseLock', () => this.script(SCRIPTS.lockRelease, key, [token]));
-        this.lockWaits.released(handle);
       },
-    };
+    });
   }
 
   /** Sends `PING`; rejects if Redis does not answer within `commandTimeout` (for health checks). */
