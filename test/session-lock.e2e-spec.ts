@@ -197,3 +197,26 @@ describe.each(adapters)('@SessionLock() costs and fencing (%s)', (adapter) => {
     expect((await store.get(handle))!.data.cart).toEqual(['next']);
   });
 });
+
+describe.each(adapters)('@SessionLock() with preload: true (%s)', (adapter) => {
+  let app: INestApplication;
+  let store: MemoryStore;
+  let base: string;
+
+  beforeAll(async () => {
+    store = new MemoryStore();
+    app = await startApp(sessionLockAppModule(store, undefined, true), adapter);
+    base = await baseUrl(app);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await store.close();
+  });
+
+  it('reads the preloaded session again once the lock is held: parallel read-modify-writes lose nothing', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    await Promise.all(Array.from({ length: 40 }, (_, i) => client.post(`/locked/p${i}?ms=2`)));
+    expect((await store.get(handle))!.data.cart).toHaveLength(40);
+  });
+});
