@@ -164,7 +164,7 @@ describe('PostgresStore: statements and table', () => {
         { column_name: 'user_key', data_type: 'text' },
       ]);
       const { rows: indexes } = await pool.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [fresh]);
-      expect(indexes.map((r: { indexname: string }) => r.indexname)).toEqual(['sessions_expires_at_idx', 'sessions_pkey', 'sessions_user_key_idx']);
+      expect(indexes.map((r: { indexname: string }) => r.indexname)).toEqual(['sessions_expires_at_idx', 'sessions_locks_pkey', 'sessions_pkey', 'sessions_user_key_idx']);
       const { rows: count } = await pool.query(`SELECT count(*)::int AS n FROM "${fresh}".sessions`);
       expect(count).toEqual([{ n: 6 }]);
     } finally {
