@@ -112,9 +112,13 @@ export class SessionLockHold implements SessionContextLock {
 
   /** Renews the lease; `false` once it is lost. A store failure rejects (the lease may still hold). */
   private async renew(): Promise<boolean> {
-    if (this.lost || this.released || this.lease === undefined) return !this.lost && !this.released;
+    const lease = this.lease;
+    if (this.lost || this.released || lease === undefined) return false;
     const sent = Date.now();
-    if (await this.lease.renew(this.options.ttlMs)) {
+    const held = await lease.renew(this.options.ttlMs);
+    // Freed meanwhile (the request ended): nothing was lost.
+    if (this.released) return false;
+    if (held) {
       if (sent > this.confirmedAt) this.confirmedAt = sent;
       return true;
     }
