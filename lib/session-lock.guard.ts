@@ -31,6 +31,20 @@ export function sessionLockOf(context: ExecutionContext, runtime: SessionRuntime
   return lock;
 }
 
+/** Throws when the module's store cannot lock, saying why, for `@SessionLock()` on `where`. */
+function assertCanLock(runtime: SessionRuntime, where: string): void {
+  if (runtime.stateless) {
+    throw new SessionStatelessError(
+      `@SessionLock() on ${where} needs sessions kept on the server, and CookieStore keeps each session in its browser's cookie: two requests each bring their own copy, so there is nothing to lock between them. Remove @SessionLock(), or use RedisStore, PostgresStore or MemoryStore.`,
+    );
+  }
+  if (typeof runtime.store.lock !== 'function') {
+    throw new SessionError(
+      `@SessionLock() on ${where} needs a store with a lock() method, and ${runtime.store.constructor.name} has none. Implement lock() (see SessionStore.lock; describeSessionStoreContract tests it), use RedisStore, PostgresStore or MemoryStore, or remove @SessionLock().`,
+    );
+  }
+}
+
 /**
  * Takes the lock of the session `session`'s cookie names (internal), freed when `res` closes (HTTP)
  * or when the caller ends the context (a socket message). Rejects with 409 or 503 when it cannot.
@@ -40,6 +54,8 @@ export function sessionLockOf(context: ExecutionContext, runtime: SessionRuntime
 export async function takeSessionLock(runtime: SessionRuntime, session: SessionContext, lock: ResolvedSessionLockOptions, res?: object): Promise<void> {
   // Another resolver of the same GraphQL operation took it already.
   if (session.locked) return;
+  // Checked at startup for the app's handlers; this catches those of lazily loaded modules.
+  if (runtime.stateless || typeof runtime.store.lock !== 'function') assertCanLock(runtime, 'this handler');
   // No valid session cookie: the session will be new, and no other request can know it yet.
   const cookie = runtime.cookie.read(sessionHttp.cookieHeader(session.request));
   if (cookie === undefined) return;
@@ -84,17 +100,7 @@ export class SessionLockGuard implements CanActivate, OnApplicationBootstrap {
   /** Refuses `@SessionLock()` when the store cannot lock: a clear error at startup, not a failure per request. */
   onApplicationBootstrap(): void {
     const where = this.lockedHandler();
-    if (where === undefined) return;
-    if (this.runtime.stateless) {
-      throw new SessionStatelessError(
-        `@SessionLock() on ${where} needs sessions kept on the server, and CookieStore keeps each session in its browser's cookie: two requests each bring their own copy, so there is nothing to lock between them. Remove @SessionLock(), or use RedisStore, PostgresStore or MemoryStore.`,
-      );
-    }
-    if (typeof this.runtime.store.lock !== 'function') {
-      throw new SessionError(
-        `@SessionLock() on ${where} needs a store with a lock() method, and ${this.runtime.store.constructor.name} has none. Implement lock() (see SessionStore.lock; describeSessionStoreContract tests it), use RedisStore, PostgresStore or MemoryStore, or remove @SessionLock().`,
-      );
-    }
+    if (where !== undefined) assertCanLock(this.runtime, where);
   }
 
   /** The first `Class.method` (or `Class`) of the app marked with `@SessionLock()`, if any. */
