@@ -13,7 +13,8 @@ const config: Config = {
   testMatch: ['**/*.e2e-spec.ts'],
   // Not here: GraphQL (@nestjs/graphql 14 needs NestJS 12), WebSockets (@nestjs/websockets is
   // installed for NestJS 12 only), the README's type-check, the README's Quick start run (a child
-  // process on the project's NestJS 12) and the sample's browser test (no NestJS-version question in them).
+  // process on the project's NestJS 12) and the sample's browser test (no NestJS-version question in them);
+  // @SessionLock() over GraphQL and WebSockets, and its child-process crash test (NestJS 12, ES modules).
   testPathIgnorePatterns: [
     '/node_modules/',
     '<rootDir>/test/consumers/',
@@ -25,6 +26,8 @@ const config: Config = {
     '<rootDir>/test/readme.e2e-spec.ts',
     '<rootDir>/test/readme-quick-start.e2e-spec.ts',
     '<rootDir>/test/sample/browser.e2e-spec.ts',
+    '<rootDir>/test/session-lock-transports.e2e-spec.ts',
+    '<rootDir>/test/redis/session-lock-crash.e2e-spec.ts',
   ],
   globalSetup: '<rootDir>/test/support/check-services.mjs',
   moduleNameMapper: {

@@ -83,7 +83,7 @@ export function appSpec(name: string): AppSpec {
   return spec;
 }
 
-export type ScenarioName = 'read' | 'change' | 'first' | 'none' | 'read-100k' | 'change-100k';
+export type ScenarioName = 'read' | 'change' | 'change-lock' | 'first' | 'none' | 'read-100k' | 'change-100k';
 
 export interface Scenario {
   name: ScenarioName;
@@ -114,6 +114,10 @@ export const BENCH_MAX_SESSIONS = 2 * MANY_SESSIONS;
 const manySessionApps = (app: AppSpec): boolean =>
   isBare(app) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.wraps === undefined && (app.store === 'memory' || app.store === 'redis'));
 
+/** "change with lock" runs on the bare apps (ratio base) and the nestjs-sessionkit apps whose store can lock (not CookieStore), with defaults. */
+const lockingApps = (app: AppSpec): boolean =>
+  (app.library === 'bare' && !app.floor) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.store !== 'cookie');
+
 /**
  * In the order they run against each app: first visit after the one-session cases (it fills the
  * store), then the many-sessions cases, which seed their own sessions.
@@ -122,6 +126,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'none', method: 'GET', path: '/none', withCookie: true, label: 'route without session' },
   { name: 'read', method: 'GET', path: '/read', withCookie: true, label: 'read existing session' },
   { name: 'change', method: 'POST', path: '/change', withCookie: true, label: 'change one value' },
+  { name: 'change-lock', method: 'POST', path: '/change-lock', withCookie: true, appliesTo: lockingApps, label: 'change with lock (@SessionLock())' },
   { name: 'first', method: 'GET', path: '/first', withCookie: false, label: 'first visit (new session)' },
   { name: 'read-100k', method: 'GET', path: '/read', withCookie: true, sessions: MANY_SESSIONS, appliesTo: manySessionApps, label: 'read (100k sessions)' },
   { name: 'change-100k', method: 'POST', path: '/change', withCookie: true, sessions: MANY_SESSIONS, appliesTo: manySessionApps, label: 'change (100k sessions)' },

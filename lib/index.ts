@@ -16,11 +16,13 @@ export { RedisStore, type RedisStoreOptions } from './stores/redis.store.js';
 export { SESSION_STORE } from './session.constants.js';
 export { Session, UseSession } from './session.decorator.js';
 export {
+  SessionBusyException,
   SessionContextError,
   SessionCookieOptionError,
   SessionCookieTooLargeError,
   SessionError,
   SessionGoneError,
+  SessionLockLostException,
   SessionNotLoadedError,
   SessionResponseSentError,
   SessionStatelessError,
@@ -43,10 +45,12 @@ export type {
 } from './core/session.events.js';
 export type { RequestSession, RequestSessionCookie } from './integrations/request-session.facade.js';
 export { SessionGuard } from './session.guard.js';
+export { SessionLock } from './session-lock.decorator.js';
+export type { SessionLockOptions } from './core/session-lock.js';
 export type { SessionData, SessionHandleApi, SessionKey, SessionNumberKey, SessionValue } from './core/session.interface.js';
 export { SessionInterceptor } from './session.interceptor.js';
 export type { SessionCookieOptions, SessionCsrfOptions, SessionLegacyOptions, SessionModuleOptions, SessionTelemetryOptions } from './session-module-options.interface.js';
 export { SessionModule, type SessionModuleAsyncOptions, type SessionOptionsFactory } from './session.module.js';
 export { SessionService, type UserSession } from './session.service.js';
-export type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './stores/session-store.interface.js';
+export type { SessionPatch, SessionRecord, SessionStore, SessionStoreLease, SessionStoreLockRequest, SessionStoreUserEntry } from './stores/session-store.interface.js';
 export { SessionValueError } from './core/session-value.js';

@@ -1,6 +1,7 @@
 import type { Type } from '@nestjs/common';
 import type { SessionStore } from './stores/session-store.interface.js';
 import type { ExpressSessionStoreLike } from './stores/express-session.store.js';
+import type { SessionLockOptions } from './core/session-lock.js';
 
 /** Attributes of the session cookie. */
 export interface SessionCookieOptions {
@@ -209,4 +210,11 @@ export interface SessionModuleOptions {
    * @defaultValue `true`
    */
   globalInterceptor?: boolean;
+  /**
+   * Defaults of `@SessionLock()`: how long a request waits for its session's lock (`waitMs`), and
+   * how long a lock outlives a crashed instance (`ttlMs`, renewed while the request runs). Only
+   * handlers marked `@SessionLock()` take a lock.
+   * @defaultValue `{ waitMs: 10_000, ttlMs: 30_000 }`
+   */
+  lock?: SessionLockOptions;
 }

@@ -3,6 +3,7 @@ import type { SessionModuleOptions } from './session-module-options.interface.js
 import type { SessionStore } from './stores/session-store.interface.js';
 import { isReservedKey } from './core/session-value.js';
 import { type ResolvedLegacyOptions, resolveLegacyOptions } from './core/legacy-session.js';
+import { type ResolvedSessionLockOptions, SESSION_LOCK_DEFAULTS, resolveLockOptions } from './core/session-lock.js';
 
 /** Options with every default filled in and every value checked (internal). */
 export interface ResolvedSessionOptions {
@@ -32,6 +33,8 @@ export interface ResolvedSessionOptions {
   legacy: ResolvedLegacyOptions | undefined;
   telemetry: { enabled: boolean; includeHandle: boolean; countSessions: boolean };
   globalInterceptor: boolean;
+  /** Defaults of `@SessionLock()`. */
+  lock: ResolvedSessionLockOptions;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -176,7 +179,8 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   const telemetry = { enabled: t.enabled ?? true, includeHandle: flag('telemetry.includeHandle', t.includeHandle), countSessions: flag('telemetry.countSessions', t.countSessions) };
   if (typeof telemetry.enabled !== 'boolean') fail(`telemetry.enabled must be true or false, got ${String(t.enabled)}`, 'Set telemetry.enabled: false or leave it out.');
 
+  const lock = resolveLockOptions(options.lock, SESSION_LOCK_DEFAULTS, 'SessionModule: lock');
   const legacy = resolveLegacyOptions(options.legacy, cookie.name);
 
-  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, authPath, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser, legacy, telemetry, globalInterceptor };
+  return { secrets: [...secrets], store, cookie, idleTimeout, absoluteTimeout, touchInterval, authKey, authPath, preload, asyncContext, maxSessionBytes, csrf, maxSessionsPerUser, legacy, telemetry, globalInterceptor, lock };
 }

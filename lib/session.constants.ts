@@ -10,6 +10,9 @@ export const SESSION_STORE: unique symbol = Symbol.for('nestjs-sessionkit:SESSIO
 /** Token of the options after defaults are merged and checked (internal). */
 export const SESSION_RESOLVED_OPTIONS: unique symbol = Symbol.for('nestjs-sessionkit:SESSION_RESOLVED_OPTIONS');
 
+/** Metadata key of `@SessionLock()`: its options, on a handler or a class (internal). */
+export const SESSION_LOCK_METADATA = 'nestjs-sessionkit:session-lock';
+
 /** Data key under which flash messages live inside a session (internal). */
 export const FLASH_KEY = '__flash';
 

@@ -1,9 +1,10 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
-import { Observable, Subscriber } from 'rxjs';
+import { Observable, Subscriber, finalize } from 'rxjs';
 import { SessionRuntime } from './core/session.runtime.js';
 import { sessionHttp } from './http/session-http.adapter.js';
 import { sessionSourceIf } from './integrations/session-transport.js';
 import { socketSessions } from './integrations/socket-session.js';
+import { sessionLockOf, takeSessionLock } from './session-lock.guard.js';
 
 /**
  * Passes on a handler's events, each `next` (and for sockets, the end too) only after `commit()`
@@ -127,7 +128,7 @@ export class SessionInterceptor implements NestInterceptor {
     // GraphQL: nested fields resolve after their parent's resolver has returned, so the
     // operation's one commit is the hooks' (and a failure there answers a GraphQL error).
     if (source === undefined || source.transport === 'graphql') return next.handle();
-    if (source.transport === 'ws') return this.message(source.message, next);
+    if (source.transport === 'ws') return this.message(context, source.message, next);
     return this.request(source.req, source.res, next);
   }
 
@@ -138,11 +139,35 @@ export class SessionInterceptor implements NestInterceptor {
   }
 
   /** A gateway handler: its reply waits for the commit of what it changed. */
-  private message(args: unknown[], next: CallHandler): Observable<unknown> {
+  private message(context: ExecutionContext, args: unknown[], next: CallHandler): Observable<unknown> {
     // Bound twice (globally and by hand, or by `@Session()`): the outer binding commits.
     if (socketSessions.running()?.args === args) return next.handle();
-    // `next.handle()` binds the handler to the async context it is called in.
-    const handled = socketSessions.run(args, this.runtime, () => next.handle());
-    return new Observable<unknown>((subscriber) => handled.subscribe(new MessageCommit(subscriber, args)));
+    const lock = sessionLockOf(context, this.runtime);
+    if (lock === null) {
+      // `next.handle()` binds the handler to the async context it is called in.
+      const handled = socketSessions.run(args, this.runtime, () => next.handle());
+      return new Observable<unknown>((subscriber) => handled.subscribe(new MessageCommit(subscriber, args)));
+    }
+    // @SessionLock(): taken here, after every guard, so a guard that refuses the message leaves no
+    // lock behind; freed after the message's last save (a socket message has no response to end).
+    const runtime = this.runtime;
+    const session = socketSessions.contextOf(args, args[0] as object, runtime);
+    return new Observable<unknown>((subscriber) => {
+      let closed = false;
+      let unsubscribe: (() => void) | undefined;
+      takeSessionLock(runtime, session, lock).then(
+        () => {
+          if (closed) return;
+          const handled = socketSessions.run(args, runtime, () => next.handle());
+          const subscription = handled.subscribe(new MessageCommit(subscriber, args));
+          unsubscribe = () => subscription.unsubscribe();
+        },
+        async (error: unknown) => subscriber.error(await socketSessions.wsError(error)),
+      );
+      return () => {
+        closed = true;
+        unsubscribe?.();
+      };
+    }).pipe(finalize(() => session.end(true)));
   }
 }

@@ -9,7 +9,7 @@ import {
   type OnApplicationShutdown,
   type Type,
 } from '@nestjs/common';
-import { APP_INTERCEPTOR, HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { MemoryStore } from './stores/memory.store.js';
 import { SESSION_RESOLVED_OPTIONS, SESSION_STORE } from './session.constants.js';
 import type { SessionModuleOptions } from './session-module-options.interface.js';
@@ -23,6 +23,7 @@ import { SessionStoreLifecycle, assertNoForeignStoreProvider, storeClassError } 
 import type { SessionStore } from './stores/session-store.interface.js';
 import { SessionEventEmitterBridge } from './integrations/event-emitter.bridge.js';
 import { SessionTelemetryShutdown, instrumentedRuntime } from './integrations/opentelemetry.instrumentation.js';
+import { SessionLockGuard } from './session-lock.guard.js';
 
 const builder = new ConfigurableModuleBuilder<SessionModuleOptions>()
   .setClassMethodName('forRoot')
@@ -117,6 +118,8 @@ class SessionHttpWiring implements OnApplicationBootstrap {
     SessionEventEmitterBridge,
     SessionStoreLifecycle,
     SessionTelemetryShutdown,
+    // Takes the lock of @SessionLock() handlers, before the app's controller and handler guards.
+    { provide: APP_GUARD, useClass: SessionLockGuard },
     SessionInterceptor,
     {
       provide: APP_INTERCEPTOR,

@@ -21,6 +21,12 @@ class BareController {
     return { n: 1 };
   }
 
+  @Post('change-lock')
+  @HttpCode(200)
+  changeLocked() {
+    return { n: 1 };
+  }
+
   @Get('first')
   first() {
     return { n: 1 };

@@ -1,5 +1,5 @@
 import { Controller, type DynamicModule, Get, HttpCode, Module, Post, Query } from '@nestjs/common';
-import { Session, SessionModule, type SessionModuleOptions, type SessionStore } from 'nestjs-sessionkit';
+import { CookieStore, Session, SessionLock, SessionModule, type SessionModuleOptions, type SessionStore } from 'nestjs-sessionkit';
 import { BENCH_SECRET, typicalSession } from '../common.js';
 
 /** The routes as a user of nestjs-sessionkit writes them. */
@@ -38,6 +38,17 @@ class SessionKitController {
   }
 }
 
+/** "change with lock": the change of /change, one request of the session at a time. */
+@Controller()
+class SessionKitLockController {
+  @Post('change-lock')
+  @HttpCode(200)
+  @SessionLock()
+  change(@Session() session: Session) {
+    return { n: session.increment('n') };
+  }
+}
+
 /** The root module of a nestjs-sessionkit app using `store`, with `extra` options. */
 export function sessionKitModule(store: SessionStore, extra: Partial<SessionModuleOptions> = {}): DynamicModule {
   @Module({})
@@ -45,6 +56,7 @@ export function sessionKitModule(store: SessionStore, extra: Partial<SessionModu
   return {
     module: SessionKitAppModule,
     imports: [SessionModule.forRoot({ secret: BENCH_SECRET, cookie: { secure: false }, store, ...extra })],
-    controllers: [SessionKitController],
+    // CookieStore cannot lock (the app would refuse to start), so its app has no locked route.
+    controllers: store instanceof CookieStore ? [SessionKitController] : [SessionKitController, SessionKitLockController],
   };
 }

@@ -6,6 +6,21 @@ export interface SessionContextHost {
   commit(session: SessionHandle): Promise<void>;
 }
 
+/** What a request's session lock (`@SessionLock()`, see session-lock.ts) does for its context (internal). */
+export interface SessionContextLock {
+  /** Settles once the lock is held; rejects (409, 503) when it could not be taken. Loads wait for it. */
+  readonly taken: Promise<void>;
+  /** Runs before each commit: rejects (503) when the lock was lost, so nothing is written. */
+  fence(): Promise<void>;
+  /** After each commit, failed or not. */
+  flushed(): void;
+  /**
+   * The request is over. `answered`: its answer (its headers at least) went out, so the handler's
+   * commit is in `pending`; otherwise the client left while the handler still runs.
+   */
+  ended(answered: boolean, pending: Promise<void>): void;
+}
+
 /**
  * One request's session: created on first use by whoever asks first (middleware, guard, pipe,
  * decorator, service, `req.session`), loaded at most once, and committed before the response
@@ -27,6 +42,8 @@ export class SessionContext {
   private failedInPipeline = false;
   /** The hooks before the headers began saving: the response is on its way (`@Res()`, a filter). */
   private sending = false;
+  /** With `@SessionLock()`: the request's lock on its session. */
+  private lock: SessionContextLock | undefined;
 
   constructor(
     private readonly host: SessionContextHost,
@@ -46,11 +63,27 @@ export class SessionContext {
     return this.loading !== undefined || this.queued !== undefined;
   }
 
+  /** True once the request asked for its session's lock. */
+  get locked(): boolean {
+    return this.lock !== undefined;
+  }
+
+  /** Puts the request under `lock`: later loads wait for it, commits check it, {@link end} frees it. */
+  lockWith(lock: SessionContextLock): void {
+    this.lock = lock;
+  }
+
+  /** The request is over (see {@link SessionContextLock.ended}): its lock, if any, goes after its last commit. */
+  end(answered: boolean): void {
+    this.lock?.ended(answered, this.committing);
+  }
+
   /** The session, loaded once per request however many callers ask. */
   load(): Promise<SessionHandle> {
     if (this.preloadError !== undefined) return Promise.reject(this.preloadError);
     if (this.loading === undefined) {
-      this.loading = this.host.read(this).then(
+      const lock = this.lock;
+      this.loading = (lock === undefined ? this.host.read(this) : lock.taken.then(() => this.host.read(this))).then(
         (session) => {
           this.handle = session;
           for (const write of this.queued?.splice(0) ?? []) write(session);
@@ -117,10 +150,12 @@ export class SessionContext {
     const next = this.committing.then(async () => {
       if (!this.started) return;
       const session = await this.load();
+      await this.lock?.fence();
       await this.host.commit(session);
     });
     // A failed commit must not block a later one (e.g. save() failed, the response commit retries).
     this.committing = next.catch(() => undefined);
+    if (this.lock !== undefined) void this.committing.then(() => this.lock?.flushed());
     return next;
   }
 }

@@ -1,4 +1,4 @@
-import { ServiceUnavailableException } from '@nestjs/common';
+import { ConflictException, ServiceUnavailableException } from '@nestjs/common';
 
 /**
  * The session store failed or did not answer in time. Nest answers `503 Service Unavailable`;
@@ -9,6 +9,34 @@ export class SessionStoreUnavailableException extends ServiceUnavailableExceptio
     super(
       `The session store could not ${operation === 'read' ? 'load' : 'save'} the session. Please try again shortly.`,
       { cause: options?.cause, description: 'Session store unavailable' },
+    );
+  }
+}
+
+/**
+ * A `@SessionLock()` request waited `waitMs` for its session's lock, held all that time by other
+ * requests of the same session. Nest answers `409 Conflict`; the request did not run, and nothing
+ * of the session changed.
+ */
+export class SessionBusyException extends ConflictException {
+  constructor(waitMs: number) {
+    super(
+      `The session is busy: other requests of this session held its lock for more than ${waitMs} ms. Nothing was changed; please try again.`,
+      { description: 'Session busy' },
+    );
+  }
+}
+
+/**
+ * A `@SessionLock()` request outlived its lock (it ran past the lock's `ttlMs` and the lock could
+ * not be renewed, so another request may hold it now): its changes to the session were not saved,
+ * lest they overwrite the newer holder's. Nest answers `503 Service Unavailable`.
+ */
+export class SessionLockLostException extends ServiceUnavailableException {
+  constructor() {
+    super(
+      "This request outlived its session lock (it ran longer than the lock's ttlMs and the lock could not be renewed), so its changes to the session were not saved: another request of the session may hold the lock now. Please try again; if it keeps happening, raise ttlMs in @SessionLock() or SessionModule.forRoot({ lock }).",
+      { description: 'Session lock lost' },
     );
   }
 }

@@ -259,6 +259,16 @@ export const sessionHttp = {
     return true;
   },
 
+  /**
+   * Calls `listener` once the response is over: sent whole, or its connection closed early.
+   * `answered` tells whether its headers had gone out by then.
+   */
+  whenClosed(res: SessionHttpResponse, listener: (answered: boolean) => void): void {
+    const raw = isFastifyReply(res) ? res.raw : (res as ServerResponse);
+    if (raw.closed) return listener(raw.headersSent);
+    raw.once('close', () => listener(raw.headersSent));
+  },
+
   /** Adds a `Set-Cookie` header, keeping any the application set itself. */
   appendSetCookie(res: SessionHttpResponse, value: string): void {
     if (isFastifyReply(res)) {

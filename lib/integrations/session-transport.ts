@@ -110,7 +110,7 @@ export function refusal(source: SessionSource, exception: unknown): Promise<unkn
   return Promise.resolve(source.transport === 'graphql' ? graphqlError(exception) : exception);
 }
 
-const GRAPHQL_CODES: Record<number, string> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 503: 'SERVICE_UNAVAILABLE' };
+const GRAPHQL_CODES: Record<number, string> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 409: 'CONFLICT', 503: 'SERVICE_UNAVAILABLE' };
 
 /**
  * graphql-js copies the `extensions` of an error thrown by a resolver into the GraphQL error,

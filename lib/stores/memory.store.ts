@@ -1,4 +1,4 @@
-import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from './session-store.interface.js';
+import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -98,6 +98,67 @@ function userOf(packed: Packed): string | undefined {
 /** The handles of one user: one handle as a plain string (the usual case, no `Set` to pay for), more as a `Set`. */
 type UserHandles = string | Set<string>;
 
+/** A request waiting for a session's lock in a {@link MemoryStore}. */
+interface LockWaiter {
+  ttlMs: number;
+  grant(lease: MemoryLease): void;
+}
+
+/** The lock of one session in a {@link MemoryStore}: its holder, and the waiters in arrival order. */
+interface LockQueue {
+  holder: MemoryLease | undefined;
+  waiters: LockWaiter[];
+}
+
+/** A holder of a {@link MemoryStore} lock; it expires by a timer that never keeps the process alive. */
+class MemoryLease implements SessionStoreLease {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly locks: Map<string, LockQueue>,
+    private readonly handle: string,
+    private readonly queue: LockQueue,
+    ttlMs: number,
+  ) {
+    this.expireIn(ttlMs);
+  }
+
+  private expireIn(ttlMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.free(), ttlMs);
+    this.timer.unref();
+  }
+
+  get held(): boolean {
+    return this.queue.holder === this;
+  }
+
+  async renew(ttlMs: number): Promise<boolean> {
+    if (!this.held) return false;
+    this.expireIn(ttlMs);
+    return true;
+  }
+
+  async release(): Promise<void> {
+    if (this.held) this.free();
+  }
+
+  /** Hands the lock to the first waiter, or forgets the queue when none waits. */
+  private free(): void {
+    clearTimeout(this.timer);
+    if (!this.held) return;
+    const next = this.queue.waiters.shift();
+    if (next === undefined) {
+      this.queue.holder = undefined;
+      this.locks.delete(this.handle);
+      return;
+    }
+    const lease = new MemoryLease(this.locks, this.handle, this.queue, next.ttlMs);
+    this.queue.holder = lease;
+    next.grant(lease);
+  }
+}
+
 /** The most sessions checked per slice of a sweep. */
 const SWEEP_SLICE = 2_000;
 /**
@@ -181,6 +242,8 @@ export class MemoryStore implements SessionStore {
   private readonly forwards = new Map<string, { to: string; until: number }>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
+  /** Session locks (`@SessionLock()`) held or waited for, by handle. */
+  private readonly locks = new Map<string, LockQueue>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.maxSessions = options.maxSessions ?? 100_000;
@@ -349,6 +412,46 @@ export class MemoryStore implements SessionStore {
       if (packed !== undefined) entries.push({ handle, createdAt: time(packed, CREATED_AT), touchedAt: time(packed, TOUCHED_AT) });
     }
     return entries;
+  }
+
+  /**
+   * The lock of a session for `@SessionLock()`: an in-process queue per session, so waiting
+   * requests get the lock strictly in arrival order, the moment it is freed.
+   */
+  lock(handle: string, request: SessionStoreLockRequest): Promise<SessionStoreLease | undefined> {
+    let queue = this.locks.get(handle);
+    if (queue === undefined) {
+      queue = { holder: undefined, waiters: [] };
+      this.locks.set(handle, queue);
+    }
+    if (queue.holder === undefined) {
+      const lease = new MemoryLease(this.locks, handle, queue, request.ttlMs);
+      queue.holder = lease;
+      return Promise.resolve(lease);
+    }
+    if (request.waitMs <= 0 || request.signal?.aborted === true) return Promise.resolve(undefined);
+    const waiters = queue.waiters;
+    const { signal } = request;
+    return new Promise((resolve) => {
+      const giveUp = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', giveUp);
+        const at = waiters.indexOf(waiter);
+        if (at >= 0) waiters.splice(at, 1);
+        resolve(undefined);
+      };
+      const waiter: LockWaiter = {
+        ttlMs: request.ttlMs,
+        grant: (lease) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', giveUp);
+          resolve(lease);
+        },
+      };
+      const timer = setTimeout(giveUp, request.waitMs);
+      signal?.addEventListener('abort', giveUp, { once: true });
+      waiters.push(waiter);
+    });
   }
 
   /** Always up: the sessions are in this process. */

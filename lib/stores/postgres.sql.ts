@@ -62,6 +62,14 @@ export interface PostgresStatements {
   countSessions: string;
   /** $1 batch size: deletes up to that many expired rows, skipping rows other transactions hold. */
   cleanup: string;
+  /** $1 handle, $2 token, $3 ttl (ms): takes the session's lock if it is free or expired; the row count says whether it did. */
+  lock: string;
+  /** $1 handle, $2 token, $3 ttl (ms): extends the lock only while `token` holds it; the row count says whether it did. */
+  renewLock: string;
+  /** $1 handle, $2 token: frees the lock only while `token` holds it. */
+  releaseLock: string;
+  /** Deletes expired locks (of holders that died), in the cleanup. */
+  cleanupLocks: string;
 }
 
 /** The statements for `table` in `schema` (or the `search_path` when `schema` is undefined). */
@@ -70,6 +78,9 @@ export function postgresStatements(table: string, schema: string | undefined): P
   // Index names are relative to the table's schema.
   const expiresIndex = quoteIdentifier(`${table}_expires_at_idx`);
   const userIndex = quoteIdentifier(`${table}_user_key_idx`);
+  // Session locks (@SessionLock()) live in a table of their own: a lock may exist before its
+  // session does, and taking one never touches the sessions' rows.
+  const locks = qualifiedName(`${table}_locks`, schema);
   return {
     // CREATE ... IF NOT EXISTS alone can still fail when two instances run it at the same moment
     // (a unique violation in the catalog), so they take turns on an advisory lock named after the table.
@@ -86,6 +97,11 @@ export function postgresStatements(table: string, schema: string | undefined): P
 )`,
       `CREATE INDEX IF NOT EXISTS ${expiresIndex} ON ${t} (expires_at)`,
       `CREATE INDEX IF NOT EXISTS ${userIndex} ON ${t} (user_key) WHERE user_key IS NOT NULL`,
+      `CREATE TABLE IF NOT EXISTS ${locks} (
+  handle     text        PRIMARY KEY,
+  token      text        NOT NULL,
+  expires_at timestamptz NOT NULL
+)`,
     ].join(';\n'),
     get: `SELECT data, created_at, touched_at, user_key FROM ${t} WHERE handle = $1 AND expires_at > now() AND ${isSession}`,
     set: `INSERT INTO ${t} (handle, data, created_at, touched_at, expires_at, user_key)
@@ -130,5 +146,12 @@ RETURNING handle, expires_at > now() AS live`,
     cleanup: `DELETE FROM ${t} WHERE handle IN (
   SELECT handle FROM ${t} WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED
 )`,
+    // A live lock blocks the insert; an expired one (its holder died) is taken over in the same statement.
+    lock: `INSERT INTO ${locks} AS l (handle, token, expires_at) VALUES ($1, $2, ${expiry('$3')})
+ON CONFLICT (handle) DO UPDATE SET token = EXCLUDED.token, expires_at = EXCLUDED.expires_at
+WHERE l.expires_at <= now()`,
+    renewLock: `UPDATE ${locks} SET expires_at = ${expiry('$3')} WHERE handle = $1 AND token = $2 AND expires_at > now()`,
+    releaseLock: `DELETE FROM ${locks} WHERE handle = $1 AND token = $2`,
+    cleanupLocks: `DELETE FROM ${locks} WHERE expires_at <= now()`,
   };
 }

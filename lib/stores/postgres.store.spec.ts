@@ -6,7 +6,8 @@ import { describeSessionStoreContract } from '../testing/index.js';
 import { newHandle, patchOf, recordOf } from '../testing/session-store.contract.js';
 import { newSessionId, sessionHandle } from '../http/session-cookie.js';
 import { DATABASE_URL, dropSchema, dumpTable, newPool, testSchema } from '../../test/support/postgres.js';
-import { freePort } from '../../test/support/redis.js';
+import { freePort, sleep } from '../../test/support/redis.js';
+import { expectInstancesTakeTurns } from '../../test/support/lock-instances.js';
 
 // Runs against a real PostgreSQL (DATABASE_URL, default the local database `test`), each suite in a schema of its own.
 const HOUR = 3_600_000;
@@ -26,6 +27,35 @@ afterAll(async () => {
 
 describeSessionStoreContract(`PostgresStore (${DATABASE_URL})`, () => new PostgresStore({ pool, schema, createTable: true }), {
   dump: () => dumpTable(pool, schema),
+});
+
+describe('PostgresStore session locks', () => {
+  it('lets holders on three instances (three pools) in one at a time', async () => {
+    const others = [newPool({ max: 3 }), newPool({ max: 3 })];
+    try {
+      await expectInstancesTakeTurns([pool, ...others].map((p) => new PostgresStore({ pool: p, schema, table: 'lock_turns', createTable: true })));
+    } finally {
+      for (const other of others) await other.end();
+    }
+  });
+
+  it('takes over the lock of a holder that died, and cleanup deletes dead locks', async () => {
+    const store = new PostgresStore({ pool, schema, table: 'lock_dead', createTable: true });
+    const dead = await store.lock(newHandle(), { ttlMs: 50, waitMs: 0 });
+    expect(dead).toBeDefined();
+    const handle = newHandle();
+    await store.lock(handle, { ttlMs: 50, waitMs: 0 });
+    // Another instance (its own local queue) sees the row, then takes it over once expired.
+    const other = new PostgresStore({ pool, schema, table: 'lock_dead' });
+    const next = await other.lock(handle, { ttlMs: 60_000, waitMs: 2_000 });
+    expect(next).toBeDefined();
+    await sleep(60);
+    await store.cleanup();
+    const rows = (await pool.query(`SELECT handle FROM "${schema}"."lock_dead_locks"`)).rows as { handle: string }[];
+    expect(rows.map((r) => r.handle)).toEqual([handle]);
+    await next!.release();
+    expect((await pool.query(`SELECT count(*)::int AS n FROM "${schema}"."lock_dead_locks"`)).rows[0]).toEqual({ n: 0 });
+  });
 });
 
 /** The pool, with every statement the store sends recorded. */
@@ -146,7 +176,7 @@ describe('PostgresStore: statements and table', () => {
         { column_name: 'user_key', data_type: 'text' },
       ]);
       const { rows: indexes } = await pool.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [fresh]);
-      expect(indexes.map((r: { indexname: string }) => r.indexname)).toEqual(['sessions_expires_at_idx', 'sessions_pkey', 'sessions_user_key_idx']);
+      expect(indexes.map((r: { indexname: string }) => r.indexname)).toEqual(['sessions_expires_at_idx', 'sessions_locks_pkey', 'sessions_pkey', 'sessions_user_key_idx']);
       const { rows: count } = await pool.query(`SELECT count(*)::int AS n FROM "${fresh}".sessions`);
       expect(count).toEqual([{ n: 6 }]);
     } finally {

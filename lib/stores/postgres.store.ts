@@ -1,5 +1,7 @@
 import { type PostgresStatements, postgresStatements, qualifiedName } from './postgres.sql.js';
-import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from './session-store.interface.js';
+import { randomBytes } from 'node:crypto';
+import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
+import { LockPoller } from './store-lock.poller.js';
 
 /** The result of a query, as `pg` gives it. */
 export interface PostgresQueryResult {
@@ -107,7 +109,8 @@ function identifier(name: string, value: unknown, fallback: string | undefined):
  *
  * **Table.** `handle text PRIMARY KEY, data jsonb, created_at bigint, touched_at bigint,
  * expires_at timestamptz, user_key text`, indexed on `expires_at` and on `user_key`. No session
- * id is stored: `handle` is the one-way hash the core hands the store.
+ * id is stored: `handle` is the one-way hash the core hands the store. `@SessionLock()` uses a
+ * second table, `<table>_locks` (`handle text PRIMARY KEY, token text, expires_at timestamptz`).
  *
  * **Round trips and atomicity.** Every operation is one statement on one pooled connection:
  * a load is one `SELECT`; a change is one `UPDATE` that applies only what the request changed
@@ -131,11 +134,13 @@ export class PostgresStore implements SessionStore {
   private readonly pool: PostgresPool;
   private readonly sql: PostgresStatements;
   private readonly table: string;
+  private readonly lockTable: string;
   private readonly createTable: boolean;
   private readonly statementTimeout: number;
   private readonly cleanupBatchSize: number;
   private created: Promise<void> | undefined;
   private closed = false;
+  private readonly lockWaits = new LockPoller();
 
   constructor(options: PostgresStoreOptions) {
     const pool = options?.pool as PostgresPool | undefined;
@@ -146,6 +151,7 @@ export class PostgresStore implements SessionStore {
     const table = identifier('table', options.table, 'sessions')!;
     const schema = identifier('schema', options.schema, undefined);
     this.table = qualifiedName(table, schema);
+    this.lockTable = qualifiedName(`${table}_locks`, schema);
     this.sql = postgresStatements(table, schema);
     this.createTable = options.createTable ?? false;
     if (typeof this.createTable !== 'boolean') throw new Error(`PostgresStore: createTable must be true or false, got ${String(options.createTable)}.`);
@@ -258,6 +264,23 @@ export class PostgresStore implements SessionStore {
   }
 
   /**
+   * The session's lock for `@SessionLock()`: a row of `<table>_locks` with a random token and an
+   * expiry, taken by one `INSERT ... ON CONFLICT DO UPDATE` that succeeds only when the lock is
+   * free or expired, and retried until `waitMs`. Every try, renewal and release is one short
+   * statement: no pooled connection is held while the request runs.
+   */
+  async lock(handle: string, request: SessionStoreLockRequest): Promise<SessionStoreLease | undefined> {
+    const token = randomBytes(16).toString('base64url');
+    return this.lockWaits.lock(handle, request, {
+      take: async () => (await this.query('lock', this.sql.lock, [handle, token, request.ttlMs], this.lockTable)).rowCount === 1,
+      renew: async (ttlMs) => (await this.query('renewLock', this.sql.renewLock, [handle, token, ttlMs], this.lockTable)).rowCount === 1,
+      release: async () => {
+        await this.query('releaseLock', this.sql.releaseLock, [handle, token], this.lockTable);
+      },
+    });
+  }
+
+  /**
    * Deletes expired rows in batches of `cleanupBatchSize` until none is left (or the store is
    * closed), and resolves how many it deleted. Each batch is one short statement that skips rows
    * other transactions hold, so several instances may clean at once.
@@ -275,6 +298,13 @@ export class PostgresStore implements SessionStore {
       // Let requests run between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }
+    // Locks of holders that died; few, since every request frees its own.
+    if (!this.closed) {
+      await this.query('cleanupLocks', this.sql.cleanupLocks, [], this.lockTable).catch((error: unknown) => {
+        // No lock table (made before locks existed, and never used with @SessionLock()): no locks to clean.
+        if ((error as { cause?: { code?: unknown } }).cause?.code !== '42P01') throw error;
+      });
+    }
     return total;
   }
 
@@ -283,14 +313,14 @@ export class PostgresStore implements SessionStore {
     this.closed = true;
   }
 
-  private async query(name: string, text: string, values: unknown[]): Promise<PostgresQueryResult> {
+  private async query(name: string, text: string, values: unknown[], table = this.table): Promise<PostgresQueryResult> {
     if (this.createTable) await this.init();
     try {
       return await this.run(name, (client, remaining) => client.query({ text, values, query_timeout: remaining }), this.statementTimeout);
     } catch (error) {
       // undefined_table: say how to get one.
       if ((error as { code?: unknown }).code === '42P01') {
-        throw new Error(`PostgresStore: the table ${this.table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
+        throw new Error(`PostgresStore: the table ${table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
       }
       throw error;
     }

@@ -253,6 +253,21 @@ end
 return 1
 `;
 
+// KEYS[1] a session's lock. ARGV: token, ttl. Extends the lock only while the token holds it.
+const LOCK_RENEW_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+// KEYS[1] a session's lock. ARGV: token. Deletes the lock only while the token holds it.
+const LOCK_RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 export class LuaScript {
   readonly sha: string;
   constructor(readonly source: string) {
@@ -268,4 +283,6 @@ export const SCRIPTS = {
   destroy: new LuaScript(DESTROY_LUA),
   destroyUser: new LuaScript(DESTROY_USER_LUA),
   index: new LuaScript(INDEX_LUA),
+  lockRenew: new LuaScript(LOCK_RENEW_LUA),
+  lockRelease: new LuaScript(LOCK_RELEASE_LUA),
 };

@@ -4,6 +4,7 @@ import { RedisStore } from './redis.store.js';
 import { newHandle, patchOf, recordOf } from '../testing/session-store.contract.js';
 import { describeRedisStoreContract } from '../../test/support/redis-store-contract.js';
 import { TestRedisServer } from '../../test/support/redis-server.js';
+import { expectInstancesTakeTurns } from '../../test/support/lock-instances.js';
 import { REDIS_URL, closeClient, deleteKeys, freePort, newRedis, sleep, testPrefix } from '../../test/support/redis.js';
 
 // Runs against a real Redis (REDIS_URL, default redis://127.0.0.1:6379), never a mock.
@@ -23,6 +24,17 @@ afterAll(async () => {
 });
 
 describeRedisStoreContract(`RedisStore on one server (${REDIS_URL})`, () => ({ client, prefix }));
+
+describe('RedisStore session locks across instances', () => {
+  it('lets holders on three instances (three clients) in one at a time', async () => {
+    const others = [newRedis(), newRedis()];
+    try {
+      await expectInstancesTakeTurns([client, ...others].map((c) => new RedisStore({ client: c, prefix: `${prefix}locks:` })));
+    } finally {
+      for (const other of others) await closeClient(other);
+    }
+  });
+});
 
 describe('RedisStore round trips', () => {
   let monitorBase: Redis;

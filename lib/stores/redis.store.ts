@@ -1,7 +1,9 @@
 // Types only: an app that never constructs a RedisStore never loads ioredis (an optional peer dependency).
 import type { Cluster, Redis } from 'ioredis';
 import { type LuaScript, SCRIPTS } from './redis.scripts.js';
-import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from './session-store.interface.js';
+import { randomBytes } from 'node:crypto';
+import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
+import { LockPoller } from './store-lock.poller.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -49,6 +51,7 @@ interface CommandClient {
   evalsha(sha: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
   hgetall(key: string): Promise<Record<string, string>>;
+  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<string | null>;
   ping(): Promise<string>;
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   hdel(key: string, ...fields: string[]): Promise<number>;
@@ -136,6 +139,12 @@ interface IndexFollowUp {
 
 function noop(): void {}
 
+/** True when Redis would hash `key` by a `{tag}` in it rather than by the whole key. */
+function hasHashTag(key: string): boolean {
+  const open = key.indexOf('{');
+  return open >= 0 && key.indexOf('}', open + 1) > open + 1;
+}
+
 function ttlArg(ttlMs: number): number {
   return Math.ceil(ttlMs);
 }
@@ -187,6 +196,18 @@ function ttlArg(ttlMs: number): number {
  * effort: `listByUser` checks every member and drops those whose session is gone or now
  * belongs to someone else, and a lost index write is retried by the session's next write.
  *
+ * - `{<prefix><handle>}:lock` (`<prefix><handle>:lock` when the prefix holds a `{tag}` already;
+ *   an ioredis `keyPrefix` goes inside the braces too, as well as in front): the session's lock while a `@SessionLock()` request holds it, a random token, expiring after
+ *   the lock's `ttlMs`. The braces put it in the session's hash slot on a Cluster.
+ *
+ * **Locks** (`@SessionLock()`). Taken with `SET NX PX`; renewed and released by scripts that
+ * act only while the key still holds the holder's token, so an expired holder never frees or
+ * extends a newer holder's lock. Requests of one session on one instance queue in the process, in
+ * arrival order, and the first of them tries `SET NX` with a growing wait (2 to 50 ms,
+ * jittered) while another instance holds the lock: no pub/sub connection is opened, and across
+ * instances whoever tries first after a release gets the lock. With Sentinel a failover can lose a
+ * lock that was not yet replicated, as any single-key Redis lock can.
+ *
  * **Failures.** Every failure is a rejection (the core answers 503), never an unhandled one.
  * While the client is (re)connecting, an operation waits for it to be ready at most
  * `commandTimeout` and is then dropped unsent, so nothing piles up in ioredis' offline queue.
@@ -209,6 +230,7 @@ export class RedisStore implements SessionStore {
   private readyWaiter: Promise<void> | undefined;
   private stopWaiting: (() => void) | undefined;
   private closed = false;
+  private readonly lockWaits = new LockPoller();
 
   constructor(options: RedisStoreOptions) {
     const client = options?.client as unknown as CommandClient | undefined;
@@ -410,6 +432,20 @@ export class RedisStore implements SessionStore {
     return count;
   }
 
+  /** The session's lock for `@SessionLock()`: `SET NX PX` with a random token, retried until `waitMs`. */
+  async lock(handle: string, request: SessionStoreLockRequest): Promise<SessionStoreLease | undefined> {
+    const key = this.lockKey(handle);
+    const token = randomBytes(16).toString('base64url');
+    const ttl = ttlArg(request.ttlMs);
+    return this.lockWaits.lock(handle, request, {
+      take: async () => (await this.run('lock', () => this.client.set(key, token, 'PX', ttl, 'NX'))) === 'OK',
+      renew: async (ttlMs) => Number(await this.run('renewLock', () => this.script(SCRIPTS.lockRenew, key, [token, ttlArg(ttlMs)]))) === 1,
+      release: async () => {
+        await this.run('releaseLock', () => this.script(SCRIPTS.lockRelease, key, [token]));
+      },
+    });
+  }
+
   /** Sends `PING`; rejects if Redis does not answer within `commandTimeout` (for health checks). */
   async ping(): Promise<void> {
     await this.run('ping', () => this.client.ping());
@@ -447,6 +483,12 @@ export class RedisStore implements SessionStore {
 
   private key(handle: string): string {
     return this.prefix + handle;
+  }
+
+  /** The lock key of a session, in the session's hash slot. */
+  private lockKey(handle: string): string {
+    // ioredis puts its keyPrefix in front of the key it is given; the tag must cover that too.
+    return hasHashTag(this.luaKeyPrefix + handle) ? `${this.key(handle)}:lock` : `{${this.luaKeyPrefix}${handle}}:lock`;
   }
 
   private indexKey(user: string): string {

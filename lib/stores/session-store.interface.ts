@@ -56,6 +56,31 @@ export interface SessionStoreUserEntry {
   touchedAt: number;
 }
 
+/** What {@link SessionStore.lock} is asked for. */
+export interface SessionStoreLockRequest {
+  /** How long the lock lives unless renewed (milliseconds): what a crashed holder blocks the session for. */
+  ttlMs: number;
+  /** How long to wait for a lock someone else holds (milliseconds); `0` tries once. */
+  waitMs: number;
+  /** Aborted when the waiter gives up early (its client disconnected): stop waiting and resolve `undefined`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One holder's lock on one session, as {@link SessionStore.lock} hands it out. Everything it does
+ * is checked against the holder's own token, so a holder whose lock expired and was taken by
+ * another can neither extend nor free the new holder's lock.
+ */
+export interface SessionStoreLease {
+  /**
+   * Extends the lock to `ttlMs` from now, only if this lease still holds it. Resolves `false`,
+   * changing nothing, when it does not (it expired, and maybe another holder took it).
+   */
+  renew(ttlMs: number): Promise<boolean>;
+  /** Frees the lock if this lease still holds it (the next waiter gets it); never frees another holder's. */
+  release(): Promise<void>;
+}
+
 /**
  * What a session store must do. Write one to keep sessions anywhere (a SQL table, a document
  * database) and give it to `SessionModule` as `store`, an instance or a class Nest builds with DI.
@@ -167,6 +192,16 @@ export interface SessionStore {
    * @defaultValue `300_000` (5 minutes) when the store has `cleanup`
    */
   readonly cleanupInterval?: number;
+  /**
+   * Takes the lock of the session `handle` for one request of `@SessionLock()`: resolves a lease
+   * once the lock is held, or `undefined` when `waitMs` passed (or `signal` aborted) before it was
+   * free. The lock must expire by itself `ttlMs` after it was taken or last renewed, so a holder
+   * that crashed blocks the session at most that long, and must hand the lock to waiters in
+   * arrival order as far as the backend allows. The handle needs no record: a lock may be taken
+   * on a session that does not exist (yet). Optional: without it `@SessionLock()` refuses to
+   * start the app.
+   */
+  lock?(handle: string, request: SessionStoreLockRequest): Promise<SessionStoreLease | undefined>;
   /** Releases what the store holds (timers, connections it opened). Called on shutdown for stores the module created. */
   close?(): Promise<void>;
 }

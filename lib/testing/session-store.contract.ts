@@ -100,8 +100,9 @@ function text(value: unknown): string {
  * Runs the {@link SessionStore} contract under Jest against the store `makeStore` builds: one
  * `describe(name)` block with get/set/destroy, ttl, `touch`, `patch` semantics and atomicity,
  * increments, no resurrection after destroy, the per-user index, cleanup, and (given `dump`)
- * that no session id is stored. A store that has the optional `destroyByUser`, or declares
- * forwarding records with `forwardingTtl`, is checked for those too; one without them passes.
+ * that no session id is stored. A store that has the optional `destroyByUser`, declares
+ * forwarding records with `forwardingTtl`, or has `lock` (session locks for `@SessionLock()`) is
+ * checked for those too; one without them passes.
  *
  * `makeStore` is called once, in `beforeAll`, after the caller's own `beforeAll` hooks (connect
  * there); the kit calls the store's `close()` in `afterAll`. Users are named with a random
@@ -475,6 +476,115 @@ export function describeSessionStoreContract(name: string, makeStore: () => Sess
         // The dump shows the data, so it would show an id too.
         expect(dumped).toContain(marker);
         expect(dumped).not.toContain(id);
+      },
+      timeout,
+    );
+
+    /** The store's `lock`, or undefined: the lock tests pass trivially for stores without one (`@SessionLock()` refuses them). */
+    const lockOf = (): NonNullable<SessionStore['lock']> | undefined => store.lock?.bind(store);
+
+    it(
+      'lock(), when the store has it, is held by one holder at a time and freed by release',
+      async () => {
+        const lock = lockOf();
+        if (lock === undefined) return;
+        const handle = newHandle();
+        const first = await lock(handle, { ttlMs: HOUR, waitMs: 0 });
+        expect(first).toBeDefined();
+        expect(await lock(handle, { ttlMs: HOUR, waitMs: 0 })).toBeUndefined();
+        // Another session's lock is another lock.
+        const other = await lock(newHandle(), { ttlMs: HOUR, waitMs: 0 });
+        expect(other).toBeDefined();
+        await other!.release();
+        // A waiter gets it once it is freed.
+        const waiting = lock(handle, { ttlMs: HOUR, waitMs: 5_000 });
+        await sleep(50);
+        await first!.release();
+        const second = await waiting;
+        expect(second).toBeDefined();
+        // The first holder can neither extend nor free the lock it gave up.
+        expect(await first!.renew(HOUR)).toBe(false);
+        await first!.release();
+        expect(await lock(handle, { ttlMs: HOUR, waitMs: 0 })).toBeUndefined();
+        expect(await second!.renew(HOUR)).toBe(true);
+        await second!.release();
+        const third = await lock(handle, { ttlMs: HOUR, waitMs: 0 });
+        expect(third).toBeDefined();
+        await third!.release();
+      },
+      timeout,
+    );
+
+    it(
+      'lock(), when the store has it, gives up after waitMs or when aborted, and takes nothing',
+      async () => {
+        const lock = lockOf();
+        if (lock === undefined) return;
+        const handle = newHandle();
+        const holder = await lock(handle, { ttlMs: HOUR, waitMs: 0 });
+        const started = Date.now();
+        expect(await lock(handle, { ttlMs: HOUR, waitMs: 150 })).toBeUndefined();
+        expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+        const abort = new AbortController();
+        const aborted = lock(handle, { ttlMs: HOUR, waitMs: 60_000, signal: abort.signal });
+        await sleep(30);
+        abort.abort();
+        expect(await aborted).toBeUndefined();
+        // The waiters that gave up hold nothing: once released, the lock is free.
+        await holder!.release();
+        const next = await lock(handle, { ttlMs: HOUR, waitMs: 0 });
+        expect(next).toBeDefined();
+        await next!.release();
+      },
+      timeout,
+    );
+
+    it(
+      'lock(), when the store has it, expires ttlMs after it was taken or renewed, and an expired holder cannot touch the next one',
+      async () => {
+        const lock = lockOf();
+        if (lock === undefined) return;
+        const handle = newHandle();
+        const renewed = await lock(handle, { ttlMs: 300, waitMs: 0 });
+        await sleep(150);
+        expect(await renewed!.renew(600)).toBe(true);
+        await sleep(300);
+        // 450 ms after it was taken: alive, thanks to the renewal.
+        expect(await lock(handle, { ttlMs: HOUR, waitMs: 0 })).toBeUndefined();
+        await sleep(300 + grace);
+        const next = await lock(handle, { ttlMs: HOUR, waitMs: 0 });
+        expect(next).toBeDefined();
+        expect(await renewed!.renew(HOUR)).toBe(false);
+        await renewed!.release();
+        expect(await lock(handle, { ttlMs: HOUR, waitMs: 0 })).toBeUndefined();
+        await next!.release();
+      },
+      timeout,
+    );
+
+    it(
+      `lock(), when the store has it, lets ${parallel} parallel holders of one session in one at a time`,
+      async () => {
+        const lock = lockOf();
+        if (lock === undefined) return;
+        const handle = newHandle();
+        let inside = 0;
+        let most = 0;
+        let done = 0;
+        await Promise.all(
+          Array.from({ length: parallel }, async () => {
+            const lease = await lock(handle, { ttlMs: HOUR, waitMs: timeout });
+            expect(lease).toBeDefined();
+            inside++;
+            most = Math.max(most, inside);
+            await sleep(1);
+            inside--;
+            done++;
+            await lease!.release();
+          }),
+        );
+        expect(done).toBe(parallel);
+        expect(most).toBe(1);
       },
       timeout,
     );

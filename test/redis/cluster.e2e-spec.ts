@@ -175,3 +175,23 @@ describe.each(adapters)('login, list and destroyByUser over a Cluster (%s)', (ad
     expect((await devices[0]!.get('/me')).status).toBe(401);
   });
 });
+
+describe('RedisStore on a Cluster: session locks', () => {
+  it.each([
+    ['a plain prefix', `${prefix}locks:`, (p: string, h: string) => `{${p}${h}}:lock`],
+    ['a prefix with a hash tag', `{${prefix}tagged}:`, (p: string, h: string) => `${p}${h}:lock`],
+  ])("keeps a session's lock in the session's hash slot, with %s", async (_, storePrefix, lockKeyOf) => {
+    const store = new RedisStore({ client, prefix: storePrefix });
+    const handle = newHandle();
+    await store.set(handle, recordOf({ n: 1 }), 60_000);
+    const lease = await store.lock(handle, { ttlMs: 60_000, waitMs: 0 });
+    expect(lease).toBeDefined();
+    const lockKey = lockKeyOf(storePrefix, handle);
+    expect(await client.exists(lockKey)).toBe(1);
+    expect(Number(await client.cluster('KEYSLOT', lockKey))).toBe(Number(await client.cluster('KEYSLOT', `${storePrefix}${handle}`)));
+    expect(await store.lock(handle, { ttlMs: 60_000, waitMs: 0 })).toBeUndefined();
+    await lease!.release();
+    expect(await client.exists(lockKey)).toBe(0);
+    await store.destroy(handle);
+  });
+});

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { MemoryStore, RedisStore, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from 'nestjs-sessionkit';
+import { MemoryStore, RedisStore, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from 'nestjs-sessionkit';
 
 /**
  * A real MemoryStore behind a wrapper that counts every call and can be switched to fail, so
@@ -87,6 +87,24 @@ export class CountingStore implements SessionStore {
     this.calls.destroyByUser++;
     this.check(true);
     return this.inner.destroyByUser(user, except);
+  }
+
+  /** Session locks taken or waited for (`@SessionLock()`). */
+  locks = 0;
+  /** When true, renewals of the locks held reject, like a store that cannot be reached. */
+  failRenewals = false;
+
+  async lock(handle: string, request: SessionStoreLockRequest): Promise<SessionStoreLease | undefined> {
+    this.locks++;
+    const lease = await this.inner.lock(handle, request);
+    if (lease === undefined) return undefined;
+    return {
+      renew: async (ttlMs) => {
+        if (this.failRenewals) throw new Error('test store: renewal refused');
+        return lease.renew(ttlMs);
+      },
+      release: () => lease.release(),
+    };
   }
 
   async close(): Promise<void> {
