@@ -18,6 +18,8 @@ export interface AppSpec {
    * The floor app of its adapter: the smallest Nest app that does a session's work by hand, with
    * no library (bench/apps/minimal.ts: finds and checks the signed cookie, reads and writes one Map
    * entry, signs a new id on a first visit). What any session library in a Nest app costs at least.
+   * A floor on Redis or PostgreSQL (`store`) does the same with one round trip per read and per
+   * write (bench/apps/minimal-redis.ts, minimal-postgres.ts): the yardstick of that store.
    */
   floor?: boolean;
   /**
@@ -25,8 +27,11 @@ export interface AppSpec {
    * server): what an app pays for reaching a community store rather than a native one.
    */
   wraps?: 'connect-redis';
-  /** A nestjs-sessionkit option turned on, to measure what it costs every request. */
-  option?: 'asyncContext' | 'preload';
+  /**
+   * A nestjs-sessionkit option turned on (`globalInterceptor`: turned off), to measure what it
+   * costs every request; for the bare app, `noopInterceptor` adds a global interceptor that does nothing.
+   */
+  option?: 'asyncContext' | 'preload' | 'globalInterceptor' | 'noopInterceptor';
   /** Measured only when named in `--apps` (keeps the default run short; `npm run bench:overhead` measures the options in-process). */
   optional?: boolean;
   /** How the app is shown in tables. */
@@ -39,7 +44,10 @@ export interface AppSpec {
  */
 export const APPS: readonly AppSpec[] = [
   { name: 'express-bare', adapter: 'express', library: 'bare', store: 'none', label: 'bare (no sessions)' },
+  { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', option: 'noopInterceptor', label: 'bare + a no-op global interceptor' },
   { name: 'express-minimal', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
+  { name: 'express-minimal-redis', adapter: 'express', library: 'bare', store: 'redis', floor: true, label: 'hand-written session on Redis, ioredis (Redis floor)' },
+  { name: 'express-minimal-postgres', adapter: 'express', library: 'bare', store: 'postgres', floor: true, label: 'hand-written session on PostgreSQL, pg (PostgreSQL floor)' },
   { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'express-sessionkit-memory-async', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
   { name: 'express-sessionkit-memory-preload', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
@@ -53,7 +61,10 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-sessionkit-mysql', adapter: 'express', library: 'nestjs-sessionkit', store: 'mysql', label: 'nestjs-sessionkit MysqlStore' },
   { name: 'express-session-mysql', adapter: 'express', library: 'express-session', store: 'mysql', label: 'express-session + express-mysql-session' },
   { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
+  { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', option: 'noopInterceptor', label: 'bare + a no-op global interceptor' },
   { name: 'fastify-minimal', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
+  { name: 'fastify-minimal-redis', adapter: 'fastify', library: 'bare', store: 'redis', floor: true, label: 'hand-written session on Redis, ioredis (Redis floor)' },
+  { name: 'fastify-minimal-postgres', adapter: 'fastify', library: 'bare', store: 'postgres', floor: true, label: 'hand-written session on PostgreSQL, pg (PostgreSQL floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'fastify-sessionkit-memory-async', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
   { name: 'fastify-sessionkit-memory-preload', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'preload', optional: true, label: 'nestjs-sessionkit MemoryStore, preload: true' },
@@ -64,6 +75,19 @@ export const APPS: readonly AppSpec[] = [
   { name: 'fastify-sessionkit-cookie', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'cookie', label: 'nestjs-sessionkit CookieStore' },
   { name: 'fastify-session-memory', adapter: 'fastify', library: '@fastify/session', store: 'memory', label: '@fastify/session memory store' },
 ];
+
+/** The bare app of an adapter (the ceiling ratios are relative to): no sessions, no floor, no option. */
+export function isBare(app: AppSpec): boolean {
+  return app.library === 'bare' && !app.floor && app.option === undefined;
+}
+
+/**
+ * The store of the floor an app is compared with: the Redis floor for an app on Redis, the
+ * PostgreSQL floor for one on PostgreSQL, the in-memory floor (`none`) for every other.
+ */
+export function floorStoreOf(app: AppSpec): StoreKind {
+  return app.store === 'redis' || app.store === 'postgres' ? app.store : 'none';
+}
 
 export function appSpec(name: string): AppSpec {
   const spec = APPS.find((a) => a.name === name);
@@ -100,7 +124,7 @@ export const BENCH_MAX_SESSIONS = 2 * MANY_SESSIONS;
 
 /** The many-sessions scenarios run on the bare apps (ratio base) and the nestjs-sessionkit memory and Redis apps with defaults. */
 const manySessionApps = (app: AppSpec): boolean =>
-  (app.library === 'bare' && !app.floor) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.wraps === undefined && (app.store === 'memory' || app.store === 'redis'));
+  isBare(app) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.wraps === undefined && (app.store === 'memory' || app.store === 'redis'));
 
 /**
  * In the order they run against each app: first visit after the one-session cases (it fills the
@@ -195,6 +219,18 @@ export interface LoadJob {
    */
   warmup?: number;
   /**
+   * Requests per second over all connections (autocannon's `overallRate`); absent: as fast as the
+   * app answers (saturation).
+   */
+  rate?: number;
+  /**
+   * Measured runs after the warm-up, in the same process; absent: one run of `duration` (or
+   * `amount`) at `rate`. Before each the loader prints `start <i>` and after it `done <i> <LoadResult
+   * JSON>`, each time waiting for a line on its standard input, so the harness can read the app's
+   * CPU time right at the edges of each run.
+   */
+  runs?: Array<{ duration: number; rate?: number }>;
+  /**
    * A file of cookies (`name=value`, one a line): each request carries the next one, sent by the
    * minimal client of bench/client.ts instead of autocannon (`headers` is then ignored; needs `duration`).
    */
@@ -214,4 +250,6 @@ export interface LoadResult {
   timeouts: number;
   /** CPU time the load generator used over the run, as a share of one CPU (near 1: it may have been the limit). */
   loaderCpuShare: number;
+  /** The fixed request rate asked of autocannon (`overallRate`), if any. */
+  rate?: number;
 }
