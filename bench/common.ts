@@ -89,6 +89,27 @@ export function floorStoreOf(app: AppSpec): StoreKind {
   return app.store === 'redis' || app.store === 'postgres' ? app.store : 'none';
 }
 
+/** The fixed request rates of the CPU runs (req/s over all connections). */
+export interface FixedRates {
+  /** Per adapter, for every app but those on a SQL database. */
+  rate: Record<AdapterName, number>;
+  /**
+   * For the apps on PostgreSQL or MySQL, which cannot sustain the adapter's rate (one session row
+   * changed by every connection at once); the bare app and the in-memory floor are measured at it too.
+   */
+  sqlRate: number;
+}
+
+/** Whether an app keeps its sessions in a SQL database (and so runs at the SQL rate). */
+export function onSql(app: AppSpec): boolean {
+  return app.store === 'postgres' || app.store === 'mysql';
+}
+
+/** The fixed rate an app's CPU per request is measured and judged at. */
+export function rateOf(app: AppSpec, rates: FixedRates): number {
+  return onSql(app) ? rates.sqlRate : rates.rate[app.adapter];
+}
+
 export function appSpec(name: string): AppSpec {
   const spec = APPS.find((a) => a.name === name);
   if (spec === undefined) throw new Error(`Unknown bench app "${name}". Known: ${APPS.map((a) => a.name).join(', ')}`);

@@ -18,6 +18,8 @@ export interface CaseRound extends LoadResult {
    * in results of older runs), with the app's CPU per request over it.
    */
   atRate?: LoadResult & { cpuUsPerRequest: number };
+  /** Runs of the bare app and the in-memory floor at the SQL rate, as yardsticks of the apps on SQL databases. */
+  atOtherRates?: Array<LoadResult & { cpuUsPerRequest: number }>;
   /** What Redis did during the measured run (the fixed-rate one where there is one), for apps on Redis. */
   redis?: RedisRunStats;
 }
@@ -99,7 +101,9 @@ export interface RedisSummary {
   cpuUs: number;
 }
 
-function redisSummary(mine: CaseRound[]): RedisSummary | undefined {
+function redisSummary(rounds: CaseRound[]): RedisSummary | undefined {
+  // The counters cover the fixed-rate run where there was one, else the saturation run.
+  const mine = rounds.map((r) => (r.atRate === undefined ? r : { ...r, requests: r.atRate.requests }));
   const withStats = mine.filter((r) => r.redis !== undefined && r.requests > 0);
   if (withStats.length === 0) return undefined;
   const names = [...new Set(withStats.flatMap((r) => Object.keys(r.redis!.calls)))].sort();
@@ -133,7 +137,7 @@ export interface BenchReport {
   coreLayout: string;
   versions: Record<string, string>;
   /** `rate` and `rateDuration` are absent in results of runs before the fixed-rate runs. */
-  config: { rounds: number; duration: number; warmup: number; firstWarmup: number; connections: number; lostAmount: number; rate?: Record<AdapterName, number>; rateDuration?: number };
+  config: { rounds: number; duration: number; warmup: number; firstWarmup: number; connections: number; lostAmount: number; rate?: Record<AdapterName, number>; sqlRate?: number; rateDuration?: number };
   notes: string[];
   skipped: string[];
   apps: readonly AppSpec[];
@@ -168,15 +172,23 @@ export const SUSTAINED_SHARE = 0.97;
  */
 const LIMITS = { memory: { read: 5, first: 5, change: 10 }, noneOverBare: 2, noneOverNoop: 1, redis: 5, postgres: 10 } as const;
 
-/** Per round: the sum of `terms` (app name and sign) of CPU per request at the fixed rate, for rounds where every term was measured. */
-function perRoundSum(rounds: CaseRound[], scenario: ScenarioName, terms: Array<[string, 1 | -1]>): number[] {
+/** The app's CPU µs per request in a round's run at `rate`, if it had one. */
+function cpuAt(r: CaseRound, rate: number): number | undefined {
+  const run = r.atRate?.rate === rate ? r.atRate : r.atOtherRates?.find((x) => x.rate === rate);
+  return run === undefined || !Number.isFinite(run.cpuUsPerRequest) ? undefined : run.cpuUsPerRequest;
+}
+
+/** Per round: the sum of `terms` (app name and sign) of CPU per request at `rate`, for rounds where every term was measured. */
+function perRoundSum(rounds: CaseRound[], scenario: ScenarioName, terms: Array<[string, 1 | -1]>, rate: number): number[] {
   const byRound = new Map<number, number>();
   const counted = new Map<number, number>();
   for (const r of rounds) {
-    if (r.scenario !== scenario || r.atRate === undefined || !Number.isFinite(r.atRate.cpuUsPerRequest)) continue;
+    if (r.scenario !== scenario) continue;
+    const cpu = cpuAt(r, rate);
+    if (cpu === undefined) continue;
     for (const [name, sign] of terms) {
       if (r.app !== name) continue;
-      byRound.set(r.round, (byRound.get(r.round) ?? 0) + sign * r.atRate.cpuUsPerRequest);
+      byRound.set(r.round, (byRound.get(r.round) ?? 0) + sign * cpu);
       counted.set(r.round, (counted.get(r.round) ?? 0) + 1);
     }
   }
@@ -184,7 +196,8 @@ function perRoundSum(rounds: CaseRound[], scenario: ScenarioName, terms: Array<[
 }
 
 /** The target of one case, or undefined where the issue sets none (or the apps it needs were not measured). */
-function cpuTarget(app: AppSpec, scenario: ScenarioName, apps: readonly AppSpec[], rounds: CaseRound[]): CpuTarget | undefined {
+function cpuTarget(app: AppSpec, scenario: ScenarioName, apps: readonly AppSpec[], rounds: CaseRound[], rate: number | undefined): CpuTarget | undefined {
+  if (rate === undefined) return undefined;
   if (app.library !== 'nestjs-sessionkit' || app.wraps !== undefined) return undefined;
   if (app.option !== undefined && !(app.option === 'globalInterceptor' && scenario === 'none' && app.store === 'memory')) return undefined;
   const find = (match: (a: AppSpec) => boolean): AppSpec | undefined => apps.find((a) => a.adapter === app.adapter && match(a));
@@ -192,7 +205,7 @@ function cpuTarget(app: AppSpec, scenario: ScenarioName, apps: readonly AppSpec[
   const floor = find((a) => a.floor === true && a.store === 'none');
   const judge = (limit: number, rule: string, terms: Array<[AppSpec | undefined, 1 | -1]>): CpuTarget | undefined => {
     if (terms.some(([a]) => a === undefined)) return undefined;
-    const values = perRoundSum(rounds, scenario, terms.map(([a, sign]) => [a!.name, sign]));
+    const values = perRoundSum(rounds, scenario, terms.map(([a, sign]) => [a!.name, sign]), rate);
     return values.length === 0 ? undefined : { limit, rule, excess: stat(values) };
   };
   switch (app.store) {
@@ -277,15 +290,15 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
       const ratio = ratioTo(bare);
       const floorRatio = ratioTo(apps.find((a) => a.adapter === app.adapter && a.floor === true && a.store === 'none'));
       /** Per-round differences of CPU per request at the fixed rate to `base` (same scenario, same round). */
-      const cpuAbove = (base: AppSpec | undefined): Stat | null => {
-        if (base === undefined || base.name === app.name) return null;
-        const values = perRoundSum(rounds, scenario.name, [[app.name, 1], [base.name, -1]]);
-        return values.length > 0 ? stat(values) : null;
-      };
       const atRate = mine.filter((r) => r.atRate !== undefined).map((r) => r.atRate!);
       const rate = atRate[0]?.rate;
+      const cpuAbove = (base: AppSpec | undefined): Stat | null => {
+        if (base === undefined || base.name === app.name || rate === undefined) return null;
+        const values = perRoundSum(rounds, scenario.name, [[app.name, 1], [base.name, -1]], rate);
+        return values.length > 0 ? stat(values) : null;
+      };
       const rpsAtRate = atRate.length > 0 ? stat(atRate.map((r) => r.rps)) : null;
-      const target = cpuTarget(app, scenario.name, apps, rounds);
+      const target = cpuTarget(app, scenario.name, apps, rounds, rate);
       summaries.push({
         app,
         scenario,
@@ -477,7 +490,7 @@ function targetRows(report: BenchReport): TargetRow[] {
   // Every figure ahead of every peer: nestjs-sessionkit (defaults) below each peer on the same store, per case.
   for (const s of report.summaries.filter((x) => x.app.library === 'nestjs-sessionkit' && x.app.option === undefined && x.app.wraps === undefined && x.cpuAtRate !== null)) {
     for (const peer of peersOf(s.app, report.apps)) {
-      const values = perRoundSum(report.rounds, s.scenario.name, [[s.app.name, 1], [peer.name, -1]]);
+      const values = s.rate === undefined ? [] : perRoundSum(report.rounds, s.scenario.name, [[s.app.name, 1], [peer.name, -1]], s.rate);
       if (values.length === 0) continue;
       const d = stat(values);
       rows.push({
@@ -650,7 +663,7 @@ function methodLines(report: BenchReport): string[] {
   const c = report.config;
   return [
     `Core layout: ${report.coreLayout}.`,
-    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) per case, each a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case) at saturation, ${c.rate === undefined ? '' : `then ${c.rateDuration} s at a fixed ${int(c.rate.express)} req/s on Express and ${int(c.rate.fastify)} req/s on Fastify (autocannon's overallRate: every app of an adapter at the same rate, which all of them sustain), `}then ${c.duration} s at saturation, in the same load-generator process; every app starts afresh each round (but for the many-sessions cases, below); rounds run the apps in a rotated order, forward in odd rounds and reversed in even ones, so slow drift spreads evenly; figures are medians over rounds, the spread is the interquartile range (25th–75th percentile, linear interpolation; its width as a share of the median in brackets for req/s, "IQR a–b" after each ratio), ratio to bare = req/s / req/s of the bare app of the same adapter in the same round, ratio to floor = the same against the floor app (the same routes with a hand-written session and no library) of the same adapter. The targets are judged on the app's CPU per request at the fixed rate (see "CPU per request at equal load"): at saturation each app runs at its own rate, and batching changes what a request costs.`,
+    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) per case, each a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case) at saturation, ${c.rate === undefined ? '' : `then ${c.rateDuration} s at a fixed ${int(c.rate.express)} req/s on Express and ${int(c.rate.fastify)} req/s on Fastify (autocannon's overallRate: every app of an adapter at the same rate, which all of them sustain; the apps on PostgreSQL and MySQL, which cannot, at ${int(c.sqlRate ?? NaN)} req/s, where the bare app and the in-memory floor are measured again as their yardsticks), `}then ${c.duration} s at saturation, in the same load-generator process; every app starts afresh each round (but for the many-sessions cases, below); rounds run the apps in a rotated order, forward in odd rounds and reversed in even ones, so slow drift spreads evenly; figures are medians over rounds, the spread is the interquartile range (25th–75th percentile, linear interpolation; its width as a share of the median in brackets for req/s, "IQR a–b" after each ratio), ratio to bare = req/s / req/s of the bare app of the same adapter in the same round, ratio to floor = the same against the floor app (the same routes with a hand-written session and no library) of the same adapter. The targets are judged on the app's CPU per request at the fixed rate (see "CPU per request at equal load"): at saturation each app runs at its own rate, and batching changes what a request costs.`,
     `CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run (the fixed-rate run in the CPU table, the saturation run in the throughput table), divided by the responses; Redis and PostgreSQL server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace; at ${Math.round(LOADER_BOUND_SHARE * 100)}% or more, median over rounds, the row is marked "loader-bound" and a warning names the case).`,
     'Scenarios: "route without session" GET /none and "read" GET /read send the cookie of a session made by GET /setup (user id, role, 3-item cart; the bare apps get a dummy cookie of the same size); "change" POST /change on that session (nestjs-sessionkit: session.increment("n"); peers: n = (n ?? 0) + 1); "first visit" GET /first without a cookie, setting one value in a new session. All connections of these cases share the one session.',
     `Many sessions: "read (100k sessions)" and "change (100k sessions)" run on the bare apps and the nestjs-sessionkit MemoryStore and RedisStore apps with defaults. Each of these apps starts once, after the one-session rounds, and gets ${int(100_000)} sessions from as many GET /setup?user=<i> requests (each its own user id; 50 keep-alive connections), as long as ${int(100_000)} first visits take; the apps then stay up, idle but for their own case, through ${c.rounds} round(s) in the same rotated, alternating order (the first case of each app gets the longer warm-up). Each request carries the next of the cookies in turn, so the store holds them all and no cache of recent cookies can hold every one; the bare apps get as many distinct dummy cookies of the same size. The bench MemoryStore has maxSessions: 200,000 (default 100,000), so that none of them is evicted by the first-visit sessions made before. These cases are driven by bench/client.ts, a minimal keep-alive HTTP/1.1 client that sends prebuilt requests (autocannon can vary a request only by rebuilding it each time), with the same connections and the same load-generator CPU measurement.`,
@@ -971,7 +984,13 @@ const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, 
  */
 export function svgChart(report: BenchReport): string {
   const rows = report.summaries.filter((s) => s.cpuAtRate !== null && !isBare(s.app) && s.app.option !== 'noopInterceptor');
-  const cpuOf = (match: (x: CaseSummary) => boolean): number | undefined => report.summaries.find(match)?.cpuAtRate?.median;
+  /** Median over rounds of the CPU at `rate` of the first app `match` finds in the scenario. */
+  const cpuOf = (scenario: ScenarioName, rate: number | undefined, match: (a: AppSpec) => boolean): number | undefined => {
+    const app = report.apps.find(match);
+    if (app === undefined || rate === undefined) return undefined;
+    const values = report.rounds.filter((r) => r.app === app.name && r.scenario === scenario).map((r) => cpuAt(r, rate)).filter((v): v is number => v !== undefined);
+    return values.length === 0 ? undefined : median(values);
+  };
   const labelWidth = 360;
   const barWidth = 460;
   const limitOf = (s: CaseSummary): number | undefined => (s.target === undefined ? undefined : s.cpuAtRate!.median - s.target.excess.median + s.target.limit);
@@ -993,10 +1012,9 @@ export function svgChart(report: BenchReport): string {
       y += 6;
     }
     previousAdapter = s.app.adapter;
-    const same = (x: CaseSummary): boolean => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter;
     const total = s.cpuAtRate!.median;
-    const bare = Math.min(total, cpuOf((x) => same(x) && isBare(x.app)) ?? 0);
-    const floorCpu = s.app.floor ? total : (cpuOf((x) => same(x) && x.app.floor === true && x.app.store === floorStoreOf(s.app)) ?? bare);
+    const bare = Math.min(total, cpuOf(s.scenario.name, s.rate, (a) => a.adapter === s.app.adapter && isBare(a)) ?? 0);
+    const floorCpu = s.app.floor ? total : (cpuOf(s.scenario.name, s.rate, (a) => a.adapter === s.app.adapter && a.floor === true && a.store === floorStoreOf(s.app)) ?? bare);
     const floorPart = Math.max(0, Math.min(floorCpu, total) - bare);
     const ours = Math.max(0, total - bare - floorPart);
     const color = s.app.floor ? COLORS.floorPart! : (COLORS[`${s.app.library}/${s.app.store}`] ?? '#888');
@@ -1061,7 +1079,7 @@ export function svgChart(report: BenchReport): string {
   const height = ly + 14;
   const rate = report.config.rate;
   const title = 'App CPU µs per request at equal load: bare, the floor\'s addition, the library\'s (lower is better)';
-  const subtitle = `${report.mode} run, ${report.date.slice(0, 10)}, median of ${report.config.rounds} round(s) of ${report.config.rateDuration ?? report.config.duration} s at ${rate === undefined ? 'a fixed rate' : `${int(rate.express)} req/s (Express) and ${int(rate.fastify)} req/s (Fastify)`}; ${report.machine}`;
+  const subtitle = `${report.mode} run, ${report.date.slice(0, 10)}, median of ${report.config.rounds} round(s) of ${report.config.rateDuration ?? report.config.duration} s at ${rate === undefined ? 'a fixed rate' : `${int(rate.express)} req/s (Express) and ${int(rate.fastify)} req/s (Fastify)${report.config.sqlRate === undefined ? '' : `, ${int(report.config.sqlRate)} req/s for apps on SQL databases`}`}; ${report.machine}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="-apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,

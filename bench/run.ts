@@ -56,6 +56,7 @@ import {
   APPS,
   type AdapterName,
   type AppSpec,
+  type FixedRates,
   DATABASE_URL,
   type LoadJob,
   type LoadResult,
@@ -72,6 +73,8 @@ import {
   floorStoreOf,
   isBare,
   mysqlTableOf,
+  onSql,
+  rateOf,
   pgTableOf,
   redisPrefixOf,
   scenarioApplies,
@@ -115,8 +118,8 @@ interface Options {
   profileSeconds: number;
   /** Whether a full run ends with its profile pass. */
   profilePass: boolean;
-  /** The fixed request rate (req/s, all connections) every app of an adapter is measured at, for CPU per request. */
-  rate: Record<AdapterName, number>;
+  /** The fixed request rates (req/s, all connections) every app of an adapter is measured at, for CPU per request. */
+  rates: FixedRates;
   /** Seconds of the fixed-rate run of each case. */
   rateDuration: number;
 }
@@ -128,6 +131,13 @@ interface Options {
  */
 const DEFAULT_RATE: Record<AdapterName, number> = { express: 2500, fastify: 4000 };
 
+/**
+ * The default fixed rate of the apps on PostgreSQL and MySQL (both adapters): below what each of
+ * them sustains in the change case on that machine (about 700 req/s, one row updated by every
+ * connection). Override with --rate-sql or BENCH_RATE_SQL.
+ */
+const DEFAULT_SQL_RATE = 500;
+
 function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();
   for (const arg of argv) {
@@ -135,7 +145,7 @@ function parseOptions(argv: string[]): Options {
     if (!m) throw new Error(`Unknown argument ${arg}`);
     flags.set(m[1]!, m[2] ?? 'true');
   }
-  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'memory', 'lost', 'no-write', 'only-memory', 'render', 'profile', 'profile-seconds', 'no-profile', 'rate-express', 'rate-fastify', 'rate-duration'];
+  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'memory', 'lost', 'no-write', 'only-memory', 'render', 'profile', 'profile-seconds', 'no-profile', 'rate-express', 'rate-fastify', 'rate-sql', 'rate-duration'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`Unknown option --${key}. Known: ${known.map((k) => `--${k}`).join(' ')}`);
   const quick = flags.has('quick');
   const onlyMemory = flags.has('only-memory');
@@ -170,7 +180,10 @@ function parseOptions(argv: string[]): Options {
     profile: profile as ScenarioName | undefined,
     profileSeconds: num('profile-seconds', 5),
     profilePass: !quick && !onlyMemory && !flags.has('no-profile'),
-    rate: { express: num('rate-express', DEFAULT_RATE.express, 'BENCH_RATE_EXPRESS'), fastify: num('rate-fastify', DEFAULT_RATE.fastify, 'BENCH_RATE_FASTIFY') },
+    rates: {
+      rate: { express: num('rate-express', DEFAULT_RATE.express, 'BENCH_RATE_EXPRESS'), fastify: num('rate-fastify', DEFAULT_RATE.fastify, 'BENCH_RATE_FASTIFY') },
+      sqlRate: num('rate-sql', DEFAULT_SQL_RATE, 'BENCH_RATE_SQL'),
+    },
     rateDuration: num('rate-duration', quick ? 2 : 3),
   };
 }
@@ -430,8 +443,9 @@ class ClientState {
     }
     const headers: Record<string, string> = {};
     if (scenario.withCookie) {
-      // The bare app gets a cookie header of the same size, so requests are byte for byte alike.
-      this.cookie ??= this.app.spec.library === 'bare' ? BARE_COOKIE : await createSession(this.app);
+      // The bare apps get a cookie header of the same size, so requests are byte for byte alike;
+      // the floors, hand-written sessions, get a real one from their /setup like every session app.
+      this.cookie ??= this.app.spec.library === 'bare' && !this.app.spec.floor ? BARE_COOKIE : await createSession(this.app);
       headers.cookie = this.cookie;
     }
     return (seconds) => ({ url, method: scenario.method, headers, connections, duration: seconds });
@@ -440,7 +454,7 @@ class ClientState {
   private async many(count: number): Promise<string> {
     if (this.cookiesFile !== undefined) return this.cookiesFile;
     let cookies: string[];
-    if (this.app.spec.library === 'bare') {
+    if (this.app.spec.library === 'bare' && !this.app.spec.floor) {
       cookies = Array.from({ length: count }, (_, i) => bareCookie(i));
     } else {
       log(`  seeding ${count.toLocaleString('en-US')} sessions in ${this.app.spec.name} ...`);
@@ -630,11 +644,12 @@ function estimateSeconds(apps: readonly AppSpec[], scenarios: readonly Scenario[
   for (const app of apps) {
     const one = scenarios.filter((s) => s.sessions === undefined && scenarioApplies(s, app));
     const many = scenarios.filter((s) => s.sessions !== undefined && scenarioApplies(s, app));
-    const perCase = options.warmup + options.rateDuration + options.duration + COST.loaderStart;
+    const extraRate = (isBare(app) || (app.floor === true && app.store === 'none')) && apps.some((a) => a.adapter === app.adapter && onSql(a)) ? options.rateDuration : 0;
+    const perCase = options.warmup + options.rateDuration + extraRate + options.duration + COST.loaderStart;
     // One-session cases: the app starts each round. Many sessions: it starts and is seeded once.
     if (one.length > 0) cases += (COST.appStart + (options.firstWarmup - options.warmup) + one.length * perCase) * options.rounds;
     if (many.length > 0) {
-      cases += COST.appStart + (options.firstWarmup - options.warmup) + many.length * (perCase - options.rateDuration) * options.rounds;
+      cases += COST.appStart + (options.firstWarmup - options.warmup) + many.length * (perCase - options.rateDuration - extraRate) * options.rounds;
       if (app.library !== 'bare') seeding += many[0]!.sessions! / COST.seedPerSecond[app.adapter];
     }
   }
@@ -693,10 +708,13 @@ async function main(): Promise<void> {
     const wanted = apps.filter((a) => options.apps!.includes(a.name));
     // Every figure is relative to the bare app and a floor of the same adapter, so these are
     // measured with the apps named: the bare app, the in-memory floor, the floor of each store
-    // named, and the bare app with a no-op interceptor when the route without session is measured.
+    // named, the bare app with a no-op interceptor when the route without session is measured,
+    // and the nestjs-sessionkit MemoryStore app when its RedisStore app is named (the Redis target builds on it).
     const base = (a: AppSpec): boolean => {
       const mine = wanted.filter((w) => w.adapter === a.adapter);
-      if (mine.length === 0 || a.library !== 'bare') return false;
+      if (mine.length === 0) return false;
+      if (a.library === 'nestjs-sessionkit') return a.store === 'memory' && a.option === undefined && mine.some((w) => w.library === 'nestjs-sessionkit' && w.store === 'redis' && w.wraps === undefined);
+      if (a.library !== 'bare') return false;
       if (isBare(a)) return true;
       if (a.floor) return a.store === 'none' || mine.some((w) => floorStoreOf(w) === a.store);
       return a.option === 'noopInterceptor' && scenarios.some((s) => s.name === 'none');
@@ -713,7 +731,7 @@ async function main(): Promise<void> {
   else {
     const estimate = estimateSeconds(apps, scenarios, options);
     log(
-      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); per case a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.rateDuration} s at a fixed ${options.rate.express} req/s (Express) or ${options.rate.fastify} req/s (Fastify), then ${options.duration} s at saturation; ${options.connections} connections; estimated ${(estimate.total / 60).toFixed(1)} min (${estimate.parts})`,
+      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); per case a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.rateDuration} s at a fixed ${options.rates.rate.express} req/s (Express) or ${options.rates.rate.fastify} req/s (Fastify) (${options.rates.sqlRate} req/s for apps on SQL databases, at which the bare app and the floor run too), then ${options.duration} s at saturation; ${options.connections} connections; estimated ${(estimate.total / 60).toFixed(1)} min (${estimate.parts})`,
     );
   }
   log(pinning.layout);
@@ -733,10 +751,16 @@ async function main(): Promise<void> {
   const measureCase = async (app: RunningApp, clients: ClientState, scenario: Scenario, round: number, warmup: number): Promise<void> => {
     const spec = app.spec;
     const job = await clients.job(scenario, options.connections);
-    const rate = scenario.sessions === undefined ? options.rate[spec.adapter] : undefined;
+    const rate = scenario.sessions === undefined ? rateOf(spec, options.rates) : undefined;
+    // The bare app and the in-memory floor also run at the SQL rate when apps on SQL databases are measured, as their yardsticks.
+    const sqlRate = rate !== undefined && (isBare(spec) || (spec.floor === true && spec.store === 'none')) && apps.some((a) => a.adapter === spec.adapter && onSql(a)) ? options.rates.sqlRate : undefined;
     const countsSent = spec.store === 'redis' && spec.library === 'nestjs-sessionkit' && spec.wraps === undefined;
     const onRedis = spec.store === 'redis' && redis !== undefined;
-    const runs: Array<{ duration: number; rate?: number }> = rate === undefined ? [{ duration: options.duration }] : [{ duration: options.rateDuration, rate }, { duration: options.duration }];
+    const runs: Array<{ duration: number; rate?: number }> = [
+      ...(rate === undefined ? [] : [{ duration: options.rateDuration, rate }]),
+      ...(sqlRate === undefined || sqlRate === rate ? [] : [{ duration: options.rateDuration, rate: sqlRate }]),
+      { duration: options.duration },
+    ];
     /** The run whose Redis counters are kept: the fixed-rate one where there is one. */
     const redisRunIndex = 0;
     const results: Array<LoadResult & { cpuUsPerRequest: number }> = [];
@@ -769,15 +793,28 @@ async function main(): Promise<void> {
     );
     const saturated = results[results.length - 1]!;
     const atRate = rate === undefined ? undefined : results[0]!;
+    const atOtherRates = results.slice(rate === undefined ? 0 : 1, -1);
     const { cpuUsPerRequest, ...load } = saturated;
-    rounds.push({ round, app: spec.name, scenario: scenario.name, ...load, cpuUsPerRequest, ...(atRate === undefined ? {} : { atRate }), ...(redisStats === undefined ? {} : { redis: redisStats }) });
+    rounds.push({
+      round,
+      app: spec.name,
+      scenario: scenario.name,
+      ...load,
+      cpuUsPerRequest,
+      ...(atRate === undefined ? {} : { atRate }),
+      ...(atOtherRates.length === 0 ? {} : { atOtherRates }),
+      ...(redisStats === undefined ? {} : { redis: redisStats }),
+    });
     const redisRequests = atRate?.requests ?? saturated.requests;
     const redisText =
       redisStats === undefined || redisRequests === 0
         ? ''
         : `  redis ${(Object.values(redisStats.calls).reduce((a, b) => a + b, 0) / redisRequests).toFixed(2)} cmd/req ${(redisStats.cpuUs / redisRequests).toFixed(0)} us/req`;
     const failed = (r: LoadResult): number => r.non2xx + r.errors + r.timeouts;
-    const rateText = atRate === undefined ? '' : `at ${rate} req/s: ${Math.round(atRate.rps).toString().padStart(5)} req/s cpu ${atRate.cpuUsPerRequest.toFixed(0).padStart(4)} us/req | `;
+    const rateText = results
+      .slice(0, -1)
+      .map((r) => `at ${r.rate} req/s: ${Math.round(r.rps).toString().padStart(5)} req/s cpu ${r.cpuUsPerRequest.toFixed(0).padStart(4)} us/req | `)
+      .join('');
     log(
       `  round ${round}  ${spec.name.padEnd(32)} ${scenario.name.padEnd(11)} ${rateText}saturated: ${Math.round(saturated.rps).toString().padStart(6)} req/s  p50 ${saturated.p50} ms  p99 ${saturated.p99} ms  cpu ${cpuUsPerRequest.toFixed(0)} us/req  loader ${Math.round(saturated.loaderCpuShare * 100)}%${redisText}` +
         (failed(saturated) + (atRate === undefined ? 0 : failed(atRate)) > 0 ? `  (non-2xx ${saturated.non2xx + (atRate?.non2xx ?? 0)}, errors ${saturated.errors + (atRate?.errors ?? 0)}, timeouts ${saturated.timeouts + (atRate?.timeouts ?? 0)})` : ''),
@@ -970,7 +1007,7 @@ async function main(): Promise<void> {
       'PostgreSQL server': pgVersion ?? 'not available',
       'MySQL/MariaDB server': mysqlVersion ?? 'not available',
     },
-    config: { rounds: options.rounds, duration: options.duration, warmup: options.warmup, firstWarmup: options.firstWarmup, connections: options.connections, lostAmount: options.lostAmount, rate: options.rate, rateDuration: options.rateDuration },
+    config: { rounds: options.rounds, duration: options.duration, warmup: options.warmup, firstWarmup: options.firstWarmup, connections: options.connections, lostAmount: options.lostAmount, rate: options.rates.rate, sqlRate: options.rates.sqlRate, rateDuration: options.rateDuration },
     notes,
     skipped,
     apps,
