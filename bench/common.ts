@@ -18,6 +18,8 @@ export interface AppSpec {
    * The floor app of its adapter: the smallest Nest app that does a session's work by hand, with
    * no library (bench/apps/minimal.ts: finds and checks the signed cookie, reads and writes one Map
    * entry, signs a new id on a first visit). What any session library in a Nest app costs at least.
+   * A floor on Redis or PostgreSQL (`store`) does the same with one round trip per read and per
+   * write (bench/apps/minimal-redis.ts, minimal-postgres.ts): the yardstick of that store.
    */
   floor?: boolean;
   /**
@@ -42,8 +44,10 @@ export interface AppSpec {
  */
 export const APPS: readonly AppSpec[] = [
   { name: 'express-bare', adapter: 'express', library: 'bare', store: 'none', label: 'bare (no sessions)' },
-  { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', option: 'noopInterceptor', optional: true, label: 'bare + a no-op global interceptor' },
+  { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', option: 'noopInterceptor', label: 'bare + a no-op global interceptor' },
   { name: 'express-minimal', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
+  { name: 'express-minimal-redis', adapter: 'express', library: 'bare', store: 'redis', floor: true, label: 'hand-written session on Redis, ioredis (Redis floor)' },
+  { name: 'express-minimal-postgres', adapter: 'express', library: 'bare', store: 'postgres', floor: true, label: 'hand-written session on PostgreSQL, pg (PostgreSQL floor)' },
   { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'express-sessionkit-memory-async', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
   { name: 'express-sessionkit-memory-nointerceptor', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'globalInterceptor', optional: true, label: 'nestjs-sessionkit MemoryStore, globalInterceptor: false' },
@@ -58,8 +62,10 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-sessionkit-mysql', adapter: 'express', library: 'nestjs-sessionkit', store: 'mysql', label: 'nestjs-sessionkit MysqlStore' },
   { name: 'express-session-mysql', adapter: 'express', library: 'express-session', store: 'mysql', label: 'express-session + express-mysql-session' },
   { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
-  { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', option: 'noopInterceptor', optional: true, label: 'bare + a no-op global interceptor' },
+  { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', option: 'noopInterceptor', label: 'bare + a no-op global interceptor' },
   { name: 'fastify-minimal', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
+  { name: 'fastify-minimal-redis', adapter: 'fastify', library: 'bare', store: 'redis', floor: true, label: 'hand-written session on Redis, ioredis (Redis floor)' },
+  { name: 'fastify-minimal-postgres', adapter: 'fastify', library: 'bare', store: 'postgres', floor: true, label: 'hand-written session on PostgreSQL, pg (PostgreSQL floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'fastify-sessionkit-memory-async', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
   { name: 'fastify-sessionkit-memory-nointerceptor', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'globalInterceptor', optional: true, label: 'nestjs-sessionkit MemoryStore, globalInterceptor: false' },
@@ -75,6 +81,35 @@ export const APPS: readonly AppSpec[] = [
 /** The bare app of an adapter (the ceiling ratios are relative to): no sessions, no floor, no option. */
 export function isBare(app: AppSpec): boolean {
   return app.library === 'bare' && !app.floor && app.option === undefined;
+}
+
+/**
+ * The store of the floor an app is compared with: the Redis floor for an app on Redis, the
+ * PostgreSQL floor for one on PostgreSQL, the in-memory floor (`none`) for every other.
+ */
+export function floorStoreOf(app: AppSpec): StoreKind {
+  return app.store === 'redis' || app.store === 'postgres' ? app.store : 'none';
+}
+
+/** The fixed request rates of the CPU runs (req/s over all connections). */
+export interface FixedRates {
+  /** Per adapter, for every app but those on a SQL database. */
+  rate: Record<AdapterName, number>;
+  /**
+   * For the apps on PostgreSQL or MySQL, which cannot sustain the adapter's rate (one session row
+   * changed by every connection at once); the bare app and the in-memory floor are measured at it too.
+   */
+  sqlRate: number;
+}
+
+/** Whether an app keeps its sessions in a SQL database (and so runs at the SQL rate). */
+export function onSql(app: AppSpec): boolean {
+  return app.store === 'postgres' || app.store === 'mysql';
+}
+
+/** The fixed rate an app's CPU per request is measured and judged at. */
+export function rateOf(app: AppSpec, rates: FixedRates): number {
+  return onSql(app) ? rates.sqlRate : rates.rate[app.adapter];
 }
 
 export function appSpec(name: string): AppSpec {
@@ -212,6 +247,18 @@ export interface LoadJob {
    */
   warmup?: number;
   /**
+   * Requests per second over all connections (autocannon's `overallRate`); absent: as fast as the
+   * app answers (saturation).
+   */
+  rate?: number;
+  /**
+   * Measured runs after the warm-up, in the same process; absent: one run of `duration` (or
+   * `amount`) at `rate`. Before each the loader prints `start <i>` and after it `done <i> <LoadResult
+   * JSON>`, each time waiting for a line on its standard input, so the harness can read the app's
+   * CPU time right at the edges of each run.
+   */
+  runs?: Array<{ duration: number; rate?: number }>;
+  /**
    * A file of cookies (`name=value`, one a line): each request carries the next one, sent by the
    * minimal client of bench/client.ts instead of autocannon (`headers` is then ignored; needs `duration`).
    */
@@ -231,4 +278,6 @@ export interface LoadResult {
   timeouts: number;
   /** CPU time the load generator used over the run, as a share of one CPU (near 1: it may have been the limit). */
   loaderCpuShare: number;
+  /** The fixed request rate asked of autocannon (`overallRate`), if any. */
+  rate?: number;
 }

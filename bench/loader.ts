@@ -3,7 +3,10 @@
  * core) and prints one JSON line (`LoadResult`). Usage: `node bench-dist/bench/loader.js '<LoadJob JSON>'`.
  * With `warmup` in the job it first drives the same load for that many seconds, prints `warm`,
  * and starts the measured run when a line arrives on standard input (one process per case, so
- * the harness pays one process start per case rather than two).
+ * the harness pays one process start per case rather than two). With `runs` in the job it makes
+ * several measured runs after the warm-up (the harness's fixed-rate run and saturation run), with
+ * a handshake on standard input and output around each (see `LoadJob.runs`). The many-sessions
+ * client (`cookiesFile`) runs at saturation only: it has no rate limit.
  */
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
@@ -42,6 +45,9 @@ async function once(job: LoadJob): Promise<LoadResult> {
     pipelining: 1,
     timeout: 10,
   };
+  // autocannon's rate limit gives each connection its share of the second's requests, sent as fast
+  // as the app answers from the start of each second, then a pause until the next one.
+  if (job.rate !== undefined) options.overallRate = job.rate;
   if (job.amount !== undefined) options.amount = job.amount;
   else options.duration = job.duration ?? 10;
   const cpuBefore = process.cpuUsage();
@@ -59,6 +65,7 @@ async function once(job: LoadJob): Promise<LoadResult> {
     errors: result.errors,
     timeouts: result.timeouts,
     loaderCpuShare: (cpu.user + cpu.system) / 1e6 / result.duration,
+    ...(job.rate === undefined ? {} : { rate: job.rate }),
   };
 }
 
@@ -79,6 +86,21 @@ function nextLine(): Promise<void> {
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '') as LoadJob;
+  if (job.runs !== undefined) {
+    // The warm-up (at saturation), then each measured run between two handshakes with the harness,
+    // which reads the app's CPU time and the Redis counters while the loader waits.
+    if (job.warmup !== undefined) await once({ ...job, duration: job.warmup, amount: undefined, rate: undefined });
+    const input = lines();
+    for (const [i, run] of job.runs.entries()) {
+      process.stdout.write(`start ${i}\n`);
+      await input.next();
+      const result = await once({ ...job, duration: run.duration, amount: undefined, rate: run.rate });
+      process.stdout.write(`done ${i} ${JSON.stringify(result)}\n`);
+      await input.next();
+    }
+    process.stdin.destroy();
+    return;
+  }
   if (job.warmup !== undefined) {
     // The warm-up in the same process, then "warm" on stdout; the measured run starts on a line on stdin,
     // once the harness has noted the app's CPU time and the Redis counters.
@@ -87,6 +109,36 @@ async function main(): Promise<void> {
     await nextLine();
   }
   process.stdout.write(`${JSON.stringify(await once(job))}\n`);
+}
+
+/** The lines of standard input, one per `next()`. */
+function lines(): { next(): Promise<void> } {
+  let buffered = 0;
+  let waiting: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  let ended = false;
+  process.stdin.on('data', (chunk: Buffer) => {
+    for (const byte of chunk) if (byte === 10) buffered++;
+    if (waiting !== undefined && buffered > 0) {
+      buffered--;
+      const w = waiting;
+      waiting = undefined;
+      w.resolve();
+    }
+  });
+  process.stdin.once('end', () => {
+    ended = true;
+    waiting?.reject(new Error('standard input closed before the measured run'));
+  });
+  return {
+    next: () =>
+      new Promise<void>((resolve, reject) => {
+        if (buffered > 0) {
+          buffered--;
+          resolve();
+        } else if (ended) reject(new Error('standard input closed before the measured run'));
+        else waiting = { resolve, reject };
+      }),
+  };
 }
 
 main().catch((error: unknown) => {

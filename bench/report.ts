@@ -1,7 +1,7 @@
 /**
  * Turns the measurements into the console table, docs/benchmarks.md and docs/benchmarks.svg.
  */
-import { type AdapterName, type AppSpec, type LoadResult, SCENARIOS, type Scenario, type ScenarioName, type StoreKind, isBare } from './common.js';
+import { type AdapterName, type AppSpec, type LoadResult, SCENARIOS, type Scenario, type ScenarioName, floorStoreOf, isBare } from './common.js';
 import type { BytesResult, MillionResult } from './memory.js';
 import type { ProfileResult } from './profile.js';
 import { type RedisRunStats, clientCommands } from './redis-stats.js';
@@ -13,7 +13,14 @@ export interface CaseRound extends LoadResult {
   app: string;
   scenario: ScenarioName;
   cpuUsPerRequest: number;
-  /** What Redis did during the measured run, for apps on Redis. */
+  /**
+   * The run at the adapter's fixed rate (one-session cases; absent in the many-sessions cases and
+   * in results of older runs), with the app's CPU per request over it.
+   */
+  atRate?: LoadResult & { cpuUsPerRequest: number };
+  /** Runs of the bare app and the in-memory floor at the SQL rate, as yardsticks of the apps on SQL databases. */
+  atOtherRates?: Array<LoadResult & { cpuUsPerRequest: number }>;
+  /** What Redis did during the measured run (the fixed-rate one where there is one), for apps on Redis. */
   redis?: RedisRunStats;
 }
 
@@ -61,7 +68,20 @@ export interface CaseSummary {
    * same adapter; null for the floor app itself or when it was not measured (absent in older results).
    */
   floorRatio?: Stat | null;
-  target: number | undefined;
+  /** The app's CPU µs per request at the adapter's fixed rate; null where the case had no fixed-rate run. */
+  cpuAtRate: Stat | null;
+  /** Requests per second reached in the fixed-rate run (null: none). */
+  rpsAtRate: Stat | null;
+  /** The fixed rate asked (req/s), if any. */
+  rate: number | undefined;
+  /** Whether the app kept up with the fixed rate (median reached ≥ {@link SUSTAINED_SHARE} of it) in the fixed-rate run. */
+  sustained: boolean | undefined;
+  /** Per-round difference of CPU µs per request at the fixed rate to the bare app of the adapter (null: the bare app, or not measured). */
+  aboveBare: Stat | null;
+  /** The same to the floor of the app's store (in memory, Redis or PostgreSQL; null: the floor itself, or not measured). */
+  aboveFloor: Stat | null;
+  /** The issue's target for this case, judged on CPU per request at the fixed rate (absent: none). */
+  target?: CpuTarget;
   pass: boolean | undefined;
   failures: number;
   /** Redis per request, medians over rounds, for apps on Redis (absent otherwise and in older results). */
@@ -81,7 +101,9 @@ export interface RedisSummary {
   cpuUs: number;
 }
 
-function redisSummary(mine: CaseRound[]): RedisSummary | undefined {
+function redisSummary(rounds: CaseRound[]): RedisSummary | undefined {
+  // The counters cover the fixed-rate run where there was one, else the saturation run.
+  const mine = rounds.map((r) => (r.atRate === undefined ? r : { ...r, requests: r.atRate.requests }));
   const withStats = mine.filter((r) => r.redis !== undefined && r.requests > 0);
   if (withStats.length === 0) return undefined;
   const names = [...new Set(withStats.flatMap((r) => Object.keys(r.redis!.calls)))].sort();
@@ -96,6 +118,16 @@ function redisSummary(mine: CaseRound[]): RedisSummary | undefined {
   };
 }
 
+/**
+ * One target of the issue on CPU per request at equal load: `excess` (per-round differences,
+ * µs) must stay at or below `limit`; `rule` says what is subtracted from what.
+ */
+export interface CpuTarget {
+  limit: number;
+  rule: string;
+  excess: Stat;
+}
+
 export interface BenchReport {
   mode: 'quick' | 'full';
   command: string;
@@ -104,7 +136,8 @@ export interface BenchReport {
   machine: string;
   coreLayout: string;
   versions: Record<string, string>;
-  config: { rounds: number; duration: number; warmup: number; firstWarmup: number; connections: number; lostAmount: number };
+  /** `rate` and `rateDuration` are absent in results of runs before the fixed-rate runs. */
+  config: { rounds: number; duration: number; warmup: number; firstWarmup: number; connections: number; lostAmount: number; rate?: Record<AdapterName, number>; sqlRate?: number; rateDuration?: number };
   notes: string[];
   skipped: string[];
   apps: readonly AppSpec[];
@@ -121,21 +154,83 @@ export interface BenchReport {
 
 // ---------------------------------------------------------------- targets
 
-/**
- * The issue's targets: the ratio of req/s to the bare app of the same adapter (median over the
- * rounds), nestjs-sessionkit with default options only. Scenarios and stores absent here have none.
- */
-const TARGETS: Partial<Record<ScenarioName, Partial<Record<StoreKind, Record<AdapterName, number>>>>> = {
-  none: { memory: { fastify: 0.98, express: 0.98 }, redis: { fastify: 0.98, express: 0.98 } },
-  read: { memory: { fastify: 0.75, express: 0.92 }, redis: { fastify: 0.55, express: 0.88 } },
-  change: { memory: { fastify: 0.65, express: 0.88 }, redis: { fastify: 0.45, express: 0.85 } },
-  first: { memory: { fastify: 0.55, express: 0.9 }, redis: { fastify: 0.45, express: 0.85 } },
-};
+/** A case sustained its fixed rate when its median req/s in that run reached this share of the rate. */
+export const SUSTAINED_SHARE = 0.97;
 
-export function targetFor(app: AppSpec, scenario: ScenarioName): number | undefined {
-  // Apps with an option turned on show what the option costs; the targets are for the defaults.
-  if (app.library !== 'nestjs-sessionkit' || app.store === 'none' || app.option !== undefined || app.wraps !== undefined) return undefined;
-  return TARGETS[scenario]?.[app.store]?.[app.adapter];
+/**
+ * The issue's targets on the app's CPU µs per request at the fixed rate, for nestjs-sessionkit
+ * with default options (and, for the route without session, `globalInterceptor: false`):
+ *
+ * - MemoryStore: above the in-memory floor at most 5 µs (read, first visit) or 10 µs (change); the
+ *   route without session at most the no-op-interceptor app + 1 µs (default options) or bare +
+ *   2 µs (`globalInterceptor: false`, or default options when no no-op-interceptor app ran).
+ * - RedisStore: at most the MemoryStore app's figure plus what one round trip costs a hand-written
+ *   app (Redis floor − in-memory floor) plus 5 µs.
+ * - PostgresStore: at most the PostgreSQL floor plus 10 µs.
+ *
+ * Each is judged on the median over rounds of the per-round difference (apps compared within one round).
+ */
+const LIMITS = { memory: { read: 5, first: 5, change: 10 }, noneOverBare: 2, noneOverNoop: 1, redis: 5, postgres: 10 } as const;
+
+/** The app's CPU µs per request in a round's run at `rate`, if it had one. */
+function cpuAt(r: CaseRound, rate: number): number | undefined {
+  const run = r.atRate?.rate === rate ? r.atRate : r.atOtherRates?.find((x) => x.rate === rate);
+  return run === undefined || !Number.isFinite(run.cpuUsPerRequest) ? undefined : run.cpuUsPerRequest;
+}
+
+/** Per round: the sum of `terms` (app name and sign) of CPU per request at `rate`, for rounds where every term was measured. */
+function perRoundSum(rounds: CaseRound[], scenario: ScenarioName, terms: Array<[string, 1 | -1]>, rate: number): number[] {
+  const byRound = new Map<number, number>();
+  const counted = new Map<number, number>();
+  for (const r of rounds) {
+    if (r.scenario !== scenario) continue;
+    const cpu = cpuAt(r, rate);
+    if (cpu === undefined) continue;
+    for (const [name, sign] of terms) {
+      if (r.app !== name) continue;
+      byRound.set(r.round, (byRound.get(r.round) ?? 0) + sign * cpu);
+      counted.set(r.round, (counted.get(r.round) ?? 0) + 1);
+    }
+  }
+  return [...byRound.entries()].filter(([round]) => counted.get(round) === terms.length).map(([, v]) => v);
+}
+
+/** The target of one case, or undefined where the issue sets none (or the apps it needs were not measured). */
+function cpuTarget(app: AppSpec, scenario: ScenarioName, apps: readonly AppSpec[], rounds: CaseRound[], rate: number | undefined): CpuTarget | undefined {
+  if (rate === undefined) return undefined;
+  if (app.library !== 'nestjs-sessionkit' || app.wraps !== undefined) return undefined;
+  if (app.option !== undefined && !(app.option === 'globalInterceptor' && scenario === 'none' && app.store === 'memory')) return undefined;
+  const find = (match: (a: AppSpec) => boolean): AppSpec | undefined => apps.find((a) => a.adapter === app.adapter && match(a));
+  const bare = find(isBare);
+  const floor = find((a) => a.floor === true && a.store === 'none');
+  const judge = (limit: number, rule: string, terms: Array<[AppSpec | undefined, 1 | -1]>): CpuTarget | undefined => {
+    if (terms.some(([a]) => a === undefined)) return undefined;
+    const values = perRoundSum(rounds, scenario, terms.map(([a, sign]) => [a!.name, sign]), rate);
+    return values.length === 0 ? undefined : { limit, rule, excess: stat(values) };
+  };
+  switch (app.store) {
+    case 'memory': {
+      if (scenario === 'none') {
+        const noop = find((a) => a.option === 'noopInterceptor');
+        if (app.option === undefined && noop !== undefined) return judge(LIMITS.noneOverNoop, 'app − (bare + no-op global interceptor)', [[app, 1], [noop, -1]]);
+        return judge(LIMITS.noneOverBare, 'app − bare', [[app, 1], [bare, -1]]);
+      }
+      if (scenario === 'read' || scenario === 'first' || scenario === 'change') return judge(LIMITS.memory[scenario], 'app − floor', [[app, 1], [floor, -1]]);
+      return undefined;
+    }
+    case 'redis': {
+      if (scenario.endsWith('-100k')) return undefined;
+      const memory = find((a) => a.library === 'nestjs-sessionkit' && a.store === 'memory' && a.option === undefined);
+      const redisFloor = find((a) => a.floor === true && a.store === 'redis');
+      return judge(LIMITS.redis, 'app − MemoryStore app − (Redis floor − floor)', [[app, 1], [memory, -1], [redisFloor, -1], [floor, 1]]);
+    }
+    case 'postgres': {
+      const pgFloor = find((a) => a.floor === true && a.store === 'postgres');
+      return judge(LIMITS.postgres, 'app − PostgreSQL floor', [[app, 1], [pgFloor, -1]]);
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** Bytes per session the issue allows: MemoryStore (V8 heap) and RedisStore (MEMORY USAGE). */
@@ -190,9 +285,20 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
         }
         return ratios.length > 0 ? stat(ratios) : null;
       };
-      const ratio = ratioTo(apps.find((a) => a.adapter === app.adapter && isBare(a)));
-      const floorRatio = ratioTo(apps.find((a) => a.adapter === app.adapter && a.library === 'bare' && a.floor));
-      const target = targetFor(app, scenario.name);
+      const bare = apps.find((a) => a.adapter === app.adapter && isBare(a));
+      const floor = apps.find((a) => a.adapter === app.adapter && a.floor === true && a.store === floorStoreOf(app));
+      const ratio = ratioTo(bare);
+      const floorRatio = ratioTo(apps.find((a) => a.adapter === app.adapter && a.floor === true && a.store === 'none'));
+      /** Per-round differences of CPU per request at the fixed rate to `base` (same scenario, same round). */
+      const atRate = mine.filter((r) => r.atRate !== undefined).map((r) => r.atRate!);
+      const rate = atRate[0]?.rate;
+      const cpuAbove = (base: AppSpec | undefined): Stat | null => {
+        if (base === undefined || base.name === app.name || rate === undefined) return null;
+        const values = perRoundSum(rounds, scenario.name, [[app.name, 1], [base.name, -1]], rate);
+        return values.length > 0 ? stat(values) : null;
+      };
+      const rpsAtRate = atRate.length > 0 ? stat(atRate.map((r) => r.rps)) : null;
+      const target = cpuTarget(app, scenario.name, apps, rounds, rate);
       summaries.push({
         app,
         scenario,
@@ -204,9 +310,15 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
         loaderCpu: stat(mine.map((r) => r.loaderCpuShare)),
         ratio,
         floorRatio,
-        target,
-        pass: target === undefined || ratio === null ? undefined : ratio.median >= target,
-        failures: mine.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+        cpuAtRate: atRate.length > 0 ? stat(atRate.map((r) => r.cpuUsPerRequest)) : null,
+        rpsAtRate,
+        rate,
+        sustained: rate === undefined || rpsAtRate === null ? undefined : rpsAtRate.median >= SUSTAINED_SHARE * rate,
+        aboveBare: cpuAbove(bare),
+        aboveFloor: cpuAbove(floor),
+        ...(target === undefined ? {} : { target }),
+        pass: target === undefined ? undefined : target.excess.median <= target.limit,
+        failures: mine.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts + (r.atRate === undefined ? 0 : r.atRate.non2xx + r.atRate.errors + r.atRate.timeouts), 0),
         redis: redisSummary(mine),
       });
     }
@@ -231,8 +343,7 @@ function statRatioText(s: CaseSummary, r: Stat): string {
 
 function ratioText(s: CaseSummary): string {
   if (s.ratio === null) return isBare(s.app) ? '1.00 (ceiling)' : 'n/a';
-  const text = statRatioText(s, s.ratio);
-  return s.target === undefined ? text : text.replace(s.ratio.median.toFixed(2), nearTarget(s.ratio.median, s.target));
+  return statRatioText(s, s.ratio);
 }
 
 function floorRatioText(s: CaseSummary): string {
@@ -247,7 +358,7 @@ function verdict(pass: boolean | undefined): string {
   return pass === undefined ? '' : pass ? 'pass' : 'MISS';
 }
 
-const HEADERS = ['Scenario', 'Adapter', 'App', 'req/s', 'req/s IQR (width)', 'p50 ms', 'p99 ms', 'CPU µs/req', 'load gen CPU', 'ratio to bare', 'ratio to floor', 'target', 'result', 'note'];
+const HEADERS = ['Scenario', 'Adapter', 'App', 'req/s', 'req/s IQR (width)', 'p50 ms', 'p99 ms', 'CPU µs/req', 'load gen CPU', 'ratio to bare', 'ratio to floor', 'note'];
 
 function rowsOf(report: BenchReport): string[][] {
   return report.summaries.map((s) => [
@@ -262,10 +373,49 @@ function rowsOf(report: BenchReport): string[][] {
     `${Math.round(s.loaderCpu.median * 100)}%`,
     ratioText(s),
     floorRatioText(s),
-    s.target === undefined ? '' : `≥ ${s.target.toFixed(2)}`,
-    verdict(s.pass),
     loaderBound(s) ? 'loader-bound' : '',
   ]);
+}
+
+// ---------------------------------------------------------------- CPU per request at equal load
+
+/** µs with one decimal, signed. */
+const signedUs = (n: number): string => (Number.isFinite(n) ? `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(1)}` : 'n/a');
+/** A median of µs with its IQR where there are several rounds. */
+function usStat(st: Stat | null, signed: boolean, rounds: number): string {
+  if (st === null) return '';
+  const f = signed ? signedUs : (n: number): string => fixed(n, 1);
+  return rounds > 1 && Number.isFinite(st.q1) ? `${f(st.median)} (IQR ${f(st.q1)}…${f(st.q3)})` : f(st.median);
+}
+
+const CPU_HEADERS = ['Scenario', 'Adapter', 'App', 'fixed rate req/s', 'reached req/s', 'CPU µs/req', 'above bare µs', 'above floor µs', 'target', 'result', 'note'];
+const CPU_NUMERIC = new Set([3, 4, 5, 6, 7]);
+
+/** The cases with a fixed-rate run: the app's CPU per request at that rate, above bare and above its floor. */
+function cpuRows(report: BenchReport): string[][] {
+  return report.summaries
+    .filter((s) => s.cpuAtRate !== null)
+    .map((s) => [
+      s.scenario.label,
+      adapterLabel(s.app.adapter),
+      s.app.label + (s.failures > 0 ? ` (${s.failures} failed requests)` : ''),
+      s.rate === undefined ? '' : int(s.rate),
+      s.rpsAtRate === null ? '' : int(s.rpsAtRate.median),
+      usStat(s.cpuAtRate, false, s.rounds),
+      isBare(s.app) ? '0 (bare)' : usStat(s.aboveBare, true, s.rounds),
+      s.app.floor ? `0 (${s.app.store === 'none' ? 'floor' : `${s.app.store} floor`})` : usStat(s.aboveFloor, true, s.rounds),
+      s.target === undefined ? '' : `${s.target.rule} ≤ ${s.target.limit} µs`,
+      verdict(s.pass),
+      s.sustained === false ? `did not sustain the rate (${int(s.rpsAtRate!.median)} of ${int(s.rate!)} req/s): CPU at saturation` : '',
+    ]);
+}
+
+const CPU_NOTE =
+  'The app process\'s CPU time (utime+stime) per response over the run at the fixed rate, every app of an adapter at the same rate; "above bare" and "above floor" are per-round differences to the bare app and to the floor of the app\'s store (in memory; Redis for apps on Redis; PostgreSQL for apps on PostgreSQL) in the same round, median and interquartile range over the rounds. The targets are judged on these figures. autocannon\'s rate limit gives each connection its share of a second\'s requests, sent as fast as the app answers from the start of each second and then paused: the load is equal on average, in bursts.';
+
+/** Peers an app is compared with: the other libraries on the same kind of store, same adapter. */
+function peersOf(app: AppSpec, apps: readonly AppSpec[]): AppSpec[] {
+  return apps.filter((a) => a.adapter === app.adapter && a.library !== 'bare' && a.library !== 'nestjs-sessionkit' && a.store === app.store);
 }
 
 /** One warning per case whose load generator used ≥ 90% of its CPU. */
@@ -329,12 +479,27 @@ interface TargetRow {
 function targetRows(report: BenchReport): TargetRow[] {
   const rows: TargetRow[] = [];
   for (const s of report.summaries.filter((x) => x.target !== undefined)) {
+    const t = s.target!;
     rows.push({
-      what: `${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}: req/s ÷ bare`,
-      target: `≥ ${s.target!.toFixed(2)}`,
-      measured: s.ratio === null ? 'n/a' : `${nearTarget(s.ratio.median, s.target!)}${s.rounds > 1 ? ` (IQR ${s.ratio.q1.toFixed(2)}–${s.ratio.q3.toFixed(2)}, ${s.rounds} rounds)` : ' (1 round)'}`,
+      what: `${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}: CPU µs/req at ${int(s.rate ?? NaN)} req/s, ${t.rule}`,
+      target: `≤ ${t.limit} µs`,
+      measured: `${signedUs(t.excess.median)} µs${s.rounds > 1 ? ` (IQR ${signedUs(t.excess.q1)}…${signedUs(t.excess.q3)}, ${s.rounds} rounds)` : ' (1 round)'}${s.sustained === false ? '; the app did not sustain the rate' : ''}`,
       pass: s.pass,
     });
+  }
+  // Every figure ahead of every peer: nestjs-sessionkit (defaults) below each peer on the same store, per case.
+  for (const s of report.summaries.filter((x) => x.app.library === 'nestjs-sessionkit' && x.app.option === undefined && x.app.wraps === undefined && x.cpuAtRate !== null)) {
+    for (const peer of peersOf(s.app, report.apps)) {
+      const values = s.rate === undefined ? [] : perRoundSum(report.rounds, s.scenario.name, [[s.app.name, 1], [peer.name, -1]], s.rate);
+      if (values.length === 0) continue;
+      const d = stat(values);
+      rows.push({
+        what: `${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}: CPU µs/req at ${int(s.rate ?? NaN)} req/s, app − ${peer.label}`,
+        target: '< 0 µs',
+        measured: `${signedUs(d.median)} µs${values.length > 1 ? ` (IQR ${signedUs(d.q1)}…${signedUs(d.q3)}, ${values.length} rounds)` : ' (1 round)'}`,
+        pass: d.median < 0,
+      });
+    }
   }
   const m = report.million;
   if (m !== undefined) {
@@ -351,11 +516,6 @@ function targetRows(report: BenchReport): TargetRow[] {
     rows.push({ what: `Lost updates, ${adapterLabel(app.adapter)}, ${app.label}`, target: '0', measured: `${int(l.lost)} of ${int(l.ok)}${l.failed > 0 ? ` (${int(l.failed)} failed requests)` : ''}`, pass: l.lost === 0 && l.failed === 0 });
   }
   return rows;
-}
-
-/** A ratio with two decimals, or three where two would round it onto the other side of its target. */
-function nearTarget(ratio: number, target: number): string {
-  return Math.abs(ratio - target) < 0.005 ? ratio.toFixed(3) : ratio.toFixed(2);
 }
 
 const TARGET_HEADERS = ['Target', 'Goal', 'Measured (median, IQR)', 'Result'];
@@ -465,7 +625,7 @@ const FLOOR_HEADERS = ['Scenario', 'Adapter', 'bare CPU µs/req', 'floor CPU µs
 function floorTableRows(rows: FloorRow[]): string[][] {
   return rows.map((r) => [
     r.scenario.label,
-    adapterLabel(r.adapter),
+    adapterLabel(r.adapter) + (r.floor.app.store === 'none' ? '' : ` (${r.floor.app.store} floor)`),
     int(r.bare.cpu.median),
     int(r.floor.cpu.median),
     `${r.floor.cpu.median >= r.bare.cpu.median ? '+' : ''}${int(r.floor.cpu.median - r.bare.cpu.median)}`,
@@ -479,7 +639,7 @@ function floorTableRows(rows: FloorRow[]): string[][] {
 function floorOverview(rows: FloorRow[]): string {
   const parts: string[] = [];
   for (const adapter of ['express', 'fastify'] as const) {
-    const mine = rows.filter((r) => r.adapter === adapter);
+    const mine = rows.filter((r) => r.adapter === adapter && r.floor.app.store === 'none');
     if (mine.length === 0) continue;
     const bareCpu = median(mine.map((r) => r.bare.cpu.median));
     const floorCpu = median(mine.map((r) => r.floor.cpu.median));
@@ -543,9 +703,9 @@ function methodLines(report: BenchReport): string[] {
   const c = report.config;
   return [
     `Core layout: ${report.coreLayout}.`,
-    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) of ${c.duration} s per case after a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case) in the same load-generator process; every app starts afresh each round (but for the many-sessions cases, below); rounds run the apps in a rotated order, forward in odd rounds and reversed in even ones, so slow drift spreads evenly; figures are medians over rounds, the spread is the interquartile range (25th–75th percentile, linear interpolation; its width as a share of the median in brackets for req/s, "IQR a–b" after each ratio), ratio to bare = req/s / req/s of the bare app of the same adapter in the same round, ratio to floor = the same against the floor app (the same routes with a hand-written session and no library) of the same adapter; targets are judged on the ratio to bare.`,
-    `CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run, divided by the responses; Redis and PostgreSQL server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace; at ${Math.round(LOADER_BOUND_SHARE * 100)}% or more, median over rounds, the row is marked "loader-bound" and a warning names the case).`,
-    'Scenarios: "route without session" GET /none and "read" GET /read send the cookie of a session made by GET /setup (user id, role, 3-item cart; the bare apps get a dummy cookie of the same size); "change" POST /change on that session (nestjs-sessionkit: session.increment("n"); peers: n = (n ?? 0) + 1); "change with lock" POST /change-lock, the same change under @SessionLock() (nestjs-sessionkit apps whose store can lock, and the bare apps as the ratio base), all connections queueing for the lock of the one session; "first visit" GET /first without a cookie, setting one value in a new session. All connections of these cases share the one session.',
+    `Load: autocannon, ${c.connections} connections, pipelining 1, over 127.0.0.1; ${c.rounds} round(s) per case, each a ${c.warmup} s warm-up (${c.firstWarmup} s for an app's first case) at saturation, ${c.rate === undefined ? '' : `then ${c.rateDuration} s at a fixed ${int(c.rate.express)} req/s on Express and ${int(c.rate.fastify)} req/s on Fastify (autocannon's overallRate: every app of an adapter at the same rate, which all of them sustain; the apps on PostgreSQL and MySQL, which cannot, at ${int(c.sqlRate ?? NaN)} req/s, where the bare app and the in-memory floor are measured again as their yardsticks), `}then ${c.duration} s at saturation, in the same load-generator process; every app starts afresh each round (but for the many-sessions cases, below); rounds run the apps in a rotated order, forward in odd rounds and reversed in even ones, so slow drift spreads evenly; figures are medians over rounds, the spread is the interquartile range (25th–75th percentile, linear interpolation; its width as a share of the median in brackets for req/s, "IQR a–b" after each ratio), ratio to bare = req/s / req/s of the bare app of the same adapter in the same round, ratio to floor = the same against the floor app (the same routes with a hand-written session and no library) of the same adapter. The targets are judged on the app's CPU per request at the fixed rate (see "CPU per request at equal load"): at saturation each app runs at its own rate, and batching changes what a request costs.`,
+    `CPU µs/req: utime+stime of the app process (/proc/<pid>/stat) over the measured run (the fixed-rate run in the CPU table, the saturation run in the throughput table), divided by the responses; Redis and PostgreSQL server CPU is not included. Load gen CPU: the share of its CPU that autocannon used (near 100%, the load generator rather than the app may have set the pace; at ${Math.round(LOADER_BOUND_SHARE * 100)}% or more, median over rounds, the row is marked "loader-bound" and a warning names the case).`,
+    'Scenarios: "route without session" GET /none and "read" GET /read send the cookie of a session made by GET /setup (user id, role, 3-item cart; the bare apps get a dummy cookie of the same size); "change" POST /change on that session (nestjs-sessionkit: session.increment("n"); peers: n = (n ?? 0) + 1); "first visit" GET /first without a cookie, setting one value in a new session. All connections of these cases share the one session.',
     `Many sessions: "read (100k sessions)" and "change (100k sessions)" run on the bare apps and the nestjs-sessionkit MemoryStore and RedisStore apps with defaults. Each of these apps starts once, after the one-session rounds, and gets ${int(100_000)} sessions from as many GET /setup?user=<i> requests (each its own user id; 50 keep-alive connections), as long as ${int(100_000)} first visits take; the apps then stay up, idle but for their own case, through ${c.rounds} round(s) in the same rotated, alternating order (the first case of each app gets the longer warm-up). Each request carries the next of the cookies in turn, so the store holds them all and no cache of recent cookies can hold every one; the bare apps get as many distinct dummy cookies of the same size. The bench MemoryStore has maxSessions: 200,000 (default 100,000), so that none of them is evicted by the first-visit sessions made before. These cases are driven by bench/client.ts, a minimal keep-alive HTTP/1.1 client that sends prebuilt requests (autocannon can vary a request only by rebuilding it each time), with the same connections and the same load-generator CPU measurement.`,
     'Peers configured fairly: express-session with resave: false, saveUninitialized: false, rolling: false, cookie { secure: false }, with its MemoryStore, with connect-redis (redis client), with connect-pg-simple (pg Pool of 10, its own table with createTableIfMissing) and with express-mysql-session (mysql2 pool of 10, its own table with createDatabaseTable); @fastify/session (with @fastify/cookie) with saveUninitialized: false, rolling: false, cookie { secure: false } and its memory store. nestjs-sessionkit: SessionModule.forRoot({ secret, cookie: { secure: false }, store }) with defaults otherwise (MemoryStore with maxSessions: 200,000, RedisStore on ioredis, PostgresStore on a pg Pool of 10 with createTable, MysqlStore on a mysql2 pool of 10 with createTable, or ExpressSessionStore over connect-redis on the redis client). Each Redis app uses its own key prefix (bench:<app>:), removed after each app run; each PostgreSQL app its own table in the schema bench, each MySQL/MariaDB app its own table bench_<app>, dropped after each app run.',
     `Lost updates: one session, ${c.connections} connections, ${int(c.lostAmount)} POST /change requests; lost = 2xx responses − final value of n. The load generator sends every request with the cookie from /setup and keeps no cookie it gets back, so with CookieStore (the session in the cookie) each request starts from that cookie's n, as parallel requests of one browser do.`,
@@ -562,8 +722,15 @@ export function consoleReport(report: BenchReport): string {
   out.push(...methodLines(report));
   for (const s of report.skipped) out.push(`Skipped: ${s}`);
   for (const n of report.notes) out.push(`Note: ${n}`);
+  const cpu = cpuRows(report);
+  if (cpu.length > 0) {
+    out.push('');
+    out.push('CPU per request at equal load (the targets are judged on these):');
+    out.push(textTable(CPU_HEADERS, cpu, CPU_NUMERIC, 0));
+  }
   if (report.summaries.length > 0) {
     out.push('');
+    out.push('Throughput and latency at saturation:');
     out.push(textTable(HEADERS, rowsOf(report), NUMERIC, 0));
     for (const w of loaderWarnings(report)) out.push(`Warning: ${w}`);
   }
@@ -676,9 +843,9 @@ export function markdownReport(report: BenchReport): string {
   const out: string[] = [];
   out.push('# Benchmarks');
   out.push('');
-  out.push('Throughput of nestjs-sessionkit against the same NestJS app without sessions (the ceiling) and against the session libraries users would otherwise pick. Generated by the harness in `bench/`; do not edit by hand.');
+  out.push('What nestjs-sessionkit costs an app per request, in CPU at equal load and in throughput at saturation, against the same NestJS app without sessions, hand-written sessions (in memory, on Redis, on PostgreSQL) and the session libraries users would otherwise pick. Generated by the harness in `bench/`; do not edit by hand.');
   out.push('');
-  out.push('![Throughput relative to the bare app of the same adapter](benchmarks.svg)');
+  out.push('![App CPU per request at equal load: bare, the floor\'s addition, the library\'s](benchmarks.svg)');
   out.push('');
   out.push('## How it was run');
   out.push('');
@@ -696,7 +863,16 @@ export function markdownReport(report: BenchReport): string {
   out.push('');
   out.push(markdownTable(['Package', 'Version'], Object.entries(report.versions), new Set()));
   out.push('');
-  out.push('## Throughput and latency');
+  const cpu = cpuRows(report);
+  if (cpu.length > 0) {
+    out.push('## CPU per request at equal load');
+    out.push('');
+    out.push(CPU_NOTE);
+    out.push('');
+    out.push(markdownTable(CPU_HEADERS, cpu, CPU_NUMERIC));
+    out.push('');
+  }
+  out.push('## Throughput and latency at saturation');
   out.push('');
   out.push(markdownTable(HEADERS, rowsOf(report), NUMERIC));
   out.push('');
@@ -782,7 +958,7 @@ const PROFILE_NOTE =
   'One short run per scenario and adapter of the nestjs-sessionkit MemoryStore app under `node --cpu-prof` (sampling every 250 µs), after a warm-up; the samples taken while the load generator ran are summed by category and divided by the responses of that run. A sample counts for the function that was running: the library\'s functions by file and name (the Cookie header read, the HMAC check of a received cookie and its store handle, a new id with its HMAC and handle, the stores, the session handle and value checks and the patch, the Set-Cookie value), packages by their folder under node_modules, Node\'s own modules as Node. V8 builtins and Node\'s crypto and buffer code count for the library function that called them; `JSON.parse`, `JSON.stringify` and `structuredClone` show no frame of their own, so their time is told apart by the source line of the library function that called them. The profiler adds its own cost, so the totals are above the CPU µs/req of the table above; compare categories within a column. `npm run bench -- --profile=<scenario> --apps=<app>` prints the same table, and the functions with the most self time, for any case; the profiles stay in bench-dist/profiles/.';
 
 const FLOOR_NOTE =
-  'The "hand-written session, no library (floor)" app of each adapter (bench/apps/minimal.ts) is the smallest Nest app that does a session\'s work: the same routes, each finding the `sid` cookie in the Cookie header, checking its HMAC-SHA256 once (later a Map lookup), reading or changing one entry of a plain Map, and on a first visit drawing 32 random bytes, signing them and setting the cookie. It has no expiry, no change tracking, no save before the headers, no store interface, no size or value checks and no eviction: it is what any session layer in a Nest app costs at the least, so a target above the floor\'s own ratio to bare is out of reach for any library. "ratio to floor" is what nestjs-sessionkit costs beyond that minimum. (Earlier runs used a bare app plus a no-op global interceptor as the floor: the least a library that saves through a Nest interceptor pays. nestjs-sessionkit binds no interceptor: `@Session()` loads the session when the handler asks for it, and the HTTP adapter commits it, on Express by holding the response\'s `writeHead`, `write` and `end` until the commit has finished, on Fastify in an `onSend` hook.)';
+  'The "hand-written session, no library (floor)" app of each adapter (bench/apps/minimal.ts) is the smallest Nest app that does a session\'s work: the same routes, each finding the `sid` cookie in the Cookie header, checking its HMAC-SHA256 once (later a Map lookup), reading or changing one entry of a plain Map, and on a first visit drawing 32 random bytes, signing them and setting the cookie. It has no expiry, no change tracking, no save before the headers, no store interface, no size or value checks and no eviction: it is what any session layer in a Nest app costs at the least, so a target above the floor\'s own ratio to bare is out of reach for any library. "ratio to floor" is what nestjs-sessionkit costs beyond that minimum. The Redis floor (bench/apps/minimal-redis.ts) keeps the session in a Redis hash through ioredis: one `HGETALL` per read (every field JSON-parsed), that `HGETALL` and one `HSET` per change, one `HSET` per first visit; the PostgreSQL floor (bench/apps/minimal-postgres.ts) one query per request through pg (`SELECT`, `UPDATE ... RETURNING`, `INSERT` on a table of id and jsonb). Apps on Redis and PostgreSQL are compared with the floor of their store. The bare app with a no-op global interceptor (a global interceptor returning `next.handle()`) is what Nest\'s interceptor pipeline alone costs, the yardstick of a library\'s own global interceptor on the route without session.';
 
 /** How nestjs-sessionkit's default MemoryStore app did against the floor, per adapter, from this run's medians. */
 function kitAgainstFloor(report: BenchReport): string {
@@ -804,7 +980,7 @@ const SESSION_CATEGORIES = ['cookie', 'signature', 'newId', 'store', 'serializat
 function missLines(report: BenchReport): string[] {
   const out = ['## Where the targets are missed, and why', ''];
   const misses = report.summaries.filter((s) => s.pass === false);
-  const other = targetRows(report).filter((r) => r.pass === false && !r.what.includes('req/s ÷ bare'));
+  const other = targetRows(report).filter((r) => r.pass === false && !misses.some((s) => r.what.startsWith(`${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}: CPU µs/req at ${int(s.rate ?? NaN)} req/s, ${s.target!.rule}`)));
   if (misses.length === 0 && other.length === 0) {
     out.push(targetRows(report).length === 0 ? 'No target was measured in this run.' : 'Every target measured in this run was met.');
     out.push('');
@@ -813,16 +989,10 @@ function missLines(report: BenchReport): string[] {
   out.push('Each note uses this run\'s figures (medians over rounds); the profile figures come from the short profiled runs above and include the profiler\'s own cost.');
   out.push('');
   for (const s of misses) {
-    const bare = report.summaries.find((x) => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter && isBare(x.app));
-    let line = `- **${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}:** ${ratioText(s)} of bare against a goal of ${s.target!.toFixed(2)}.`;
-    if (bare !== undefined) {
-      line += ` The app used ${int(s.cpu.median)} µs of CPU per request against bare's ${int(bare.cpu.median)} (${s.cpu.median >= bare.cpu.median ? '+' : ''}${int(s.cpu.median - bare.cpu.median)} µs); p50 latency ${ms(s.p50.median)} ms against ${ms(bare.p50.median)} ms.`;
-      if (loaderBound(bare)) line += ' The bare case was load-generator-bound, so the ratio reads too low.';
-    }
-    const floor = report.summaries.find((x) => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter && x.app.floor);
-    if (floor?.ratio != null && s.floorRatio != null) {
-      line += ` The hand-written floor app itself reached ${floor.ratio.median.toFixed(2)} of bare${floor.ratio.median < s.target! ? ', below the goal: no session layer in a Nest app reaches it here' : ''}; nestjs-sessionkit reached ${s.floorRatio.median.toFixed(2)} of the floor.`;
-    }
+    const t = s.target!;
+    let line = `- **${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}:** ${t.rule} = ${signedUs(t.excess.median)} µs of CPU per request at ${int(s.rate ?? NaN)} req/s against a limit of ${t.limit} µs.`;
+    line += ` The app used ${fixed(s.cpuAtRate?.median ?? NaN, 1)} µs per request (${signedUs(s.aboveBare?.median ?? NaN)} above bare, ${signedUs(s.aboveFloor?.median ?? NaN)} above its floor).`;
+    if (s.sustained === false) line += ' It did not sustain the fixed rate, so the figure is its CPU at saturation: lower the rate.';
     const profile = report.profiles?.find((p) => p.scenario === s.scenario.name && p.app.startsWith(s.app.adapter));
     if (profile !== undefined) {
       const session = SESSION_CATEGORIES.map((c) => [c, profile.usPerRequest[c]] as const)
@@ -830,7 +1000,7 @@ function missLines(report: BenchReport): string[] {
         .sort((a, b) => b[1] - a[1])
         .map(([c, us]) => `${CATEGORY_LABELS[c]} ${usText(us)}`);
       const sessionTotal = SESSION_CATEGORIES.reduce((sum, c) => sum + profile.usPerRequest[c], 0);
-      line += ` In the profile of this scenario on ${adapterLabel(s.app.adapter)} (MemoryStore) the session layer took ${usText(sessionTotal)} of ${usText(profile.totalUs)} sampled µs per request${session.length > 0 ? `: ${session.join(', ')}` : ''}.`;
+      line += ` In the profile of this scenario on ${adapterLabel(s.app.adapter)} (MemoryStore) the session layer took ${usText(sessionTotal)} of ${usText(profile.totalUs)} sampled µs per request${session.length > 0 ? `: ${session.join(', ')}` : ''}; garbage collection ${usText(profile.usPerRequest.gc)}.`;
     }
     if (s.redis !== undefined) {
       line += ` Redis: ${s.redis.sent.toFixed(2)} command(s) sent per request, ${s.redis.total.toFixed(2)} run, ${fixed(s.redis.cpuUs, 1)} µs of Redis CPU per request.`;
@@ -855,21 +1025,34 @@ const COLORS: Record<string, string> = {
   'nestjs-sessionkit/mysql': '#0e7490',
   'express-session/mysql': '#b45309',
   '@fastify/session/memory': '#16a34a',
-  floor: '#9ca3af',
+  bare: '#6b7280',
+  floorPart: '#d1d5db',
 };
 
 const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** Horizontal bars: each app's req/s relative to the bare app of its adapter, per scenario. */
+/**
+ * Horizontal stacked bars, per scenario and adapter: each app's CPU µs per request at the fixed
+ * rate, split into bare (what the app without sessions costs), the floor's addition (what a
+ * hand-written session on the same store adds) and the rest (what the library adds beyond it),
+ * with a tick at the target where the issue sets one.
+ */
 export function svgChart(report: BenchReport): string {
-  // Every app but the bare one (1.00 by definition), the floor app included.
-  const rows = report.summaries.filter((s) => s.ratio !== null);
-  const labelWidth = 330;
+  const rows = report.summaries.filter((s) => s.cpuAtRate !== null && !isBare(s.app) && s.app.option !== 'noopInterceptor');
+  /** Median over rounds of the CPU at `rate` of the first app `match` finds in the scenario. */
+  const cpuOf = (scenario: ScenarioName, rate: number | undefined, match: (a: AppSpec) => boolean): number | undefined => {
+    const app = report.apps.find(match);
+    if (app === undefined || rate === undefined) return undefined;
+    const values = report.rounds.filter((r) => r.app === app.name && r.scenario === scenario).map((r) => cpuAt(r, rate)).filter((v): v is number => v !== undefined);
+    return values.length === 0 ? undefined : median(values);
+  };
+  const labelWidth = 360;
   const barWidth = 460;
-  const maxRatio = Math.max(1.1, ...rows.map((r) => r.ratio!.median + 0.05));
-  const scale = barWidth / maxRatio;
+  const limitOf = (s: CaseSummary): number | undefined => (s.target === undefined ? undefined : s.cpuAtRate!.median - s.target.excess.median + s.target.limit);
+  const maxUs = Math.max(10, ...rows.map((r) => Math.max(r.cpuAtRate!.median, limitOf(r) ?? 0)));
+  const scale = barWidth / (maxUs * 1.05);
   const rowHeight = 18;
-  const width = labelWidth + barWidth + 60;
+  const width = labelWidth + barWidth + 80;
   const parts: string[] = [];
   let y = 48;
   let previous: string | undefined;
@@ -884,47 +1067,58 @@ export function svgChart(report: BenchReport): string {
       y += 6;
     }
     previousAdapter = s.app.adapter;
-    const ratio = s.ratio!.median;
-    const color = s.app.floor ? COLORS.floor! : (COLORS[`${s.app.library}/${s.app.store}`] ?? '#888');
-    const w = Math.max(1, ratio * scale);
+    const total = s.cpuAtRate!.median;
+    const bare = Math.min(total, cpuOf(s.scenario.name, s.rate, (a) => a.adapter === s.app.adapter && isBare(a)) ?? 0);
+    const floorCpu = s.app.floor ? total : (cpuOf(s.scenario.name, s.rate, (a) => a.adapter === s.app.adapter && a.floor === true && a.store === floorStoreOf(s.app)) ?? bare);
+    const floorPart = Math.max(0, Math.min(floorCpu, total) - bare);
+    const ours = Math.max(0, total - bare - floorPart);
+    const color = s.app.floor ? COLORS.floorPart! : (COLORS[`${s.app.library}/${s.app.store}`] ?? '#888');
+    const segments: Array<[number, string, string]> = [
+      [bare, COLORS.bare!, `bare ${fixed(bare, 1)} µs`],
+      [floorPart, COLORS.floorPart!, `the floor adds ${fixed(floorPart, 1)} µs`],
+      ...(s.app.floor ? [] : ([[ours, color, `${s.app.label} adds ${fixed(ours, 1)} µs beyond the floor`]] as Array<[number, string, string]>)),
+    ];
     parts.push(`<text x="${labelWidth - 8}" y="${y + 13}" text-anchor="end">${xmlEscape(`${adapterLabel(s.app.adapter)} · ${s.app.label}`)}</text>`);
-    parts.push(`<rect x="${labelWidth}" y="${y + 2}" width="${w.toFixed(1)}" height="${rowHeight - 4}" fill="${color}"><title>${xmlEscape(`${ratioText(s)} of bare, ${int(s.rps.median)} req/s`)}</title></rect>`);
-    if (s.target !== undefined) {
-      const tx = labelWidth + s.target * scale;
-      parts.push(`<line x1="${tx.toFixed(1)}" x2="${tx.toFixed(1)}" y1="${y}" y2="${y + rowHeight}" stroke="#111" stroke-width="2"><title>target ${s.target.toFixed(2)}</title></line>`);
+    let x = labelWidth;
+    for (const [us, fill, title] of segments) {
+      const w = us * scale;
+      if (w <= 0) continue;
+      parts.push(`<rect x="${x.toFixed(1)}" y="${y + 2}" width="${w.toFixed(1)}" height="${rowHeight - 4}" fill="${fill}"><title>${xmlEscape(title)}</title></rect>`);
+      x += w;
     }
-    const textX = labelWidth + Math.max(w, s.target === undefined ? 0 : s.target * scale + 2) + 6;
-    parts.push(`<text x="${textX.toFixed(1)}" y="${y + 13}">${ratio.toFixed(2)}${s.pass === false ? ' ✗' : s.pass === true ? ' ✓' : ''}</text>`);
+    const limit = limitOf(s);
+    if (limit !== undefined) {
+      const tx = labelWidth + limit * scale;
+      parts.push(`<line x1="${tx.toFixed(1)}" x2="${tx.toFixed(1)}" y1="${y}" y2="${y + rowHeight}" stroke="#111" stroke-width="2"><title>target ${fixed(limit, 1)} µs (${xmlEscape(s.target!.rule)} ≤ ${s.target!.limit} µs)</title></line>`);
+    }
+    const textX = labelWidth + Math.max(total * scale, limit === undefined ? 0 : limit * scale + 2) + 6;
+    parts.push(`<text x="${textX.toFixed(1)}" y="${y + 13}">${fixed(total, 0)} µs${s.pass === false ? ' ✗' : s.pass === true ? ' ✓' : ''}${s.sustained === false ? ' (rate not sustained)' : ''}</text>`);
     y += rowHeight;
   }
   const top = 44;
-  const oneX = labelWidth + scale;
   const grid: string[] = [];
-  for (let t = 0; t <= maxRatio + 1e-9; t += 0.25) {
-    const x = labelWidth + t * scale;
-    grid.push(`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${top}" y2="${y + 4}" stroke="#e5e7eb"/>`);
-    grid.push(`<text x="${x.toFixed(1)}" y="${y + 18}" text-anchor="middle" fill="#555">${t.toFixed(2)}</text>`);
+  const step = maxUs > 400 ? 100 : maxUs > 150 ? 50 : maxUs > 60 ? 20 : 10;
+  for (let t = 0; t <= maxUs * 1.05; t += step) {
+    const gx = labelWidth + t * scale;
+    grid.push(`<line x1="${gx.toFixed(1)}" x2="${gx.toFixed(1)}" y1="${top}" y2="${y + 4}" stroke="#e5e7eb"/>`);
+    grid.push(`<text x="${gx.toFixed(1)}" y="${y + 18}" text-anchor="middle" fill="#555">${t}</text>`);
   }
-  grid.push(`<line x1="${oneX.toFixed(1)}" x2="${oneX.toFixed(1)}" y1="${top}" y2="${y + 4}" stroke="#444" stroke-dasharray="4 3"/>`);
   let ly = y + 40;
   const legend: string[] = [];
   let lx = 8;
   const legendItems: Array<[string, string]> = [
+    ['bare NestJS app', COLORS.bare!],
+    ['added by the hand-written session (floor) of the same store', COLORS.floorPart!],
     ['nestjs-sessionkit MemoryStore', COLORS['nestjs-sessionkit/memory']!],
     ['nestjs-sessionkit RedisStore', COLORS['nestjs-sessionkit/redis']!],
-    ['express-session MemoryStore', COLORS['express-session/memory']!],
-    ['express-session + connect-redis', COLORS['express-session/redis']!],
     ['nestjs-sessionkit PostgresStore', COLORS['nestjs-sessionkit/postgres']!],
     ...(report.apps.some((a) => a.store === 'cookie') ? [['nestjs-sessionkit CookieStore', COLORS['nestjs-sessionkit/cookie']!] as [string, string]] : []),
+    ...(report.apps.some((a) => a.store === 'mysql') ? [['nestjs-sessionkit MysqlStore', COLORS['nestjs-sessionkit/mysql']!] as [string, string]] : []),
+    ['express-session MemoryStore', COLORS['express-session/memory']!],
+    ['express-session + connect-redis', COLORS['express-session/redis']!],
     ['express-session + connect-pg-simple', COLORS['express-session/postgres']!],
-    ...(report.apps.some((a) => a.store === 'mysql')
-      ? ([
-          ['nestjs-sessionkit MysqlStore', COLORS['nestjs-sessionkit/mysql']!],
-          ['express-session + express-mysql-session', COLORS['express-session/mysql']!],
-        ] as Array<[string, string]>)
-      : []),
+    ...(report.apps.some((a) => a.store === 'mysql') ? [['express-session + express-mysql-session', COLORS['express-session/mysql']!] as [string, string]] : []),
     ['@fastify/session', COLORS['@fastify/session/memory']!],
-    ['hand-written session (floor)', COLORS.floor!],
   ];
   for (const [label, color] of legendItems) {
     const itemWidth = 22 + label.length * 6.6;
@@ -936,10 +1130,11 @@ export function svgChart(report: BenchReport): string {
     lx += itemWidth + 12;
   }
   ly += 18;
-  legend.push(`<line x1="8" x2="8" y1="${ly - 11}" y2="${ly + 2}" stroke="#111" stroke-width="2"/><text x="16" y="${ly}">target for nestjs-sessionkit (✓ met, ✗ missed); dashed line: bare app = 1.00</text>`);
+  legend.push(`<line x1="8" x2="8" y1="${ly - 11}" y2="${ly + 2}" stroke="#111" stroke-width="2"/><text x="16" y="${ly}">target for nestjs-sessionkit (✓ met, ✗ missed): the app's CPU per request may reach this</text>`);
   const height = ly + 14;
-  const title = 'Requests/s relative to the bare NestJS app of the same adapter (higher is better)';
-  const subtitle = `${report.mode} run, ${report.date.slice(0, 10)}, median of ${report.config.rounds} round(s) of ${report.config.duration} s, ${report.config.connections} connections; ${report.machine}`;
+  const rate = report.config.rate;
+  const title = 'App CPU µs per request at equal load: bare, the floor\'s addition, the library\'s (lower is better)';
+  const subtitle = `${report.mode} run, ${report.date.slice(0, 10)}, median of ${report.config.rounds} round(s) of ${report.config.rateDuration ?? report.config.duration} s at ${rate === undefined ? 'a fixed rate' : `${int(rate.express)} req/s (Express) and ${int(rate.fastify)} req/s (Fastify)${report.config.sqlRate === undefined ? '' : `, ${int(report.config.sqlRate)} req/s for apps on SQL databases`}`}; ${report.machine}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="-apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,

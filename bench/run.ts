@@ -5,9 +5,25 @@
  * Each app runs in its own process (pinned to CPU 0 where `taskset` exists) and is driven by
  * autocannon in another process (pinned to CPU 1). Options: --quick, --rounds=N, --duration=S,
  * --warmup=S, --first-warmup=S, --connections=N, --lost-amount=N, --apps=name,name,
- * --scenarios=read,change,read-100k, --no-memory, --no-lost, --no-write, --no-profile, --only-memory
- * (just the memory part: bytes per session and the 1M-session sweep); --render=bench-dist/results-full.json
- * prints (and, for a full run, writes the docs) from the results of an earlier run without measuring again.
+ * --scenarios=read,change,read-100k, --no-memory, --no-lost (--memory, --lost in a quick run),
+ * --no-write, --no-profile, --rate-express=N, --rate-fastify=N (or BENCH_RATE_EXPRESS,
+ * BENCH_RATE_FASTIFY), --rate-duration=S, --only-memory (just the memory part: bytes per session
+ * and the 1M-session sweep); --render=bench-dist/results-full.json prints (and, for a full run,
+ * writes the docs) from the results of an earlier run without measuring again.
+ *
+ * What it judges: the app's CPU per request at equal load. Per-request CPU depends on the request
+ * rate (at saturation each app runs at its own rate, and batching changes what a request costs),
+ * so every one-session case is measured twice after its warm-up: for --rate-duration seconds at
+ * the adapter's fixed rate (autocannon's `overallRate`; defaults 2,500 req/s Express, 4,000
+ * Fastify, rates every app of the adapter sustains on the 2-core machine the docs are made on),
+ * and for --duration seconds at saturation. The targets are judged on the app's CPU µs per
+ * request at the fixed rate above bare and above the floor (hand-written sessions in memory, on
+ * Redis and on PostgreSQL), per round, median and IQR over the rounds; the saturation run gives
+ * throughput and latency beside them. A case whose app did not sustain the rate is flagged.
+ *
+ * One scenario in about a minute, for a developer: `npm run bench -- --quick --scenarios=read
+ * --apps=express-sessionkit-memory` (one round of 2 + 2 s per case; bare and the floor come along,
+ * no memory part, no lost updates, no profile, no docs written).
  *
  * `npm run bench -- --profile=<scenario> [--apps=name,name] [--profile-seconds=S]` measures nothing
  * else: it runs each app (default: the nestjs-sessionkit MemoryStore apps of both adapters) under
@@ -20,12 +36,13 @@
  * cookie). For every app on Redis the harness zeroes Redis's command counters before each
  * measured run and reads them, and Redis's CPU time, after it.
  *
- * Defaults: 5 rounds of 3 s per case after a 1 s warm-up (2 s for an app's first case), run by
+ * Defaults: 5 rounds of 3 s at the fixed rate and 3 s at saturation per case after a 1 s warm-up (2 s for an app's first case), run by
  * one load-generator process per case; five rounds give a median and an interquartile range that
  * one outlying round cannot move much, and the short cases keep a full run with every app near
- * 40 minutes on a 2-core machine. The run prints its time estimate when it starts. Each round
+ * an hour on a 2-core machine. The run prints its time estimate when it starts. Each round
  * runs the apps in a rotated order, forward in odd rounds and reversed in even ones, so slow drift
- * spreads evenly over the apps. --quick: one round, no profile pass, no docs written.
+ * spreads evenly over the apps. --quick: one round of 2 s runs, no memory part, no lost updates,
+ * no profile pass, no docs written.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +54,9 @@ import { type Pool as MysqlPool, createPool as createMysqlPool } from 'mysql2/pr
 import { Pool } from 'pg';
 import {
   APPS,
+  type AdapterName,
   type AppSpec,
+  type FixedRates,
   DATABASE_URL,
   type LoadJob,
   type LoadResult,
@@ -51,7 +70,11 @@ import {
   type Scenario,
   type ScenarioName,
   appSpec,
+  floorStoreOf,
+  isBare,
   mysqlTableOf,
+  onSql,
+  rateOf,
   pgTableOf,
   redisPrefixOf,
   scenarioApplies,
@@ -95,7 +118,25 @@ interface Options {
   profileSeconds: number;
   /** Whether a full run ends with its profile pass. */
   profilePass: boolean;
+  /** The fixed request rates (req/s, all connections) every app of an adapter is measured at, for CPU per request. */
+  rates: FixedRates;
+  /** Seconds of the fixed-rate run of each case. */
+  rateDuration: number;
 }
+
+/**
+ * The default fixed rates: what every app of the adapter sustains on the 2-core machine the docs
+ * are made on (the slowest apps, on PostgreSQL and MySQL, set them). Override with --rate-express
+ * and --rate-fastify, or BENCH_RATE_EXPRESS and BENCH_RATE_FASTIFY.
+ */
+const DEFAULT_RATE: Record<AdapterName, number> = { express: 2500, fastify: 4000 };
+
+/**
+ * The default fixed rate of the apps on PostgreSQL and MySQL (both adapters): below what each of
+ * them sustains in the change case on that machine (about 700 req/s, one row updated by every
+ * connection). Override with --rate-sql or BENCH_RATE_SQL.
+ */
+const DEFAULT_SQL_RATE = 500;
 
 function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();
@@ -104,16 +145,16 @@ function parseOptions(argv: string[]): Options {
     if (!m) throw new Error(`Unknown argument ${arg}`);
     flags.set(m[1]!, m[2] ?? 'true');
   }
-  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'no-write', 'only-memory', 'render', 'profile', 'profile-seconds', 'no-profile'];
+  const known = ['quick', 'rounds', 'duration', 'warmup', 'first-warmup', 'connections', 'lost-amount', 'apps', 'scenarios', 'no-memory', 'no-lost', 'memory', 'lost', 'no-write', 'only-memory', 'render', 'profile', 'profile-seconds', 'no-profile', 'rate-express', 'rate-fastify', 'rate-sql', 'rate-duration'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`Unknown option --${key}. Known: ${known.map((k) => `--${k}`).join(' ')}`);
   const quick = flags.has('quick');
   const onlyMemory = flags.has('only-memory');
   if (onlyMemory && (flags.has('no-memory') || flags.has('apps') || flags.has('scenarios'))) throw new Error('--only-memory excludes --no-memory, --apps and --scenarios');
-  const num = (key: string, fallback: number): number => {
-    const value = flags.get(key);
+  const num = (key: string, fallback: number, env?: string): number => {
+    const value = flags.get(key) ?? (env === undefined ? undefined : process.env[env]);
     if (value === undefined) return fallback;
     const n = Number(value);
-    if (!(n > 0)) throw new Error(`--${key} needs a positive number`);
+    if (!(n > 0)) throw new Error(`--${key}${env === undefined ? '' : ` (or ${env})`} needs a positive number`);
     return n;
   };
   const list = (key: string): string[] | undefined => flags.get(key)?.split(',').filter(Boolean);
@@ -122,15 +163,16 @@ function parseOptions(argv: string[]): Options {
   return {
     quick,
     rounds: num('rounds', quick ? 1 : 5),
-    duration: num('duration', 3),
+    duration: num('duration', quick ? 2 : 3),
     warmup: num('warmup', 1),
     firstWarmup: num('first-warmup', 2),
     connections: num('connections', 50),
     lostAmount: num('lost-amount', quick ? 2000 : 10000),
     apps: list('apps'),
     scenarios: list('scenarios'),
-    memory: !flags.has('no-memory'),
-    lost: !onlyMemory && !flags.has('no-lost'),
+    // A quick run measures the cases only, unless --memory or --lost asks for more.
+    memory: flags.has('memory') || (!quick && !flags.has('no-memory')),
+    lost: !onlyMemory && (flags.has('lost') || (!quick && !flags.has('no-lost'))),
     onlyMemory,
     // A memory-only run has no throughput table: never overwrite the docs with it.
     write: !quick && !onlyMemory && !flags.has('no-write'),
@@ -138,6 +180,11 @@ function parseOptions(argv: string[]): Options {
     profile: profile as ScenarioName | undefined,
     profileSeconds: num('profile-seconds', 5),
     profilePass: !quick && !onlyMemory && !flags.has('no-profile'),
+    rates: {
+      rate: { express: num('rate-express', DEFAULT_RATE.express, 'BENCH_RATE_EXPRESS'), fastify: num('rate-fastify', DEFAULT_RATE.fastify, 'BENCH_RATE_FASTIFY') },
+      sqlRate: num('rate-sql', DEFAULT_SQL_RATE, 'BENCH_RATE_SQL'),
+    },
+    rateDuration: num('rate-duration', quick ? 2 : 3),
   };
 }
 
@@ -282,6 +329,50 @@ function runJsonChild(argv: [string, string[]], what: string, onWarm?: () => Pro
   });
 }
 
+/**
+ * Runs the load generator on a job with `runs`: calls `onStart(i)` when it is about to start
+ * measured run i and `onDone(i, result)` when that run is over, and lets it go on once each has
+ * resolved. Resolves when the loader exits.
+ */
+function runLoaderRuns(job: LoadJob, pinning: Pinning, onStart: (i: number) => Promise<void>, onDone: (i: number, result: LoadResult) => Promise<void>): Promise<void> {
+  const [cmd, args] = command(pinning.loader, [LOADER, JSON.stringify(job)]);
+  const child = spawn(cmd, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let failure: string | undefined;
+  const handle = (line: string): void => {
+    const m = /^(start|done) (\d+)(?: (.*))?$/.exec(line);
+    if (m === null) return;
+    const i = Number(m[2]);
+    const step = m[1] === 'start' ? onStart(i) : onDone(i, JSON.parse(m[3]!) as LoadResult);
+    step.then(
+      () => child.stdin.write('go\n'),
+      (error: unknown) => {
+        failure = error instanceof Error ? error.message : String(error);
+        child.kill('SIGKILL');
+      },
+    );
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    let newline: number;
+    while ((newline = out.indexOf('\n')) !== -1) {
+      handle(out.slice(0, newline));
+      out = out.slice(newline + 1);
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  child.stdin.on('error', () => undefined);
+  return new Promise((resolvePromise, reject) => {
+    child.on('exit', (code) => {
+      child.stdin.destroy();
+      if (failure !== undefined) return reject(new Error(`load generator stopped: ${failure}`));
+      if (code !== 0) return reject(new Error(`load generator failed (${code}): ${conciseError(err)}`));
+      resolvePromise();
+    });
+  });
+}
+
 function runLoader(job: LoadJob, pinning: Pinning, onWarm?: () => Promise<void>): Promise<LoadResult> {
   return runJsonChild(command(pinning.loader, [LOADER, JSON.stringify(job)]), 'load generator', onWarm) as Promise<LoadResult>;
 }
@@ -352,8 +443,9 @@ class ClientState {
     }
     const headers: Record<string, string> = {};
     if (scenario.withCookie) {
-      // The bare app gets a cookie header of the same size, so requests are byte for byte alike.
-      this.cookie ??= this.app.spec.library === 'bare' ? BARE_COOKIE : await createSession(this.app);
+      // The bare apps get a cookie header of the same size, so requests are byte for byte alike;
+      // the floors, hand-written sessions, get a real one from their /setup like every session app.
+      this.cookie ??= this.app.spec.library === 'bare' && !this.app.spec.floor ? BARE_COOKIE : await createSession(this.app);
       headers.cookie = this.cookie;
     }
     return (seconds) => ({ url, method: scenario.method, headers, connections, duration: seconds });
@@ -362,7 +454,7 @@ class ClientState {
   private async many(count: number): Promise<string> {
     if (this.cookiesFile !== undefined) return this.cookiesFile;
     let cookies: string[];
-    if (this.app.spec.library === 'bare') {
+    if (this.app.spec.library === 'bare' && !this.app.spec.floor) {
       cookies = Array.from({ length: count }, (_, i) => bareCookie(i));
     } else {
       log(`  seeding ${count.toLocaleString('en-US')} sessions in ${this.app.spec.name} ...`);
@@ -552,11 +644,12 @@ function estimateSeconds(apps: readonly AppSpec[], scenarios: readonly Scenario[
   for (const app of apps) {
     const one = scenarios.filter((s) => s.sessions === undefined && scenarioApplies(s, app));
     const many = scenarios.filter((s) => s.sessions !== undefined && scenarioApplies(s, app));
-    const perCase = options.warmup + options.duration + COST.loaderStart;
+    const extraRate = (isBare(app) || (app.floor === true && app.store === 'none')) && apps.some((a) => a.adapter === app.adapter && onSql(a)) ? options.rateDuration : 0;
+    const perCase = options.warmup + options.rateDuration + extraRate + options.duration + COST.loaderStart;
     // One-session cases: the app starts each round. Many sessions: it starts and is seeded once.
     if (one.length > 0) cases += (COST.appStart + (options.firstWarmup - options.warmup) + one.length * perCase) * options.rounds;
     if (many.length > 0) {
-      cases += COST.appStart + (options.firstWarmup - options.warmup) + many.length * perCase * options.rounds;
+      cases += COST.appStart + (options.firstWarmup - options.warmup) + many.length * (perCase - options.rateDuration - extraRate) * options.rounds;
       if (app.library !== 'bare') seeding += many[0]!.sessions! / COST.seedPerSecond[app.adapter];
     }
   }
@@ -609,12 +702,25 @@ async function main(): Promise<void> {
   let apps = options.onlyMemory
     ? []
     : APPS.filter((a) => (a.store !== 'redis' || redis !== undefined) && (a.store !== 'postgres' || pgPool !== undefined) && (a.store !== 'mysql' || mysqlPool !== undefined) && (!a.optional || (options.apps?.includes(a.name) ?? false)));
-  if (options.apps !== undefined) {
-    const wanted = new Set(options.apps);
-    // The bare app and the floor app (a hand-written session) of each adapter are always measured: ratios are relative to them.
-    apps = apps.filter((a) => wanted.has(a.name) || (a.library === 'bare' && options.apps!.some((n) => n.startsWith(`${a.adapter}-`))));
-  }
   const scenarios = options.onlyMemory ? [] : options.scenarios === undefined ? SCENARIOS : SCENARIOS.filter((s) => options.scenarios!.includes(s.name));
+  if (options.apps !== undefined) {
+    for (const name of options.apps) appSpec(name);
+    const wanted = apps.filter((a) => options.apps!.includes(a.name));
+    // Every figure is relative to the bare app and a floor of the same adapter, so these are
+    // measured with the apps named: the bare app, the in-memory floor, the floor of each store
+    // named, the bare app with a no-op interceptor when the route without session is measured,
+    // and the nestjs-sessionkit MemoryStore app when its RedisStore app is named (the Redis target builds on it).
+    const base = (a: AppSpec): boolean => {
+      const mine = wanted.filter((w) => w.adapter === a.adapter);
+      if (mine.length === 0) return false;
+      if (a.library === 'nestjs-sessionkit') return a.store === 'memory' && a.option === undefined && mine.some((w) => w.library === 'nestjs-sessionkit' && w.store === 'redis' && w.wraps === undefined);
+      if (a.library !== 'bare') return false;
+      if (isBare(a)) return true;
+      if (a.floor) return a.store === 'none' || mine.some((w) => floorStoreOf(w) === a.store);
+      return a.option === 'noopInterceptor' && scenarios.some((s) => s.name === 'none');
+    };
+    apps = apps.filter((a) => wanted.includes(a) || base(a));
+  }
 
   const cleanRedis = async (): Promise<void> => {
     if (redis !== undefined) await deleteKeysUnder(redis, REDIS_PREFIX);
@@ -625,7 +731,7 @@ async function main(): Promise<void> {
   else {
     const estimate = estimateSeconds(apps, scenarios, options);
     log(
-      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); ${options.duration} s per case after a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.connections} connections; estimated ${(estimate.total / 60).toFixed(1)} min (${estimate.parts})`,
+      `nestjs-sessionkit benchmark (${options.quick ? 'quick' : 'full'}): ${apps.length} apps x ${scenarios.length} scenarios x ${options.rounds} round(s); per case a ${options.warmup} s warm-up (${options.firstWarmup} s for an app's first case), ${options.rateDuration} s at a fixed ${options.rates.rate.express} req/s (Express) or ${options.rates.rate.fastify} req/s (Fastify) (${options.rates.sqlRate} req/s for apps on SQL databases, at which the bare app and the floor run too), then ${options.duration} s at saturation; ${options.connections} connections; estimated ${(estimate.total / 60).toFixed(1)} min (${estimate.parts})`,
     );
   }
   log(pinning.layout);
@@ -635,37 +741,83 @@ async function main(): Promise<void> {
   const rounds: CaseRound[] = [];
   const seedings: SeedingResult[] = [];
 
-  /** Warms up and measures one case of a running app, and records it. */
+  /**
+   * Warms up and measures one case of a running app, and records it. A one-session case gets two
+   * measured runs in one load-generator process after the warm-up: first at the adapter's fixed
+   * rate (the app's CPU per request at equal load, and Redis's counters), then at saturation
+   * (throughput and latency, and CPU per request at the app's own rate). A many-sessions case gets
+   * the saturation run only (its client has no rate limit).
+   */
   const measureCase = async (app: RunningApp, clients: ClientState, scenario: Scenario, round: number, warmup: number): Promise<void> => {
     const spec = app.spec;
     const job = await clients.job(scenario, options.connections);
-    // Warm up (longer for the app's first case: JIT, heap sizing, connection pools), then
-    // measure, in one load-generator process; the app's CPU time and the Redis counters are
-    // taken between the two.
-    let cpuBefore = NaN;
-    let redisRun: (() => Promise<RedisRunStats>) | undefined;
+    const rate = scenario.sessions === undefined ? rateOf(spec, options.rates) : undefined;
+    // The bare app and the in-memory floor also run at the SQL rate when apps on SQL databases are measured, as their yardsticks.
+    const sqlRate = rate !== undefined && (isBare(spec) || (spec.floor === true && spec.store === 'none')) && apps.some((a) => a.adapter === spec.adapter && onSql(a)) ? options.rates.sqlRate : undefined;
     const countsSent = spec.store === 'redis' && spec.library === 'nestjs-sessionkit' && spec.wraps === undefined;
+    const onRedis = spec.store === 'redis' && redis !== undefined;
+    const runs: Array<{ duration: number; rate?: number }> = [
+      ...(rate === undefined ? [] : [{ duration: options.rateDuration, rate }]),
+      ...(sqlRate === undefined || sqlRate === rate ? [] : [{ duration: options.rateDuration, rate: sqlRate }]),
+      { duration: options.duration },
+    ];
+    /** The run whose Redis counters are kept: the fixed-rate one where there is one. */
+    const redisRunIndex = 0;
+    const results: Array<LoadResult & { cpuUsPerRequest: number }> = [];
+    let redisStats: RedisRunStats | undefined;
+    let cpuBefore = NaN;
     let sentBefore: Record<string, number> = {};
-    const result = await runLoader({ ...job(options.duration), warmup }, pinning, async () => {
-      if (countsSent) sentBefore = await sentCommands(app);
-      if (spec.store === 'redis' && redis !== undefined) redisRun = await startRedisStats(redis);
-      cpuBefore = cpuSeconds(app.pid);
+    let redisRun: (() => Promise<RedisRunStats>) | undefined;
+    // The app's CPU time and the Redis counters are read while the load generator waits between runs.
+    await runLoaderRuns(
+      { ...job(options.duration), warmup, runs },
+      pinning,
+      async (i) => {
+        if (i === redisRunIndex && onRedis) {
+          if (countsSent) sentBefore = await sentCommands(app);
+          redisRun = await startRedisStats(redis);
+        }
+        cpuBefore = cpuSeconds(app.pid);
+      },
+      async (i, result) => {
+        const cpuAfter = cpuSeconds(app.pid);
+        results[i] = { ...result, cpuUsPerRequest: result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : NaN };
+        if (i === redisRunIndex && redisRun !== undefined) {
+          redisStats = await redisRun();
+          if (countsSent) {
+            const after = await sentCommands(app);
+            redisStats.sent = Object.fromEntries(Object.entries(after).map(([name, n]) => [name, n - (sentBefore[name] ?? 0)]).filter(([, n]) => (n as number) > 0));
+          }
+        }
+      },
+    );
+    const saturated = results[results.length - 1]!;
+    const atRate = rate === undefined ? undefined : results[0]!;
+    const atOtherRates = results.slice(rate === undefined ? 0 : 1, -1);
+    const { cpuUsPerRequest, ...load } = saturated;
+    rounds.push({
+      round,
+      app: spec.name,
+      scenario: scenario.name,
+      ...load,
+      cpuUsPerRequest,
+      ...(atRate === undefined ? {} : { atRate }),
+      ...(atOtherRates.length === 0 ? {} : { atOtherRates }),
+      ...(redisStats === undefined ? {} : { redis: redisStats }),
     });
-    const cpuAfter = cpuSeconds(app.pid);
-    const redisStats = redisRun === undefined ? undefined : await redisRun();
-    if (redisStats !== undefined && countsSent) {
-      const after = await sentCommands(app);
-      redisStats.sent = Object.fromEntries(Object.entries(after).map(([name, n]) => [name, n - (sentBefore[name] ?? 0)]).filter(([, n]) => (n as number) > 0));
-    }
-    const cpuUsPerRequest = result.requests > 0 ? ((cpuAfter - cpuBefore) * 1e6) / result.requests : NaN;
-    rounds.push({ round, app: spec.name, scenario: scenario.name, ...result, cpuUsPerRequest, ...(redisStats === undefined ? {} : { redis: redisStats }) });
+    const redisRequests = atRate?.requests ?? saturated.requests;
     const redisText =
-      redisStats === undefined || result.requests === 0
+      redisStats === undefined || redisRequests === 0
         ? ''
-        : `  redis ${(Object.values(redisStats.calls).reduce((a, b) => a + b, 0) / result.requests).toFixed(2)} cmd/req ${(redisStats.cpuUs / result.requests).toFixed(0)} us/req`;
+        : `  redis ${(Object.values(redisStats.calls).reduce((a, b) => a + b, 0) / redisRequests).toFixed(2)} cmd/req ${(redisStats.cpuUs / redisRequests).toFixed(0)} us/req`;
+    const failed = (r: LoadResult): number => r.non2xx + r.errors + r.timeouts;
+    const rateText = results
+      .slice(0, -1)
+      .map((r) => `at ${r.rate} req/s: ${Math.round(r.rps).toString().padStart(5)} req/s cpu ${r.cpuUsPerRequest.toFixed(0).padStart(4)} us/req | `)
+      .join('');
     log(
-      `  round ${round}  ${spec.name.padEnd(26)} ${scenario.name.padEnd(11)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  cpu ${cpuUsPerRequest.toFixed(0)} us/req  loader ${Math.round(result.loaderCpuShare * 100)}%${redisText}` +
-        (result.non2xx + result.errors + result.timeouts > 0 ? `  (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})` : ''),
+      `  round ${round}  ${spec.name.padEnd(32)} ${scenario.name.padEnd(11)} ${rateText}saturated: ${Math.round(saturated.rps).toString().padStart(6)} req/s  p50 ${saturated.p50} ms  p99 ${saturated.p99} ms  cpu ${cpuUsPerRequest.toFixed(0)} us/req  loader ${Math.round(saturated.loaderCpuShare * 100)}%${redisText}` +
+        (failed(saturated) + (atRate === undefined ? 0 : failed(atRate)) > 0 ? `  (non-2xx ${saturated.non2xx + (atRate?.non2xx ?? 0)}, errors ${saturated.errors + (atRate?.errors ?? 0)}, timeouts ${saturated.timeouts + (atRate?.timeouts ?? 0)})` : ''),
     );
   };
 
@@ -855,7 +1007,7 @@ async function main(): Promise<void> {
       'PostgreSQL server': pgVersion ?? 'not available',
       'MySQL/MariaDB server': mysqlVersion ?? 'not available',
     },
-    config: { rounds: options.rounds, duration: options.duration, warmup: options.warmup, firstWarmup: options.firstWarmup, connections: options.connections, lostAmount: options.lostAmount },
+    config: { rounds: options.rounds, duration: options.duration, warmup: options.warmup, firstWarmup: options.firstWarmup, connections: options.connections, lostAmount: options.lostAmount, rate: options.rates.rate, sqlRate: options.rates.sqlRate, rateDuration: options.rateDuration },
     notes,
     skipped,
     apps,

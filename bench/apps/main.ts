@@ -20,6 +20,8 @@ import { createClient } from 'redis';
 import { type AppSpec, BENCH_MAX_SESSIONS, DATABASE_URL, MYSQL_URL, PG_SCHEMA, REDIS_URL, type ReadyMessage, appSpec, mysqlTableOf, pgTableOf, redisPrefixOf } from '../common.js';
 import { BareAppModule, BareInterceptedAppModule } from './bare.js';
 import { MinimalSessionAppModule } from './minimal.js';
+import { minimalPostgresModule, minimalPostgresTable } from './minimal-postgres.js';
+import { minimalRedisModule } from './minimal-redis.js';
 import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
 import { FastifySessionAppModule, useFastifySession } from './fastify-session.js';
 import { sessionKitModule } from './sessionkit.js';
@@ -95,12 +97,22 @@ async function build(spec: AppSpec): Promise<INestApplication> {
   const options = { logger: false as const };
   switch (spec.library) {
     case 'bare':
+      if (spec.floor && spec.store === 'redis') {
+        const client = new Redis(REDIS_URL);
+        closers.push(() => client.quit());
+        return NestFactory.create(minimalRedisModule(client, redisPrefixOf(spec.name)), adapter, options);
+      }
+      if (spec.floor && spec.store === 'postgres') {
+        const pool = newPool();
+        const table = `${PG_SCHEMA}."${pgTableOf(spec.name)}"`;
+        await pool.query(minimalPostgresTable(table));
+        return NestFactory.create(minimalPostgresModule(pool, table), adapter, options);
+      }
       return NestFactory.create(spec.floor ? MinimalSessionAppModule : spec.option === 'noopInterceptor' ? BareInterceptedAppModule : BareAppModule, adapter, options);
 
-    case 'nestjs-sessionkit': {
-      const option = spec.option === undefined ? {} : spec.option === 'globalInterceptor' ? { globalInterceptor: false } : { [spec.option]: true };
-      return NestFactory.create(sessionKitModule(await sessionKitStore(spec), option), adapter, options);
-    }
+    case 'nestjs-sessionkit':
+      // `globalInterceptor` names an option turned off (it is on by default), the others options turned on.
+      return NestFactory.create(sessionKitModule(await sessionKitStore(spec), spec.option === undefined ? {} : { [spec.option]: spec.option !== 'globalInterceptor' }), adapter, options);
 
     case 'express-session': {
       const app = await NestFactory.create<NestExpressApplication>(ExpressSessionAppModule, adapter as ExpressAdapter, options);

@@ -17,7 +17,7 @@ function sign(id: string): string {
 }
 
 /** The session id of a `sid=<id>.<hmac>` cookie, verified (cached after the first time). */
-function idOf(header: string | undefined): string | undefined {
+export function idOf(header: string | undefined): string | undefined {
   const start = header?.indexOf('sid=') ?? -1;
   if (header === undefined || start === -1) return undefined;
   const end = header.indexOf(';', start);
@@ -33,14 +33,20 @@ function idOf(header: string | undefined): string | undefined {
   return id;
 }
 
-interface Reply {
+/** What the floor apps need of Express's and Fastify's reply (`@Res({ passthrough: true })`). */
+export interface Reply {
   header(name: string, value: string): unknown;
 }
 
-function startSession(res: Reply, data: Record<string, unknown>): void {
+/** Draws a new id and sets its signed cookie on `res`; returns the id. */
+export function newSessionId(res: Reply): string {
   const id = randomBytes(32).toString('base64url');
-  sessions.set(id, data);
   res.header('set-cookie', `sid=${id}.${sign(id)}; Path=/; HttpOnly; SameSite=Lax`);
+  return id;
+}
+
+function startSession(res: Reply, data: Record<string, unknown>): void {
+  sessions.set(newSessionId(res), data);
 }
 
 @Controller()
