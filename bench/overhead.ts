@@ -26,7 +26,8 @@
  * does between reads, so the heap stays flat (about 7 MB over 15,000 requests of a bare handler);
  * the yields cost the same in every variant. Round 0 warms up and is not counted.
  *
- * Environment: ROUNDS (7), PER_ROUND (4000 requests per variant, scenario and round), ADAPTERS
+ * Environment: ROUNDS (7), PER_ROUND (4000 requests per variant, scenario and round), VARIANTS
+ * (all: bare, bare-interceptor, sessionkit, no-interceptor, async, preload), ADAPTERS
  * (fastify,express), SCENARIOS (none,read,change,first).
  */
 import 'reflect-metadata';
