@@ -94,7 +94,7 @@ describe.each(adapters)("the README's Quick start, run as written (%s)", (adapte
 
     const login = await browser.post('/login', { username: 'alice', password: 'wonderland' });
     expect(login.status).toBe(200);
-    expect(login.body).toEqual({ ok: true });
+    expect(login.body).toEqual({ ok: true, returnTo: '/' });
     expect(login.setCookies).toHaveLength(1);
     expect(login.setCookies[0]).toMatch(/^sid=[\w-]{43}\.[\w-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/i);
     const cookie = browser.jar.get('sid')!;

@@ -2,7 +2,6 @@ import type { Attributes, Context, Counter, Histogram, ObservableResult, Span, T
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { SessionRuntime, type SessionRuntimeTelemetry } from '../core/session.runtime.js';
 import type { SessionHandle } from '../core/session.handle.js';
-import type { SessionContext } from '../core/session.context.js';
 import type { SessionEvent } from '../core/session.events.js';
 import type { ResolvedSessionOptions } from '../session-options.js';
 import type { SessionService } from '../session.service.js';
@@ -140,9 +139,10 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
       (runtime as { store: SessionStore }).store = instrumentedStore(runtime.store, this);
     }
     const read = runtime.read.bind(runtime);
-    runtime.read = (context: SessionContext) => {
+    // Every argument passes through: the wrapper must not change what the runtime does.
+    runtime.read = (...args: Parameters<SessionRuntime['read']>) => {
       const tracer = this.tracer();
-      return tracer === undefined ? read(context) : this.load(tracer, () => read(context));
+      return tracer === undefined ? read(...args) : this.load(tracer, () => read(...args));
     };
     const commit = runtime.commit.bind(runtime);
     runtime.commit = (session: SessionHandle) => {
