@@ -4,6 +4,7 @@ import { CSRF_KEY } from '../session.constants.js';
 import { SessionRuntime } from '../core/session.runtime.js';
 import { isCsrfSecret, verifyCsrfToken } from './csrf.token.js';
 import { SKIP_CSRF } from './skip-csrf.decorator.js';
+import { sessionSourceIf } from '../integrations/session-transport.js';
 
 /** Methods that must not change state, so need no token (RFC 9110 safe methods). */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -17,22 +18,10 @@ interface HttpRequestLike {
   body?: unknown;
 }
 
-/** The HTTP request and response behind `context`, or `undefined` when it is not an HTTP call. */
+/** The HTTP request and response behind `context` (a controller, or a resolver over HTTP), or `undefined` for other transports. */
 function httpOf(context: ExecutionContext): { req: HttpRequestLike; res: object } | undefined {
-  const type = context.getType<string>();
-  if (type === 'http') {
-    const http = context.switchToHttp();
-    return { req: http.getRequest<HttpRequestLike>(), res: http.getResponse<object>() };
-  }
-  if (type === 'graphql') {
-    // GraphQL over HTTP: the request and response are in the resolver context (Apollo's
-    // `{ req, res }`, Mercurius' `{ reply }` with `reply.request`).
-    const gql = context.getArgs<unknown[]>()[2] as { req?: HttpRequestLike; res?: object; reply?: { request?: HttpRequestLike } } | undefined;
-    const req = gql?.req ?? gql?.reply?.request;
-    const res = gql?.res ?? gql?.reply;
-    if (req !== undefined && res !== undefined) return { req, res };
-  }
-  return undefined;
+  const source = sessionSourceIf(context);
+  return source === undefined || source.transport === 'ws' ? undefined : { req: source.req as HttpRequestLike, res: source.res };
 }
 
 /**
