@@ -127,14 +127,14 @@ export class SessionService {
   /**
    * The live sessions of a user (the sessions whose `authKey` value is `userId`), oldest first.
    * Pass the caller's session as `current` to have it marked. Needs a store with `listByUser`
-   * (`MemoryStore`, `RedisStore` and `PostgresStore` have it); with `CookieStore` it, and
+   * (`MemoryStore`, `RedisStore`, `PostgresStore` and `MysqlStore` have it; `ExpressSessionStore` over a store with `all()`); with `CookieStore` it, and
    * `destroyByUser`, throw a `SessionStatelessError`.
    */
   async listByUser(userId: unknown, options: { current?: Pick<Session, 'handle'> | string } = {}): Promise<UserSession[]> {
     this.runtime.assertServerSide('SessionService.listByUser()');
     const store = this.runtime.store;
     if (!store.listByUser) {
-      throw new Error('SessionService.listByUser() needs a store that implements listByUser(); MemoryStore, RedisStore and PostgresStore do.');
+      throw new SessionError('SessionService.listByUser() needs a store that implements listByUser(), and this one does not: implement it (see SessionStore.listByUser), or use MemoryStore, RedisStore, PostgresStore or MysqlStore.');
     }
     const current = this.toHandle(options.current);
     let entries;

@@ -127,7 +127,7 @@ export class SessionCookieTooLargeError extends SessionError {
     readonly limit: number,
   ) {
     super(
-      `The session would make its cookie ${size} bytes, over the ${limit}-byte limit (CookieStore keeps the whole session, encrypted, in the cookie); nothing was saved and the browser keeps its previous cookie. Store less in the session (ids rather than whole objects), or use a server-side store (MemoryStore, RedisStore, PostgresStore).`,
+      `The session would make its cookie ${size} bytes, over the ${limit}-byte limit (CookieStore keeps the whole session, encrypted, in the cookie); nothing was saved and the browser keeps its previous cookie. Store less in the session (ids rather than whole objects), or use a server-side store (MemoryStore, RedisStore, PostgresStore, MysqlStore).`,
     );
   }
 }

@@ -78,7 +78,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     if (store instanceof CookieStore) {
       if (options.maxSessionsPerUser !== undefined) {
         throw new SessionStatelessError(
-          'SessionModule: maxSessionsPerUser needs a store that knows every session of a user, and CookieStore keeps sessions only in browsers\' cookies. Remove maxSessionsPerUser, or use RedisStore, PostgresStore or MemoryStore.',
+          'SessionModule: maxSessionsPerUser needs a store that knows every session of a user, and CookieStore keeps sessions only in browsers\' cookies. Remove maxSessionsPerUser, or use RedisStore, PostgresStore, MysqlStore or MemoryStore.',
         );
       }
       this.sealer = new SessionSealer(options.secrets, options.cookie.name);
@@ -181,7 +181,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   assertServerSide(what: string): void {
     if (this.sealer !== undefined) {
       throw new SessionStatelessError(
-        `${what} needs sessions kept on the server, and CookieStore keeps each session only in its browser's cookie. Use RedisStore, PostgresStore or MemoryStore for this.`,
+        `${what} needs sessions kept on the server, and CookieStore keeps each session only in its browser's cookie. Use RedisStore, PostgresStore, MysqlStore or MemoryStore for this.`,
       );
     }
   }

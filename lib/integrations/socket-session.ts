@@ -19,7 +19,7 @@ const NO_SESSION =
   'This socket has no session to save the change in: its handshake brought no session cookie, or the session ended (logged out or expired). A socket cannot set a cookie, so it cannot start a session: log in over HTTP, then reconnect the socket.';
 
 const STATELESS =
-  'A socket message changed the session, and CookieStore keeps the session in its cookie, which a socket cannot send: the change cannot be saved. Change the session over HTTP, or use a server-side store (RedisStore, PostgresStore, MemoryStore).';
+  'A socket message changed the session, and CookieStore keeps the session in its cookie, which a socket cannot send: the change cannot be saved. Change the session over HTTP, or use a server-side store (RedisStore, PostgresStore, MysqlStore, MemoryStore).';
 
 const NO_HANDSHAKE =
   'nestjs-sessionkit found no handshake request for this WebSocket, so it cannot read its session cookie. With @nestjs/platform-ws the gateway must share the application\'s HTTP server (`@WebSocketGateway()` without a port of its own); @nestjs/platform-socket.io works on any port.';

@@ -15,7 +15,7 @@ export interface CookieStoreOptions {
 const DEFAULT_MAX_COOKIE_BYTES = 4096;
 
 const NO_SERVER_STATE =
-  'CookieStore keeps each session only in its browser\'s cookie, encrypted: there is no server-side record to read, write or remove. SessionModule uses it through the cookie; use RedisStore, PostgresStore or MemoryStore where server-side access is needed.';
+  'CookieStore keeps each session only in its browser\'s cookie, encrypted: there is no server-side record to read, write or remove. SessionModule uses it through the cookie; use RedisStore, PostgresStore, MysqlStore or MemoryStore where server-side access is needed.';
 
 /**
  * A stateless store: the whole session lives in its cookie, encrypted and authenticated with
