@@ -4,6 +4,7 @@ import type { SessionStore } from './stores/session-store.interface.js';
 import { isReservedKey } from './core/session-value.js';
 import { type ResolvedLegacyOptions, resolveLegacyOptions } from './core/legacy-session.js';
 import { type ResolvedSessionLockOptions, SESSION_LOCK_DEFAULTS, resolveLockOptions } from './core/session-lock.js';
+import { SessionError } from './core/session.errors.js';
 
 /** Options with every default filled in and every value checked (internal). */
 export interface ResolvedSessionOptions {
@@ -47,7 +48,7 @@ const SAME_SITE = ['lax', 'strict', 'none'] as const;
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function fail(problem: string, fix: string): never {
-  throw new Error(`SessionModule: ${problem}. ${fix}`);
+  throw new SessionError(`SessionModule: ${problem}. ${fix}`);
 }
 
 function checkSecrets(secret: unknown): string[] {

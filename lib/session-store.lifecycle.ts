@@ -10,6 +10,7 @@ import {
 import { ModulesContainer } from '@nestjs/core';
 import { SESSION_STORE } from './session.constants.js';
 import type { SessionStore } from './stores/session-store.interface.js';
+import { SessionError } from './core/session.errors.js';
 
 /** How often the store's `cleanup()` runs when the store does not say (milliseconds). */
 const DEFAULT_CLEANUP_INTERVAL = 300_000;
@@ -30,7 +31,7 @@ export function assertNoForeignStoreProvider(modules: ModulesContainer, sessionM
     if (module.metatype === sessionModule || !module.providers.has(SESSION_STORE)) continue;
     const wrapper = module.providers.get(SESSION_STORE)!;
     const what = typeof wrapper.metatype === 'function' && wrapper.metatype.name !== '' && wrapper.metatype.name !== 'useFactory' ? ` (${wrapper.metatype.name})` : '';
-    throw new Error(`${module.name} provides SESSION_STORE${what}, but sessions would not use it: SessionModule provides that token itself. ${HOW_TO_GIVE_A_STORE}`);
+    throw new SessionError(`${module.name} provides SESSION_STORE${what}, but sessions would not use it: SessionModule provides that token itself. ${HOW_TO_GIVE_A_STORE}`);
   }
 }
 

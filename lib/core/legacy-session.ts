@@ -5,6 +5,7 @@ import { type ExpressSessionStoreLike, callExpressStore, storeName } from '../st
 import type { SessionLegacyOptions } from '../session-module-options.interface.js';
 import type { SessionHandle } from './session.handle.js';
 import { emptySessionData, storedSessionData } from './session-value.js';
+import { SessionError } from './session.errors.js';
 
 /** The `legacy` option with its defaults, checked (internal). */
 export interface ResolvedLegacyOptions {
@@ -19,7 +20,7 @@ export interface ResolvedLegacyOptions {
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function fail(problem: string, fix: string): never {
-  throw new Error(`SessionModule: legacy.${problem}. ${fix}`);
+  throw new SessionError(`SessionModule: legacy.${problem}. ${fix}`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { type ArgumentsHost, HttpException } from '@nestjs/common';
-import { SessionContextError } from '../core/session.errors.js';
+import { SessionContextError, SessionError } from '../core/session.errors.js';
 import type { SessionHandle } from '../core/session.handle.js';
 import type { SessionRuntime } from '../core/session.runtime.js';
 import { sessionHttp } from '../http/session-http.adapter.js';
@@ -92,7 +92,7 @@ export function loadSession(source: SessionSource, runtime?: SessionRuntime): Pr
   if (source.transport === 'ws') return socketSessions.load(source.message, source.client, runtime);
   const owner = runtime ?? sessionHttp.hostOf<SessionRuntime>(source.req);
   if (owner === undefined) {
-    throw new Error(
+    throw new SessionError(
       '@Session() found no session support on this request. Import SessionModule.forRoot() in the root module. (Nest\'s own @Session() from @nestjs/common is a different decorator: import Session from nestjs-sessionkit.)',
     );
   }

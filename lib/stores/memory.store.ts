@@ -1,4 +1,5 @@
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
+import { SessionError } from '../core/session.errors.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -249,10 +250,10 @@ export class MemoryStore implements SessionStore {
     this.maxSessions = options.maxSessions ?? 100_000;
     this.sweepInterval = options.sweepInterval ?? 60_000;
     if (!Number.isInteger(this.maxSessions) || this.maxSessions < 1) {
-      throw new Error(`MemoryStore: maxSessions must be a positive whole number, got ${String(options.maxSessions)}.`);
+      throw new SessionError(`MemoryStore: maxSessions must be a positive whole number, got ${String(options.maxSessions)}.`);
     }
     if (!(this.sweepInterval > 0)) {
-      throw new Error(`MemoryStore: sweepInterval must be a positive number of milliseconds, got ${String(options.sweepInterval)}.`);
+      throw new SessionError(`MemoryStore: sweepInterval must be a positive number of milliseconds, got ${String(options.sweepInterval)}.`);
     }
     this.userShare = Math.max(1, Math.floor(this.maxSessions / 100));
     let shards = 1;

@@ -2,6 +2,7 @@ import { type PostgresStatements, postgresStatements, qualifiedName } from './po
 import { randomBytes } from 'node:crypto';
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { LockPoller } from './store-lock.poller.js';
+import { SessionError } from '../core/session.errors.js';
 
 /** The result of a query, as `pg` gives it. */
 export interface PostgresQueryResult {
@@ -79,7 +80,7 @@ function noop(): void {}
 function positive(name: string, value: unknown, fallback: number, allowZero = false): number {
   const n = value ?? fallback;
   if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
-    throw new Error(`PostgresStore: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}.`);
+    throw new SessionError(`PostgresStore: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(value)}.`);
   }
   return n;
 }
@@ -87,7 +88,7 @@ function positive(name: string, value: unknown, fallback: number, allowZero = fa
 function identifier(name: string, value: unknown, fallback: string | undefined): string | undefined {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || value === '' || value.includes('\0')) {
-    throw new Error(`PostgresStore: ${name} must be a non-empty name, got ${JSON.stringify(value)}.`);
+    throw new SessionError(`PostgresStore: ${name} must be a non-empty name, got ${JSON.stringify(value)}.`);
   }
   return value;
 }
@@ -145,7 +146,7 @@ export class PostgresStore implements SessionStore {
   constructor(options: PostgresStoreOptions) {
     const pool = options?.pool as PostgresPool | undefined;
     if (pool === undefined || pool === null || typeof pool.connect !== 'function') {
-      throw new Error("PostgresStore: `pool` must be a pg Pool, e.g. new PostgresStore({ pool: new Pool({ connectionString: process.env.DATABASE_URL }) }) with Pool from 'pg'.");
+      throw new SessionError("PostgresStore: `pool` must be a pg Pool, e.g. new PostgresStore({ pool: new Pool({ connectionString: process.env.DATABASE_URL }) }) with Pool from 'pg'.");
     }
     this.pool = pool;
     const table = identifier('table', options.table, 'sessions')!;
@@ -154,11 +155,11 @@ export class PostgresStore implements SessionStore {
     this.lockTable = qualifiedName(`${table}_locks`, schema);
     this.sql = postgresStatements(table, schema);
     this.createTable = options.createTable ?? false;
-    if (typeof this.createTable !== 'boolean') throw new Error(`PostgresStore: createTable must be true or false, got ${String(options.createTable)}.`);
+    if (typeof this.createTable !== 'boolean') throw new SessionError(`PostgresStore: createTable must be true or false, got ${String(options.createTable)}.`);
     this.statementTimeout = positive('statementTimeout', options.statementTimeout, 2_000);
     this.cleanupInterval = positive('cleanupInterval', options.cleanupInterval, 300_000, true);
     this.cleanupBatchSize = positive('cleanupBatchSize', options.cleanupBatchSize, 500);
-    if (!Number.isInteger(this.cleanupBatchSize)) throw new Error(`PostgresStore: cleanupBatchSize must be a whole number, got ${this.cleanupBatchSize}.`);
+    if (!Number.isInteger(this.cleanupBatchSize)) throw new SessionError(`PostgresStore: cleanupBatchSize must be a whole number, got ${this.cleanupBatchSize}.`);
   }
 
   /**
@@ -172,7 +173,7 @@ export class PostgresStore implements SessionStore {
       (error: unknown) => {
         // Try again on the next operation: the database may be back by then.
         this.created = undefined;
-        throw new Error(`PostgresStore: could not create the table ${this.table}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        throw new SessionError(`PostgresStore: could not create the table ${this.table}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       },
     );
     return this.created;
@@ -320,7 +321,7 @@ export class PostgresStore implements SessionStore {
     } catch (error) {
       // undefined_table: say how to get one.
       if ((error as { code?: unknown }).code === '42P01') {
-        throw new Error(`PostgresStore: the table ${table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
+        throw new SessionError(`PostgresStore: the table ${table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
       }
       throw error;
     }
@@ -346,7 +347,7 @@ export class PostgresStore implements SessionStore {
       const client = await this.pool.connect();
       if (expired) {
         client.release();
-        throw new Error(`PostgresStore: ${name} dropped unsent after timing out.`);
+        throw new SessionError(`PostgresStore: ${name} dropped unsent after timing out.`);
       }
       // A connection that breaks while checked out emits `error`; without a listener that would crash the process.
       let broken: Error | undefined;

@@ -4,6 +4,7 @@ import { type LuaScript, SCRIPTS } from './redis.scripts.js';
 import { randomBytes } from 'node:crypto';
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { LockPoller } from './store-lock.poller.js';
+import { SessionError } from '../core/session.errors.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -235,18 +236,18 @@ export class RedisStore implements SessionStore {
   constructor(options: RedisStoreOptions) {
     const client = options?.client as unknown as CommandClient | undefined;
     if (client === undefined || client === null || typeof client.evalsha !== 'function' || typeof client.hgetall !== 'function') {
-      throw new Error('RedisStore: `client` must be an ioredis Redis or Cluster instance, e.g. new RedisStore({ client: new Redis(process.env.REDIS_URL) }).');
+      throw new SessionError('RedisStore: `client` must be an ioredis Redis or Cluster instance, e.g. new RedisStore({ client: new Redis(process.env.REDIS_URL) }).');
     }
     this.client = client;
     this.prefix = options.prefix ?? 'sess:';
-    if (typeof this.prefix !== 'string') throw new Error(`RedisStore: prefix must be a string, got ${String(options.prefix)}.`);
+    if (typeof this.prefix !== 'string') throw new SessionError(`RedisStore: prefix must be a string, got ${String(options.prefix)}.`);
     this.scanCount = options.scanCount ?? 100;
     if (!Number.isInteger(this.scanCount) || this.scanCount < 1) {
-      throw new Error(`RedisStore: scanCount must be a positive whole number, got ${String(options.scanCount)}.`);
+      throw new SessionError(`RedisStore: scanCount must be a positive whole number, got ${String(options.scanCount)}.`);
     }
     this.commandTimeout = options.commandTimeout ?? 2_000;
     if (typeof this.commandTimeout !== 'number' || !(this.commandTimeout > 0) || !Number.isFinite(this.commandTimeout)) {
-      throw new Error(`RedisStore: commandTimeout must be a positive number of milliseconds, got ${String(options.commandTimeout)}.`);
+      throw new SessionError(`RedisStore: commandTimeout must be a positive number of milliseconds, got ${String(options.commandTimeout)}.`);
     }
     this.cluster = client.isCluster === true;
     const keyPrefix = client.options?.keyPrefix;
@@ -550,7 +551,7 @@ export class RedisStore implements SessionStore {
       if (CONNECTING.has(this.client.status)) {
         await this.whenReady();
         // Too late: the caller was already told it failed, so it must not happen now.
-        if (expired) throw new Error(`RedisStore: ${name} dropped unsent after timing out.`);
+        if (expired) throw new SessionError(`RedisStore: ${name} dropped unsent after timing out.`);
       }
       return operation();
     })();
