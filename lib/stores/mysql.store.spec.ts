@@ -422,6 +422,25 @@ describe('MysqlStore: statements and table', () => {
     ]);
   });
 
+  it('the README’s DDL makes the same tables as createTable', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## MySQL / MariaDB'));
+    const ddl = /```sql\n([\s\S]*?)```/.exec(section)![1]!;
+    const documented = ownTable('readme');
+    const created = ownTable('created');
+    tables.push(`${documented}_locks`, `${created}_locks`);
+    for (const statement of ddl.split(';').filter((text) => text.trim() !== '')) {
+      await pool.query(statement.replace(/\bsessions(_locks)?\b/g, (_, locks: string | undefined) => `\`${documented}${locks ?? ''}\``));
+    }
+    await new MysqlStore({ pool, table: created, createTable: true }).init();
+    const shape = async (table: string): Promise<string> => {
+      const [[row]] = (await pool.query(`SHOW CREATE TABLE \`${table}\``)) as unknown as [[Record<string, string>]];
+      return row!['Create Table']!.replace(table, 'T');
+    };
+    expect(await shape(documented)).toBe(await shape(created));
+    expect(await shape(`${documented}_locks`)).toBe(await shape(`${created}_locks`));
+  });
+
   it('without createTable, says which table is missing', async () => {
     const missing = new MysqlStore({ pool, table: 'nowhere_to_be_found' });
     const failure = missing.get(newHandle());
