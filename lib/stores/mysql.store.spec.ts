@@ -59,6 +59,30 @@ describe('MysqlStore session locks', () => {
     }
   });
 
+  it('two instances taking a lock freed under them: the InnoDB deadlock of their inserts is a busy try, not a failure', async () => {
+    const table = ownTable('lock_deadlock');
+    const [a, b, c] = Array.from({ length: 3 }, () => new MysqlStore({ pool, table, createTable: true }));
+    const handle = newHandle();
+    const first = await a!.lock(handle, { ttlMs: HOUR, waitMs: 0 });
+    // A release in flight: the row is deleted, its transaction not yet committed.
+    const releasing = await pool.getConnection();
+    try {
+      await releasing.query('START TRANSACTION');
+      await releasing.query(`DELETE FROM \`${table}_locks\` WHERE handle = ?`, [handle]);
+      const tries = [b!, c!].map((store) => store.lock(handle, { ttlMs: HOUR, waitMs: 0 }));
+      // Both inserts wait for the row's lock; once it is gone, each needs what the other holds.
+      await sleep(300);
+      await releasing.query('COMMIT');
+      const leases = await Promise.all(tries);
+      expect(leases.filter((lease) => lease !== undefined)).toHaveLength(1);
+    } finally {
+      releasing.release();
+    }
+    expect(await lockRows(table)).toHaveLength(1);
+    await first!.release();
+    expect(await lockRows(table)).toHaveLength(1);
+  });
+
   it('keeps one row per held lock, with a random token and an expiry by the database clock; renew and release check the token', async () => {
     const table = ownTable('lock_rows');
     const store = new MysqlStore({ pool, table, createTable: true });

@@ -62,10 +62,10 @@ export interface MysqlStoreOptions {
    */
   database?: string;
   /**
-   * Create the table and its indexes, and the lock table `<table>_locks`, if they are missing, once, before the first operation
-   * (`SessionModule` does it at startup, so a failure stops the app). Safe when several instances
-   * start at once. Needs the `CREATE` privilege; without it, create the table from the DDL in the
-   * README and leave this off.
+   * Create the table and its indexes, and the lock table `<table>_locks`, if they are missing,
+   * once, before the first operation (`SessionModule` does it at startup, so a failure stops the
+   * app). Safe when several instances start at once. Needs the `CREATE` privilege; without it,
+   * create the tables from the DDL in the README and leave this off.
    * @defaultValue `false`
    */
   createTable?: boolean;
@@ -102,6 +102,8 @@ interface WriteResult {
 
 /** MySQL's and MariaDB's "table doesn't exist". */
 const ER_NO_SUCH_TABLE = 1146;
+/** InnoDB rolled the statement back to break a deadlock. */
+const ER_LOCK_DEADLOCK = 1213;
 
 function noop(): void {}
 
@@ -124,6 +126,11 @@ function identifier(name: string, value: unknown, fallback: string | undefined, 
     throw new SessionError(`MysqlStore: ${name} must be a name of 1 to ${max} characters, not ending in a space${why}, got ${JSON.stringify(value)}.`);
   }
   return value;
+}
+
+/** Whether a store operation failed because InnoDB rolled its statement back to break a deadlock. */
+function deadlocked(error: unknown): boolean {
+  return (error as { cause?: { errno?: unknown } }).cause?.errno === ER_LOCK_DEADLOCK;
 }
 
 /** Rows an `INSERT` wrote (its count does not depend on CLIENT_FOUND_ROWS, unlike an update's). */
@@ -165,8 +172,8 @@ function parseData(value: unknown): Record<string, unknown> {
  * uses a second table, `<table>_locks` (`handle VARCHAR(128) PRIMARY KEY, token VARCHAR(64),
  * expires_at DATETIME(3)`).
  *
- * **Round trips and atomicity.** Every operation but `move` and cleanup is one statement on one
- * pooled connection: a load is one `SELECT`; a change is one `UPDATE` that applies only what the
+ * **Round trips and atomicity.** Every operation but `move`, cleanup and a try for a lock someone
+ * holds is one statement on one pooled connection: a load is one `SELECT`; a change is one `UPDATE` that applies only what the
  * request changed (keys removed with `JSON_REMOVE`, keys set with `JSON_SET`, increments added
  * inside the database) under the row's lock, so parallel requests keep each other's changes;
  * `patch`, `touch` and `move` change only a live row, so a destroyed or expired session never
@@ -328,21 +335,43 @@ export class MysqlStore implements SessionStore {
    * The session's lock for `@SessionLock()`: a row of `<table>_locks` with a random token and an
    * expiry. A try is an `INSERT IGNORE` (one round trip) that takes a lock nobody holds, and when
    * a row is there an `UPDATE` that takes it over only if it expired (its holder died); tries
-   * repeat until `waitMs`. Every try, renewal and release is one short statement: no pooled
-   * connection is held while the request runs.
+   * repeat until `waitMs`. Renewal and release are one statement each. Every statement is short
+   * and autocommitted: no pooled connection is held while the request runs.
    */
   async lock(handle: string, request: SessionStoreLockRequest): Promise<SessionStoreLease | undefined> {
     const token = randomBytes(16).toString('base64url');
-    const ttl = (): number => micros(request.ttlMs);
+    const ttl = micros(request.ttlMs);
     return this.lockWaits.lock(handle, request, {
-      take: async () =>
-        affectedRows(await this.query('lock', this.sql.lock, [handle, token, ttl()], this.lockTable)) === 1 ||
-        matchedRows(await this.query('lock', this.sql.takeOverLock, [token, ttl(), handle], this.lockTable)) === 1,
-      renew: async (ttlMs) => matchedRows(await this.query('renewLock', this.sql.renewLock, [micros(ttlMs), handle, token], this.lockTable)) === 1,
+      take: async () => {
+        try {
+          return (
+            affectedRows(await this.query('lock', this.sql.lock, [handle, token, ttl], this.lockTable)) === 1 ||
+            matchedRows(await this.query('lock', this.sql.takeOverLock, [token, ttl, handle], this.lockTable)) === 1
+          );
+        } catch (error) {
+          // Inserts of one handle on several instances that all waited for a release can deadlock
+          // on InnoDB's duplicate-key checks; the one rolled back took nothing: a busy try.
+          if (deadlocked(error)) return false;
+          throw error;
+        }
+      },
+      renew: async (ttlMs) =>
+        matchedRows(await this.retryDeadlock(() => this.query('renewLock', this.sql.renewLock, [micros(ttlMs), handle, token], this.lockTable))) === 1,
       release: async () => {
-        await this.query('releaseLock', this.sql.releaseLock, [handle, token], this.lockTable);
+        await this.retryDeadlock(() => this.query('releaseLock', this.sql.releaseLock, [handle, token], this.lockTable));
       },
     });
+  }
+
+  /** Runs one autocommitted statement again (three tries in all) when InnoDB rolled it back to break a deadlock. */
+  private async retryDeadlock<T>(statement: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await statement();
+      } catch (error) {
+        if (tries >= 3 || !deadlocked(error)) throw error;
+      }
+    }
   }
 
   /**
