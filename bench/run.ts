@@ -603,9 +603,9 @@ async function dropMysqlTables(pool: MysqlPool | undefined): Promise<void> {
   for (const { name } of rows as { name: string }[]) await pool.query(`DROP TABLE IF EXISTS \`${name}\``);
 }
 
-/** Drops one app's MySQL/MariaDB table, so that each run starts empty. */
+/** Drops one app's MySQL/MariaDB table (and MysqlStore's lock table), so that each run starts empty. */
 async function dropMysqlTable(pool: MysqlPool | undefined, appName: string): Promise<void> {
-  await pool?.query(`DROP TABLE IF EXISTS \`${mysqlTableOf(appName)}\``);
+  await pool?.query(`DROP TABLE IF EXISTS \`${mysqlTableOf(appName)}\`, \`${mysqlTableOf(appName)}_locks\``);
 }
 
 // ---------------------------------------------------------------- environment

@@ -14,8 +14,8 @@ import { SessionInterceptor } from './session.interceptor.js';
  *
  * A request without a valid session cookie takes no lock: its session is new, and no other
  * request can know it yet. Routes without the decorator take no lock and pay nothing for it.
- * Needs a store with `lock` (MemoryStore, RedisStore, PostgresStore); with CookieStore, or a store
- * without it, the app refuses to start.
+ * Needs a store with `lock` (MemoryStore, RedisStore, PostgresStore, MysqlStore); with
+ * CookieStore, or a store without it, the app refuses to start.
  */
 export function SessionLock(options?: SessionLockOptions): ClassDecorator & MethodDecorator {
   // Checked now, so a bad value points at the decorator; the module's defaults fill the rest later.

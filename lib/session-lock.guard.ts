@@ -35,12 +35,12 @@ export function sessionLockOf(context: ExecutionContext, runtime: SessionRuntime
 function assertCanLock(runtime: SessionRuntime, where: string): void {
   if (runtime.stateless) {
     throw new SessionStatelessError(
-      `@SessionLock() on ${where} needs sessions kept on the server, and CookieStore keeps each session in its browser's cookie: two requests each bring their own copy, so there is nothing to lock between them. Remove @SessionLock(), or use RedisStore, PostgresStore or MemoryStore.`,
+      `@SessionLock() on ${where} needs sessions kept on the server, and CookieStore keeps each session in its browser's cookie: two requests each bring their own copy, so there is nothing to lock between them. Remove @SessionLock(), or use RedisStore, PostgresStore, MysqlStore or MemoryStore.`,
     );
   }
   if (typeof runtime.store.lock !== 'function') {
     throw new SessionError(
-      `@SessionLock() on ${where} needs a store with a lock() method, and ${runtime.store.constructor.name} has none. Implement lock() (see SessionStore.lock; describeSessionStoreContract tests it), use RedisStore, PostgresStore or MemoryStore, or remove @SessionLock().`,
+      `@SessionLock() on ${where} needs a store with a lock() method, and ${runtime.store.constructor.name} has none. Implement lock() (see SessionStore.lock; describeSessionStoreContract tests it), use RedisStore, PostgresStore, MysqlStore or MemoryStore, or remove @SessionLock().`,
     );
   }
 }

@@ -1,10 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { MemoryStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import { MemoryStore, MysqlStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
 import { sessionLockAppModule } from './fixtures/session-lock.fixture.js';
 import { adapters, baseUrl, delay, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { dropSchema, newPool, testSchema } from './support/postgres.js';
+import { dropTables, newMysqlPool, testTable } from './support/mysql.js';
 import { deleteKeys, newRedis, testPrefix } from './support/redis.js';
 import { CountingStore } from './support/stores.js';
 
@@ -28,7 +29,7 @@ async function pairs(client: Client, route: string): Promise<void> {
   }
 }
 
-const storeKinds = ['memory', 'redis', 'postgres'] as const;
+const storeKinds = ['memory', 'redis', 'postgres', 'mysql'] as const;
 type StoreKind = (typeof storeKinds)[number];
 
 interface TestStore {
@@ -49,6 +50,20 @@ function makeStore(kind: StoreKind): TestStore {
       async close() {
         await deleteKeys(redis, prefix);
         redis.disconnect();
+      },
+    };
+  }
+  if (kind === 'mysql') {
+    const pool = newMysqlPool();
+    const table = testTable('lock');
+    return {
+      store: new MysqlStore({ pool, table, createTable: true, cleanupInterval: 0 }),
+      async close() {
+        try {
+          await dropTables(pool, table);
+        } finally {
+          await pool.end();
+        }
       },
     };
   }

@@ -20,6 +20,9 @@
  * A row whose `data` is a JSON object is a session; a row whose `data` is a JSON string is the
  * forwarding record a move leaves under the old handle (the string: the new handle), with no
  * `user_key`. Only `destroy` follows it; every other statement sees sessions only.
+ *
+ * Session locks (`@SessionLock()`) live in a table of their own, `<table>_locks`: a lock may
+ * exist before its session does, and taking one never touches the sessions' rows.
  */
 
 /** Quotes one identifier with backticks. */
@@ -46,6 +49,9 @@ export const FORWARDING_HOPS = 8;
 /** The longest `user_key` the index column takes (characters). */
 export const USER_KEY_MAX_LENGTH = 512;
 
+/** What the name of the lock table adds to the sessions table's name. */
+export const LOCK_TABLE_SUFFIX = '_locks';
+
 /** The shape of one patch: which parts it has, so the statement text depends on counts only, never on keys or values. */
 export interface MysqlPatchShape {
   /** Start from an empty object instead of the stored data. */
@@ -62,6 +68,8 @@ export interface MysqlPatchShape {
 export interface MysqlStatements {
   /** The table and its indexes, created if missing: one statement. */
   createTable: string;
+  /** The lock table (`<table>_locks`, for `@SessionLock()`), created if missing: one statement. */
+  createLockTable: string;
   /** handle → data, created_at, touched_at, user_key of a live session. */
   get: string;
   /** handle, data (JSON), created_at, touched_at, ttl (µs), user_key: insert or replace. */
@@ -88,6 +96,21 @@ export interface MysqlStatements {
    * ttl (µs), whether the user changes, the new user_key, handle.
    */
   patch(shape: MysqlPatchShape): string;
+  /**
+   * handle, token, ttl (µs): takes a lock nobody holds (no row); 1 affected row when it did, 0
+   * when a row is there, live or expired (see {@link MysqlStatements.takeOverLock}).
+   */
+  lock: string;
+  /** token, ttl (µs), handle: takes over a lock whose holder let it expire; the matched row count says whether it did. */
+  takeOverLock: string;
+  /** ttl (µs), handle, token: extends the lock only while `token` holds it; the matched row count says whether it did. */
+  renewLock: string;
+  /** handle, token: frees the lock only while `token` holds it. */
+  releaseLock: string;
+  /** batch size → the handles of up to that many expired locks (of holders that died; a plain read: it locks nothing). */
+  expiredLocks: string;
+  /** The cleanup of `count` handles found by {@link MysqlStatements.expiredLocks}, each deleted only if still expired. */
+  cleanupLocks(count: number): string;
 }
 
 /**
@@ -95,7 +118,9 @@ export interface MysqlStatements {
  * in the connection's database (the pool's `database`), or `db.table` when `database` is given.
  */
 export function mysqlStatements(table: string, database: string | undefined, timeoutMs: number): MysqlStatements {
-  const t = database === undefined ? quoteIdentifier(table) : `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
+  const qualified = (name: string): string => (database === undefined ? quoteIdentifier(name) : `${quoteIdentifier(database)}.${quoteIdentifier(name)}`);
+  const t = qualified(table);
+  const locks = qualified(`${table}${LOCK_TABLE_SUFFIX}`);
   // MariaDB takes seconds, MySQL milliseconds; both as whole enough numbers.
   const limit = `/*M! SET STATEMENT max_statement_time=${(Math.ceil(timeoutMs) / 1000).toFixed(3)} FOR */ `;
   const select = `${limit}SELECT /*+ MAX_EXECUTION_TIME(${Math.ceil(timeoutMs)}) */`;
@@ -119,6 +144,13 @@ export function mysqlStatements(table: string, database: string | undefined, tim
   KEY expires_at_idx (expires_at),
   KEY user_key_idx (user_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    // One row per lock held; few rows, and none for long, so no index but the key.
+    createLockTable: `CREATE TABLE IF NOT EXISTS ${locks} (
+  handle     VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  token      VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  expires_at DATETIME(3) NOT NULL,
+  PRIMARY KEY (handle)
+) ENGINE=InnoDB`,
     get: `${select} data, created_at, touched_at, user_key FROM ${t} WHERE handle = ? AND ${live} AND ${session}`,
     // VALUES(col) is the spelling both servers accept (MySQL 8.0.20+ warns that it is deprecated
     // in favour of a row alias MariaDB does not parse).
@@ -154,6 +186,20 @@ WHERE handle = ? AND ${live} AND ${session}`,
       }
       return text;
     },
+    // Taking a lock is two statements at most, each of whose outcome reads the same whatever the
+    // connection's flags: an INSERT ... ON DUPLICATE KEY UPDATE that took over only an expired
+    // lock would report 1 affected row both for a new lock and for a live one it left alone under
+    // CLIENT_FOUND_ROWS (mysql2's default), so the free case is an INSERT IGNORE (1 row or 0,
+    // flags or not; the handle and token are short ASCII, so the only error it can ignore is the
+    // duplicate key) and the take-over an UPDATE whose matched rows the store reads from `info`.
+    lock: `${limit}INSERT IGNORE INTO ${locks} (handle, token, expires_at) VALUES (?, ?, ${expiry})`,
+    takeOverLock: `${limit}UPDATE ${locks} SET token = ?, expires_at = ${expiry} WHERE handle = ? AND expires_at <= ${now}`,
+    renewLock: `${limit}UPDATE ${locks} SET expires_at = ${expiry} WHERE handle = ? AND token = ? AND ${live}`,
+    releaseLock: `${limit}DELETE FROM ${locks} WHERE handle = ? AND token = ?`,
+    // As for sessions: read without locking, then delete by key only what is still expired, so a
+    // lock taken over meanwhile stays, and no gap lock blocks a request taking a new one.
+    expiredLocks: `${select} handle FROM ${locks} WHERE expires_at <= ${now} LIMIT ?`,
+    cleanupLocks: (count) => `${limit}DELETE FROM ${locks} WHERE handle IN (${Array(count).fill('?').join(', ')}) AND expires_at <= ${now}`,
   };
 }
 

@@ -8,7 +8,8 @@ import { describeSessionStoreContract } from '../testing/index.js';
 import { newHandle, patchOf, recordOf } from '../testing/session-store.contract.js';
 import { newSessionId, sessionHandle } from '../http/session-cookie.js';
 import { MYSQL_URL, dropTables, dumpMysqlTable, newMysqlPool, testTable } from '../../test/support/mysql.js';
-import { freePort } from '../../test/support/redis.js';
+import { freePort, sleep } from '../../test/support/redis.js';
+import { expectInstancesTakeTurns } from '../../test/support/lock-instances.js';
 
 // Runs against a real MariaDB or MySQL (MYSQL_URL, default the local database `test`), each suite with tables of its own.
 const HOUR = 3_600_000;
@@ -35,6 +36,147 @@ afterAll(async () => {
 
 describeSessionStoreContract(`MysqlStore (${MYSQL_URL})`, () => new MysqlStore({ pool, table: contractTable, createTable: true }), {
   dump: () => dumpMysqlTable(pool, contractTable),
+});
+
+/** The rows of a lock table: handle, token, and milliseconds left. */
+async function lockRows(table: string): Promise<{ handle: string; token: string; left_ms: number }[]> {
+  const [rows] = await pool.query(`SELECT handle, token, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), expires_at) / 1000 AS left_ms FROM \`${table}_locks\` ORDER BY handle`);
+  return (rows as { handle: string; token: string; left_ms: unknown }[]).map((row) => ({ ...row, left_ms: Number(row.left_ms) }));
+}
+
+describe('MysqlStore session locks', () => {
+  it('has lock(), so the contract kit above checks it (its lock tests pass trivially for stores without one)', () => {
+    expect(typeof new MysqlStore({ pool, table: contractTable }).lock).toBe('function');
+  });
+
+  it('lets holders on three instances (three pools) in one at a time', async () => {
+    const table = ownTable('lock_turns');
+    const others = [newMysqlPool({ connectionLimit: 3 }), newMysqlPool({ connectionLimit: 3 })];
+    try {
+      await expectInstancesTakeTurns([pool, ...others].map((p) => new MysqlStore({ pool: p, table, createTable: true })));
+    } finally {
+      for (const other of others) await other.end();
+    }
+  });
+
+  it('two instances taking a lock freed under them: the InnoDB deadlock of their inserts is a busy try, not a failure', async () => {
+    const table = ownTable('lock_deadlock');
+    const [a, b, c] = Array.from({ length: 3 }, () => new MysqlStore({ pool, table, createTable: true }));
+    const handle = newHandle();
+    const first = await a!.lock(handle, { ttlMs: HOUR, waitMs: 0 });
+    // A release in flight: the row is deleted, its transaction not yet committed.
+    const releasing = await pool.getConnection();
+    try {
+      await releasing.query('START TRANSACTION');
+      await releasing.query(`DELETE FROM \`${table}_locks\` WHERE handle = ?`, [handle]);
+      const tries = [b!, c!].map((store) => store.lock(handle, { ttlMs: HOUR, waitMs: 0 }));
+      // Both inserts wait for the row's lock; once it is gone, each needs what the other holds.
+      await sleep(300);
+      await releasing.query('COMMIT');
+      const leases = await Promise.all(tries);
+      expect(leases.filter((lease) => lease !== undefined)).toHaveLength(1);
+    } finally {
+      releasing.release();
+    }
+    expect(await lockRows(table)).toHaveLength(1);
+    await first!.release();
+    expect(await lockRows(table)).toHaveLength(1);
+  });
+
+  it('keeps one row per held lock, with a random token and an expiry by the database clock; renew and release check the token', async () => {
+    const table = ownTable('lock_rows');
+    const store = new MysqlStore({ pool, table, createTable: true });
+    const handle = newHandle();
+    const lease = (await store.lock(handle, { ttlMs: 60_000, waitMs: 0 }))!;
+    const [row] = await lockRows(table);
+    expect(row).toEqual({ handle, token: expect.stringMatching(/^[\w-]{22}$/), left_ms: expect.any(Number) });
+    expect(row!.left_ms).toBeGreaterThan(55_000);
+    expect(row!.left_ms).toBeLessThanOrEqual(60_000);
+    expect(await lease.renew(120_000)).toBe(true);
+    // Renewed within the same millisecond: the row is unchanged, and still found.
+    expect(await lease.renew(120_000)).toBe(true);
+    expect((await lockRows(table))[0]!.left_ms).toBeGreaterThan(115_000);
+    // Another token (a holder whose lock was taken over) changes nothing.
+    await pool.query(`UPDATE \`${table}_locks\` SET token = 'someone-else' WHERE handle = ?`, [handle]);
+    expect(await lease.renew(HOUR)).toBe(false);
+    await lease.release();
+    expect((await lockRows(table)).map((r) => [r.handle, r.token])).toEqual([[handle, 'someone-else']]);
+  });
+
+  it('takes over the lock of a holder that died, and cleanup deletes dead locks only', async () => {
+    const table = ownTable('lock_dead');
+    const store = new MysqlStore({ pool, table, createTable: true });
+    expect(await store.lock(newHandle(), { ttlMs: 50, waitMs: 0 })).toBeDefined();
+    const handle = newHandle();
+    await store.lock(handle, { ttlMs: 50, waitMs: 0 });
+    // Another instance (its own local queue) sees the row, then takes it over once expired.
+    const other = new MysqlStore({ pool, table });
+    const next = await other.lock(handle, { ttlMs: 60_000, waitMs: 2_000 });
+    expect(next).toBeDefined();
+    await sleep(60);
+    await store.cleanup();
+    expect((await lockRows(table)).map((r) => r.handle)).toEqual([handle]);
+    await next!.release();
+    expect(await lockRows(table)).toEqual([]);
+  });
+
+  it.each([
+    ['with CLIENT_FOUND_ROWS (mysql2’s default)', []],
+    ['without CLIENT_FOUND_ROWS', ['-FOUND_ROWS']],
+  ])('reads the same outcome of every statement %s', async (_, flags) => {
+    const table = ownTable('lock_flags');
+    const flagged = newMysqlPool({ connectionLimit: 2, flags });
+    try {
+      const recorder = recording(flagged);
+      const store = new MysqlStore({ pool: recorder.pool, table, createTable: true });
+      await store.init();
+      const sent = async <T>(operation: () => Promise<T>): Promise<[T, string[]]> => {
+        recorder.statements.length = 0;
+        const result = await operation();
+        return [result, recorder.statements.map(verb)];
+      };
+      const handle = newHandle();
+      // Free: one INSERT.
+      const [first, taking] = await sent(() => store.lock(handle, { ttlMs: 300, waitMs: 0 }));
+      expect(first).toBeDefined();
+      expect(taking).toEqual(['INSERT']);
+      // Held (a live row): the INSERT writes nothing, the take-over matches nothing.
+      const [busy, tried] = await sent(() => new MysqlStore({ pool: recorder.pool, table }).lock(handle, { ttlMs: HOUR, waitMs: 0 }));
+      expect(busy).toBeUndefined();
+      expect(tried).toEqual(['INSERT', 'UPDATE']);
+      const [renewed, renewing] = await sent(() => first!.renew(300));
+      expect(renewed).toBe(true);
+      expect(renewing).toEqual(['UPDATE']);
+      // Expired: taken over by the UPDATE, and the old holder has nothing left.
+      await sleep(350);
+      const [next, takingOver] = await sent(() => new MysqlStore({ pool: recorder.pool, table }).lock(handle, { ttlMs: HOUR, waitMs: 0 }));
+      expect(next).toBeDefined();
+      expect(takingOver).toEqual(['INSERT', 'UPDATE']);
+      expect(await first!.renew(HOUR)).toBe(false);
+      await first!.release();
+      expect(await lockRows(table)).toHaveLength(1);
+      const [, releasing] = await sent(() => next!.release());
+      expect(releasing).toEqual(['DELETE']);
+      expect(await lockRows(table)).toEqual([]);
+      // Every statement is bounded in the server.
+      for (const sql of recorder.statements) expect(sql).toMatch(/^\/\*M! SET STATEMENT max_statement_time=2\.000 FOR \*\//);
+    } finally {
+      await flagged.end();
+    }
+  });
+
+  it('without createTable and without the lock table, says which table is missing; cleanup does without it', async () => {
+    const table = ownTable('lock_missing');
+    await new MysqlStore({ pool, table, createTable: true }).init();
+    await pool.query(`DROP TABLE \`${table}_locks\``);
+    const store = new MysqlStore({ pool, table });
+    const failure = store.lock(newHandle(), { ttlMs: HOUR, waitMs: 0 });
+    await expect(failure).rejects.toThrow(new RegExp(`table ${table}_locks does not exist.*createTable: true`));
+    await expect(failure).rejects.toBeInstanceOf(SessionError);
+    await store.set(newHandle(), recordOf({ a: 1 }), 1);
+    await sleep(20);
+    expect(await store.cleanup()).toBe(1);
+  });
 });
 
 /** The pool, with every statement the store sends recorded. */
@@ -293,6 +435,34 @@ describe('MysqlStore: statements and table', () => {
     expect(count).toEqual([{ n: 6 }]);
     const [engine] = await pool.query(`SELECT ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, [fresh]);
     expect(engine).toEqual([{ engine: 'InnoDB' }]);
+    const [lockColumns] = await pool.query(
+      `SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+      [`${fresh}_locks`],
+    );
+    expect(lockColumns).toEqual([
+      { name: 'handle', type: 'varchar(128)' },
+      { name: 'token', type: 'varchar(64)' },
+      { name: 'expires_at', type: 'datetime(3)' },
+    ]);
+  });
+
+  it('the README’s DDL makes the same tables as createTable', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## MySQL / MariaDB'));
+    const ddl = /```sql\n([\s\S]*?)```/.exec(section)![1]!;
+    const documented = ownTable('readme');
+    const created = ownTable('created');
+    tables.push(`${documented}_locks`, `${created}_locks`);
+    for (const statement of ddl.split(';').filter((text) => text.trim() !== '')) {
+      await pool.query(statement.replace(/\bsessions(_locks)?\b/g, (_, locks: string | undefined) => `\`${documented}${locks ?? ''}\``));
+    }
+    await new MysqlStore({ pool, table: created, createTable: true }).init();
+    const shape = async (table: string): Promise<string> => {
+      const [[row]] = (await pool.query(`SHOW CREATE TABLE \`${table}\``)) as unknown as [[Record<string, string>]];
+      return row!['Create Table']!.replace(table, 'T');
+    };
+    expect(await shape(documented)).toBe(await shape(created));
+    expect(await shape(`${documented}_locks`)).toBe(await shape(`${created}_locks`));
   });
 
   it('without createTable, says which table is missing', async () => {
@@ -385,7 +555,8 @@ describe('MysqlStore: cleanup', () => {
       },
     };
     expect(await new MysqlStore({ pool: slow, table }).cleanup()).toBe(0);
-    expect(statements).toEqual(['SELECT', 'DELETE']);
+    // The sessions' batch, then the lock table's read (no dead lock: no delete).
+    expect(statements).toEqual(['SELECT', 'DELETE', 'SELECT']);
     expect((await store.get(extended))!.data).toEqual({ extended: true });
   });
 
@@ -411,7 +582,9 @@ describe('MysqlStore: options and failures', () => {
     expect(() => new MysqlStore({} as never)).toThrow(/pool.*mysql2 pool/);
     expect(() => new MysqlStore({ pool: { query() {} } as never })).toThrow(SessionError);
     expect(() => new MysqlStore({ pool, table: '' })).toThrow(/table/);
-    expect(() => new MysqlStore({ pool, table: 'x'.repeat(65) })).toThrow(/table.*64/);
+    expect(() => new MysqlStore({ pool, table: 'x'.repeat(59) })).toThrow(/table.*58 characters.*<table>_locks/);
+    expect(new MysqlStore({ pool, table: 'x'.repeat(58) })).toBeInstanceOf(MysqlStore);
+    expect(() => new MysqlStore({ pool, database: 'x'.repeat(65) })).toThrow(/database.*64/);
     expect(() => new MysqlStore({ pool, database: 3 as never })).toThrow(/database/);
     expect(() => new MysqlStore({ pool, createTable: 'yes' as never })).toThrow(/createTable/);
     expect(() => new MysqlStore({ pool, statementTimeout: 0 })).toThrow(/statementTimeout/);

@@ -1,6 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { SessionError } from '../core/session.errors.js';
-import { type MysqlStatements, USER_KEY_MAX_LENGTH, jsonPath, mysqlStatements } from './mysql.sql.js';
-import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from './session-store.interface.js';
+import { LOCK_TABLE_SUFFIX, type MysqlStatements, USER_KEY_MAX_LENGTH, jsonPath, mysqlStatements } from './mysql.sql.js';
+import {
+  FORWARDING_TTL_MS,
+  type SessionPatch,
+  type SessionRecord,
+  type SessionStore,
+  type SessionStoreLease,
+  type SessionStoreLockRequest,
+  type SessionStoreUserEntry,
+} from './session-store.interface.js';
+import { LockPoller } from './store-lock.poller.js';
 
 /** A query as the store sends it: the SQL and the client-side timeout (milliseconds). */
 export interface MysqlQueryOptions {
@@ -41,7 +51,8 @@ export interface MysqlStoreOptions {
    */
   pool: MysqlPool | MysqlCallbackPool;
   /**
-   * The table sessions are kept in.
+   * The table sessions are kept in, at most 58 characters: `@SessionLock()` keeps its locks in
+   * `<table>_locks`, and MySQL names end at 64.
    * @defaultValue `'sessions'`
    */
   table?: string;
@@ -51,10 +62,10 @@ export interface MysqlStoreOptions {
    */
   database?: string;
   /**
-   * Create the table and its indexes if they are missing, once, before the first operation
-   * (`SessionModule` does it at startup, so a failure stops the app). Safe when several instances
-   * start at once. Needs the `CREATE` privilege; without it, create the table from the DDL in the
-   * README and leave this off.
+   * Create the table and its indexes, and the lock table `<table>_locks`, if they are missing,
+   * once, before the first operation (`SessionModule` does it at startup, so a failure stops the
+   * app). Safe when several instances start at once. Needs the `CREATE` privilege; without it,
+   * create the tables from the DDL in the README and leave this off.
    * @defaultValue `false`
    */
   createTable?: boolean;
@@ -91,6 +102,8 @@ interface WriteResult {
 
 /** MySQL's and MariaDB's "table doesn't exist". */
 const ER_NO_SUCH_TABLE = 1146;
+/** InnoDB rolled the statement back to break a deadlock. */
+const ER_LOCK_DEADLOCK = 1213;
 
 function noop(): void {}
 
@@ -106,13 +119,23 @@ function positive(name: string, value: unknown, fallback: number, allowZero = fa
   return n;
 }
 
-function identifier(name: string, value: unknown, fallback: string | undefined): string | undefined {
+function identifier(name: string, value: unknown, fallback: string | undefined, max = 64, why = ''): string | undefined {
   if (value === undefined) return fallback;
   // MySQL and MariaDB refuse longer names, and names ending in a space.
-  if (typeof value !== 'string' || value === '' || value.length > 64 || value.includes('\0') || value.endsWith(' ')) {
-    throw new SessionError(`MysqlStore: ${name} must be a name of 1 to 64 characters, not ending in a space, got ${JSON.stringify(value)}.`);
+  if (typeof value !== 'string' || value === '' || value.length > max || value.includes('\0') || value.endsWith(' ')) {
+    throw new SessionError(`MysqlStore: ${name} must be a name of 1 to ${max} characters, not ending in a space${why}, got ${JSON.stringify(value)}.`);
   }
   return value;
+}
+
+/** Whether a store operation failed because InnoDB rolled its statement back to break a deadlock. */
+function deadlocked(error: unknown): boolean {
+  return (error as { cause?: { errno?: unknown } }).cause?.errno === ER_LOCK_DEADLOCK;
+}
+
+/** Rows an `INSERT` wrote (its count does not depend on CLIENT_FOUND_ROWS, unlike an update's). */
+function affectedRows(result: unknown): number {
+  return (result as WriteResult).affectedRows ?? 0;
 }
 
 /** Rows a write matched (not only changed: a touch within the same millisecond changes nothing but still found the session). */
@@ -145,10 +168,12 @@ function parseData(value: unknown): Record<string, unknown> {
  *
  * **Table.** `handle VARCHAR(128) PRIMARY KEY, data JSON, created_at BIGINT, touched_at BIGINT,
  * expires_at DATETIME(3), user_key VARCHAR(512)`, indexed on `expires_at` and on `user_key`. No
- * session id is stored: `handle` is the one-way hash the core hands the store.
+ * session id is stored: `handle` is the one-way hash the core hands the store. `@SessionLock()`
+ * uses a second table, `<table>_locks` (`handle VARCHAR(128) PRIMARY KEY, token VARCHAR(64),
+ * expires_at DATETIME(3)`).
  *
- * **Round trips and atomicity.** Every operation but `move` and cleanup is one statement on one
- * pooled connection: a load is one `SELECT`; a change is one `UPDATE` that applies only what the
+ * **Round trips and atomicity.** Every operation but `move`, cleanup and a try for a lock someone
+ * holds is one statement on one pooled connection: a load is one `SELECT`; a change is one `UPDATE` that applies only what the
  * request changed (keys removed with `JSON_REMOVE`, keys set with `JSON_SET`, increments added
  * inside the database) under the row's lock, so parallel requests keep each other's changes;
  * `patch`, `touch` and `move` change only a live row, so a destroyed or expired session never
@@ -179,11 +204,13 @@ export class MysqlStore implements SessionStore {
   private readonly pool: MysqlPool;
   private readonly sql: MysqlStatements;
   private readonly table: string;
+  private readonly lockTable: string;
   private readonly createTable: boolean;
   private readonly statementTimeout: number;
   private readonly cleanupBatchSize: number;
   private created: Promise<void> | undefined;
   private closed = false;
+  private readonly lockWaits = new LockPoller();
 
   constructor(options: MysqlStoreOptions) {
     const given = options?.pool as Partial<MysqlPool & MysqlCallbackPool> | undefined | null;
@@ -195,9 +222,10 @@ export class MysqlStore implements SessionStore {
       );
     }
     this.pool = pool as MysqlPool;
-    const table = identifier('table', options.table, 'sessions')!;
+    const table = identifier('table', options.table, 'sessions', 64 - LOCK_TABLE_SUFFIX.length, ` (the lock table is named \`<table>${LOCK_TABLE_SUFFIX}\`)`)!;
     const database = identifier('database', options.database, undefined);
     this.table = database === undefined ? table : `${database}.${table}`;
+    this.lockTable = `${this.table}${LOCK_TABLE_SUFFIX}`;
     this.createTable = options.createTable ?? false;
     if (typeof this.createTable !== 'boolean') throw new SessionError(`MysqlStore: createTable must be true or false, got ${String(options.createTable)}.`);
     this.statementTimeout = positive('statementTimeout', options.statementTimeout, 2_000);
@@ -208,12 +236,17 @@ export class MysqlStore implements SessionStore {
   }
 
   /**
-   * Creates the table if `createTable` is on (once; `SessionModule` calls this at startup). Other
-   * operations wait for it, so a store used outside Nest needs no call.
+   * Creates the table and the lock table if `createTable` is on (once; `SessionModule` calls this
+   * at startup). Other operations wait for it, so a store used outside Nest needs no call.
    */
   init(): Promise<void> {
     if (!this.createTable) return Promise.resolve();
-    this.created ??= this.run('createTable', (connection, remaining) => connection.query({ sql: this.sql.createTable, timeout: remaining() }), 10 * this.statementTimeout).then(
+    const create = async (connection: MysqlPoolConnection, remaining: () => number): Promise<void> => {
+      // Two statements: mysql2 sends one per query unless the pool allows several.
+      await connection.query({ sql: this.sql.createTable, timeout: remaining() });
+      await connection.query({ sql: this.sql.createLockTable, timeout: remaining() });
+    };
+    this.created ??= this.run('createTable', create, 10 * this.statementTimeout).then(
       noop,
       (error: unknown) => {
         // Try again on the next operation: the database may be back by then.
@@ -299,10 +332,54 @@ export class MysqlStore implements SessionStore {
   }
 
   /**
+   * The session's lock for `@SessionLock()`: a row of `<table>_locks` with a random token and an
+   * expiry. A try is an `INSERT IGNORE` (one round trip) that takes a lock nobody holds, and when
+   * a row is there an `UPDATE` that takes it over only if it expired (its holder died); tries
+   * repeat until `waitMs`. Renewal and release are one statement each. Every statement is short
+   * and autocommitted: no pooled connection is held while the request runs.
+   */
+  async lock(handle: string, request: SessionStoreLockRequest): Promise<SessionStoreLease | undefined> {
+    const token = randomBytes(16).toString('base64url');
+    const ttl = micros(request.ttlMs);
+    return this.lockWaits.lock(handle, request, {
+      take: async () => {
+        try {
+          return (
+            affectedRows(await this.query('lock', this.sql.lock, [handle, token, ttl], this.lockTable)) === 1 ||
+            matchedRows(await this.query('lock', this.sql.takeOverLock, [token, ttl, handle], this.lockTable)) === 1
+          );
+        } catch (error) {
+          // Inserts of one handle on several instances that all waited for a release can deadlock
+          // on InnoDB's duplicate-key checks; the one rolled back took nothing: a busy try.
+          if (deadlocked(error)) return false;
+          throw error;
+        }
+      },
+      renew: async (ttlMs) =>
+        matchedRows(await this.retryDeadlock(() => this.query('renewLock', this.sql.renewLock, [micros(ttlMs), handle, token], this.lockTable))) === 1,
+      release: async () => {
+        await this.retryDeadlock(() => this.query('releaseLock', this.sql.releaseLock, [handle, token], this.lockTable));
+      },
+    });
+  }
+
+  /** Runs one autocommitted statement again (three tries in all) when InnoDB rolled it back to break a deadlock. */
+  private async retryDeadlock<T>(statement: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await statement();
+      } catch (error) {
+        if (tries >= 3 || !deadlocked(error)) throw error;
+      }
+    }
+  }
+
+  /**
    * Deletes expired rows in batches of `cleanupBatchSize` until none is left (or the store is
    * closed), and resolves how many it deleted. Each batch reads the handles of expired rows
    * without locking, then deletes those still expired by primary key, so several instances may
-   * clean at once and requests on live sessions never wait for it.
+   * clean at once and requests on live sessions never wait for it. Then it deletes the expired
+   * locks of holders that died the same way (they are not counted).
    */
   async cleanup(): Promise<number> {
     let total = 0;
@@ -322,7 +399,27 @@ export class MysqlStore implements SessionStore {
       // Let requests run between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }
+    await this.cleanupLocks();
     return total;
+  }
+
+  /** Deletes expired locks in batches; few, since every request frees its own. */
+  private async cleanupLocks(): Promise<void> {
+    while (!this.closed) {
+      let found: number;
+      try {
+        const rows = (await this.query('cleanup', this.sql.expiredLocks, [this.cleanupBatchSize], this.lockTable)) as { handle: string }[];
+        found = rows.length;
+        if (found > 0) await this.query('cleanup', this.sql.cleanupLocks(found), rows.map((row) => row.handle), this.lockTable);
+      } catch (error) {
+        if (this.closed) break;
+        // No lock table (made before locks existed, and never used with @SessionLock()): no locks to clean.
+        if ((error as { cause?: { errno?: unknown } }).cause?.errno === ER_NO_SUCH_TABLE) break;
+        throw error;
+      }
+      if (found < this.cleanupBatchSize) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** Later operations reject, and a running cleanup stops after its batch. Does not end the pool, which is the caller's. */
@@ -330,13 +427,13 @@ export class MysqlStore implements SessionStore {
     this.closed = true;
   }
 
-  private async query(name: string, sql: string, values: unknown[]): Promise<unknown> {
+  private async query(name: string, sql: string, values: unknown[], table = this.table): Promise<unknown> {
     if (this.createTable) await this.init();
     try {
       const [result] = await this.run(name, (connection, remaining) => connection.query({ sql, timeout: remaining() }, values), this.statementTimeout);
       return result;
     } catch (error) {
-      throw this.failure(name, error);
+      throw this.failure(name, error, table);
     }
   }
 
@@ -375,11 +472,11 @@ export class MysqlStore implements SessionStore {
     }
   }
 
-  /** The {@link SessionError} to reject with for `error`. */
-  private failure(name: string, error: unknown): SessionError {
+  /** The {@link SessionError} to reject with for `error`, from a statement on `table`. */
+  private failure(name: string, error: unknown, table = this.table): SessionError {
     if (error instanceof SessionError) return error;
     if ((error as { errno?: unknown }).errno === ER_NO_SUCH_TABLE) {
-      return new SessionError(`MysqlStore: the table ${this.table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
+      return new SessionError(`MysqlStore: the table ${table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
     }
     return new SessionError(`MysqlStore: ${name} failed: ${messageOf(error)}`, { cause: error });
   }

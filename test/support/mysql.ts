@@ -9,14 +9,16 @@ export function newMysqlPool(options: PoolOptions = {}): Pool {
   return createPool({ uri: MYSQL_URL, connectionLimit: 10, ...options });
 }
 
-/** A table name of its own for one suite: `test_<suite>_<random>`. */
+/** A table name of its own for one suite: `test_<suite>_<random>`, short enough for its lock table `<table>_locks`. */
 export function testTable(suite: string): string {
-  return `test_${suite.replace(/\W/g, '_')}_${randomBytes(4).toString('hex')}`.slice(0, 64);
+  return `test_${suite.replace(/\W/g, '_').slice(0, 40)}_${randomBytes(4).toString('hex')}`;
 }
 
-/** Drops a suite's tables. */
+/** Drops a suite's tables, and their lock tables. */
 export async function dropTables(pool: Pool, ...tables: string[]): Promise<void> {
-  for (const table of tables) await pool.query(`DROP TABLE IF EXISTS \`${table.replace(/`/g, '``')}\``);
+  for (const table of tables) {
+    for (const name of [table, `${table}_locks`]) await pool.query(`DROP TABLE IF EXISTS \`${name.replace(/`/g, '``')}\``);
+  }
 }
 
 /** Every row of `table`, with `data` as the JSON text the server keeps (the contract kit's dump). */
