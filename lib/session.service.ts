@@ -1,6 +1,6 @@
 import { type ArgumentsHost, Inject, Injectable } from '@nestjs/common';
 import { isSessionHandle, isSessionId, sessionHandle } from './http/session-cookie.js';
-import { SessionContextError, SessionError } from './core/session.errors.js';
+import { SessionContextError, SessionError, SessionStoreCapabilityError } from './core/session.errors.js';
 import { requestSessionOwner } from './integrations/request-session.facade.js';
 import { loadSession, sessionSource } from './integrations/session-transport.js';
 import { socketSessions } from './integrations/socket-session.js';
@@ -142,7 +142,7 @@ export class SessionService {
       entries = await store.listByUser(this.runtime.userKey(userId));
     } catch (error) {
       // A store that cannot list users (ExpressSessionStore without all()) says so; that is no outage.
-      if (error instanceof SessionError) throw error;
+      if (error instanceof SessionStoreCapabilityError) throw error;
       throw this.runtime.storeFailure('read', error);
     }
     return entries

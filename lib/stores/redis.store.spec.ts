@@ -192,6 +192,22 @@ describe('RedisStore.countSessions', () => {
       await closeClient(prefixed);
     }
   });
+
+  it('counts no forwarding record left by a move and no held session lock, with a {tag} prefix too', async () => {
+    const store = new RedisStore({ client, prefix: `${prefix}{cnt-tag}:` });
+    const [kept, from, to] = [newHandle(), newHandle(), newHandle()];
+    await store.set(kept, recordOf({ n: 1 }), HOUR);
+    await store.set(from, recordOf({ n: 2 }, 'u'), HOUR);
+    expect(await store.move(from, to, recordOf({ n: 2 }, 'u'), HOUR)).toBe(true);
+    const lease = await store.lock(kept, { ttlMs: 5000, waitMs: 1000 });
+    try {
+      expect(lease).toBeDefined();
+      // Under the prefix now: two sessions, a forwarding record, a user index and a lock.
+      expect(await store.countSessions()).toBe(2);
+    } finally {
+      await lease?.release();
+    }
+  });
 });
 
 describe('RedisStore options and failures', () => {

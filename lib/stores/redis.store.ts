@@ -423,7 +423,8 @@ export class RedisStore implements SessionStore {
       let cursor = '0';
       do {
         const [next, keys] = await this.run('countSessions', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', this.scanCount));
-        const sessions = keys.filter((key) => !key.startsWith(this.luaIndexPrefix));
+        // User indexes and session locks (`…:lock`, which a handle never ends with) share the prefix.
+        const sessions = keys.filter((key) => !key.startsWith(this.luaIndexPrefix) && !key.endsWith(':lock'));
         // Forwarding records left by moves share the session key space but are not sessions.
         const moved = await this.run('countSessions', () => Promise.all(sessions.map((key) => node.hmget(key.slice(strip), MOVED_TO))));
         for (const [value] of moved) if (value === null || value === undefined) count++;
