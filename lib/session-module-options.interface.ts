@@ -87,7 +87,7 @@ export interface SessionTelemetryOptions {
   /**
    * Report the number of live sessions (the `session.live` gauge) with stores where counting costs
    * a query: the store's `countSessions()` runs at every metric collection (`RedisStore`: a `SCAN` of its
-   * keys; `PostgresStore`: a `count(*)`). `MemoryStore` is always counted: it costs nothing.
+   * keys; `PostgresStore` and `MysqlStore`: a `COUNT(*)`). `MemoryStore` is always counted: it costs nothing.
    * @defaultValue `false`
    */
   countSessions?: boolean;
@@ -172,7 +172,7 @@ export interface SessionModuleOptions {
    * The most sessions one user may hold at once. When a login (a session getting an `authKey`
    * value) would exceed it, that user's oldest sessions (by creation time) are destroyed first,
    * so `maxSessionsPerUser: 1` keeps one session per user. Needs a store with `listByUser`
-   * (`MemoryStore`, `RedisStore` and `PostgresStore` have it; with other stores it is not
+   * (`MemoryStore`, `RedisStore`, `PostgresStore`, `MysqlStore`, and `ExpressSessionStore` over a store with `all()`, have it; with other stores it is not
    * enforced; with `CookieStore`, or an `ExpressSessionStore` whose store has no `all()`, the app
    * does not start), and costs
    * one `listByUser` per login.

@@ -86,6 +86,8 @@ export interface MysqlStatements {
   destroy: string;
   /** user_key → handle, created_at, touched_at of the user's live sessions. */
   listByUser: string;
+  /** → n, the number of live sessions (forwarding records not counted); a plain read, it locks nothing. */
+  countSessions: string;
   /** batch size → the handles of up to that many expired rows, oldest expiry first (a plain read: it locks nothing). */
   expired: string;
   /** The cleanup of `count` handles found by {@link MysqlStatements.expired}: the handles, each deleted only if still expired. */
@@ -168,6 +170,7 @@ WHERE handle = ? AND ${live} AND ${session}`,
     touch: `${limit}UPDATE ${t} SET touched_at = ?, expires_at = ${expiry} WHERE handle = ? AND ${live} AND ${session}`,
     destroy: destroyStatement(t, limit, now),
     listByUser: `${select} handle, created_at, touched_at FROM ${t} WHERE user_key = ? AND ${live} AND ${session}`,
+    countSessions: `${select} COUNT(*) AS n FROM ${t} WHERE ${live} AND ${session}`,
     // Cleanup reads a batch without locking, then deletes it by primary key: a DELETE that scanned
     // the expires_at index itself would lock the range up to the first live row (InnoDB's next-key
     // locks), and so stall, or deadlock with, a request saving that session. By key it locks only

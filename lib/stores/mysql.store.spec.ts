@@ -315,6 +315,17 @@ describe('MysqlStore: statements and table', () => {
     expect(rows).toEqual([{ data: '{"a":1}', expired: 1 }]);
   });
 
+  it('counts live sessions only (for the session.live gauge): no expired row, no forwarding record', async () => {
+    const before = await store.countSessions();
+    const [live, stale, from] = [newHandle(), newHandle(), newHandle()];
+    await store.set(live, recordOf({ a: 1 }), HOUR);
+    await store.set(stale, recordOf({ a: 1 }), HOUR);
+    await store.set(from, recordOf({ a: 2 }), HOUR);
+    await pool.query(`UPDATE \`${table}\` SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE handle = ?`, [stale]);
+    expect(await store.move(from, newHandle(), recordOf({ a: 2 }), HOUR)).toBe(true);
+    expect(await store.countSessions()).toBe(before + 2);
+  });
+
   it('answers a patch or touch that changes nothing as applied (rows matched, not rows changed)', async () => {
     const handle = newHandle();
     const record = recordOf({ a: 1 });

@@ -332,6 +332,15 @@ export class MysqlStore implements SessionStore {
   }
 
   /**
+   * How many live sessions the table holds: a `COUNT(*)` over it (forwarding records left by moves
+   * not counted), so the `session.live` gauge reads it only when `telemetry.countSessions` asks.
+   */
+  async countSessions(): Promise<number> {
+    const rows = (await this.query('countSessions', this.sql.countSessions, [])) as Record<string, unknown>[];
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
    * The session's lock for `@SessionLock()`: a row of `<table>_locks` with a random token and an
    * expiry. A try is an `INSERT IGNORE` (one round trip) that takes a lock nobody holds, and when
    * a row is there an `UPDATE` that takes it over only if it expired (its holder died); tries
