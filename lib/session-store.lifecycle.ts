@@ -39,9 +39,9 @@ export function assertNoForeignStoreProvider(modules: ModulesContainer, sessionM
  * Adds a hint to the error Nest gives when it cannot build a store class inside `SessionModule`:
  * the class's dependencies must be visible there.
  */
-export function storeClassError(store: Type<unknown>, error: unknown): Error {
+export function storeClassError(store: Type<unknown>, error: unknown): SessionError {
   const message = error instanceof Error ? error.message : String(error);
-  return new Error(
+  return new SessionError(
     `SessionModule could not build the store class ${store.name}: ${message}\n` +
       `SessionModule builds it in its own scope, which sees global modules and the imports given to SessionModule.forRootAsync({ imports }), not the providers of your own modules. ` +
       `Export the dependency from a module and list that module in forRootAsync({ imports: [...] }), or build the store in forRootAsync's useFactory.`,

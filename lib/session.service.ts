@@ -117,7 +117,7 @@ export class SessionService {
   async destroy(idOrHandle: string): Promise<void> {
     const handle = isSessionHandle(idOrHandle) ? idOrHandle : isSessionId(idOrHandle) ? sessionHandle(idOrHandle) : undefined;
     if (handle === undefined) {
-      throw new TypeError('SessionService.destroy() takes a session id (session.id) or a session handle (session.handle).');
+      throw new SessionError('SessionService.destroy() takes a session id (session.id) or a session handle (session.handle).');
     }
     this.runtime.assertServerSide('SessionService.destroy()');
     await this.runtime.destroyInStore(handle);

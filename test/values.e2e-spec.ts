@@ -22,13 +22,13 @@ describe.each(adapters)('session values (%s)', (adapter) => {
     ['undefined', /"value".*is undefined.*delete\(\)/],
     ['map', /"value".*is a Map/],
     ['nested-date', /"value".*value\.when\[0\] is a Date/],
-  ])('set() of a %s throws a TypeError naming the key and changes nothing', async (kind, message) => {
+  ])('set() of a %s throws a SessionValueError naming the key and changes nothing', async (kind, message) => {
     const client = new Client(base);
     await client.post('/set', { key: 'value', value: 'previous' });
 
     const res = await client.post(`/bad/${kind}`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ thrown: true, isTypeError: true, valueAfter: 'previous' });
+    expect(res.body).toMatchObject({ thrown: true, isValueError: true, valueAfter: 'previous' });
     expect((res.body as { message: string }).message).toMatch(message);
     expect(res.setCookies).toEqual([]);
 

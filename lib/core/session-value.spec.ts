@@ -1,4 +1,5 @@
 import { SessionValueError, assertStorable, unstorableReason } from './session-value.js';
+import { SessionError } from './session.errors.js';
 
 describe('session values', () => {
   it('accepts plain JSON data, shared (non-circular) references included', () => {
@@ -23,9 +24,9 @@ describe('session values', () => {
     // eslint-disable-next-line no-sparse-arrays -- the hole is what is tested
     ['an array hole', [1, , 3], /k\[1\] is an empty slot/],
     ['symbol keys', { [Symbol('x')]: 1 }, /symbol keys/],
-  ])('refuses %s with a TypeError naming the key and the path', (_, value, message) => {
+  ])('refuses %s with a SessionValueError naming the key and the path', (_, value, message) => {
     expect(() => assertStorable('k', value)).toThrow(message);
-    expect(() => assertStorable('k', value)).toThrow(TypeError);
+    expect(() => assertStorable('k', value)).toThrow(SessionError);
     expect(() => assertStorable('k', value)).toThrow(SessionValueError);
   });
 

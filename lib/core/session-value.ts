@@ -1,3 +1,5 @@
+import { SessionError } from './session.errors.js';
+
 /**
  * Keys refused anywhere in session data: assigned to an ordinary object, `__proto__` replaces its
  * prototype, and `constructor` / `prototype` are the usual next steps of prototype pollution.
@@ -68,8 +70,8 @@ export function unstorableReason(value: unknown, path: string, seen: unknown[] =
   }
 }
 
-/** A value given to the session cannot be stored (a `TypeError`, so `instanceof TypeError` holds). */
-export class SessionValueError extends TypeError {
+/** A value given to the session cannot be stored: the message names the key and why; the session is unchanged. */
+export class SessionValueError extends SessionError {
   override readonly name = 'SessionValueError';
 }
 

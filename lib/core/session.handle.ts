@@ -4,8 +4,8 @@ import { assertSessionSize } from './session-size.js';
 import { newSessionId, sessionHandle } from '../http/session-cookie.js';
 import type { SessionRecord } from '../stores/session-store.interface.js';
 import type { SessionContext } from './session.context.js';
-import { SessionGoneError } from './session.errors.js';
-import { assertSessionKey, assertStorable, emptySessionData } from './session-value.js';
+import { SessionError, SessionGoneError } from './session.errors.js';
+import { SessionValueError, assertSessionKey, assertStorable, emptySessionData } from './session-value.js';
 
 /** What a handle needs from the runtime that created it (internal). */
 export interface SessionHandleHost {
@@ -150,7 +150,7 @@ export class SessionHandle {
 
   increment(key: string, by = 1): number {
     assertSessionKey(key);
-    if (!Number.isFinite(by)) throw new TypeError(`Session increment of key "${key}" needs a finite number, got ${by}.`);
+    if (!Number.isFinite(by)) throw new SessionValueError(`Session increment of key "${key}" needs a finite number, got ${by}.`);
     const current = this.data[key];
     const next = (typeof current === 'number' ? current : 0) + by;
     this.data[key] = next;
@@ -283,7 +283,7 @@ export class SessionHandle {
 
   persist(ms?: number | false): void {
     if (ms !== undefined && ms !== false && !(typeof ms === 'number' && Number.isFinite(ms) && ms > 0)) {
-      throw new TypeError(`session.persist() takes a positive number of milliseconds or false, got ${String(ms)}.`);
+      throw new SessionError(`session.persist() takes a positive number of milliseconds or false, got ${String(ms)}.`);
     }
     // The choice the session already has: nothing to write, no cookie to re-send.
     if (this.data[PERSIST_KEY] === (ms ?? true)) return;

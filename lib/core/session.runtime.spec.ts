@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { MemoryStore } from '../stores/memory.store.js';
 import { resolveSessionOptions } from '../session-options.js';
 import { SessionRuntime } from './session.runtime.js';
+import { SessionValueError } from './session-value.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
 
 const SECRET = 'a-long-random-enough-test-secret-0123456789';
@@ -308,7 +309,7 @@ describe('SessionRuntime', () => {
     const { session } = await request(() => undefined);
     expect(Object.getPrototypeOf(session.data)).toBeNull();
     expect(() => session.set('__proto__', { userId: 'victim' })).toThrow(/Session key "__proto__" is not allowed/);
-    expect(() => session.increment('constructor')).toThrow(TypeError);
+    expect(() => session.increment('constructor')).toThrow(SessionValueError);
     expect(() => session.set('profile', JSON.parse('{"a":{"prototype":1}}'))).toThrow(/profile\.a has the key "prototype"/);
     expect(() => session.flash('__proto__', 'x')).toThrow(/not allowed/);
     expect(session.get('userId')).toBeUndefined();

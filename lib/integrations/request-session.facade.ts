@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { SessionCookieOptionError, SessionNotLoadedError, SessionWrongDecoratorError } from '../core/session.errors.js';
+import { SessionCookieOptionError, SessionError, SessionNotLoadedError, SessionWrongDecoratorError } from '../core/session.errors.js';
 import type { SessionContext } from '../core/session.context.js';
 import type { SessionHandle } from '../core/session.handle.js';
 import { assertSessionKey, assertStorable, unstorableReason } from '../core/session-value.js';
@@ -117,7 +117,7 @@ function later(target: Target, receiver: unknown, action: (session: SessionHandl
     .then(action)
     .then(
       () => undefined,
-      (error: unknown) => error ?? new Error('The session operation failed.'),
+      (error: unknown) => error ?? new SessionError('The session operation failed.'),
     )
     .then((error) => {
       if (callback === undefined) return;

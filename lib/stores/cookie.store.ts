@@ -1,4 +1,4 @@
-import { SessionStatelessError } from '../core/session.errors.js';
+import { SessionError, SessionStatelessError } from '../core/session.errors.js';
 import type { SessionRecord, SessionStore } from './session-store.interface.js';
 
 /** Options of {@link CookieStore}. */
@@ -39,7 +39,7 @@ export class CookieStore implements SessionStore {
   constructor(options: CookieStoreOptions = {}) {
     const max = options.maxCookieBytes ?? DEFAULT_MAX_COOKIE_BYTES;
     if (!Number.isInteger(max) || max < 256) {
-      throw new TypeError(`CookieStore: maxCookieBytes must be a whole number of bytes of at least 256, got ${String(options.maxCookieBytes)}. Leave it out for 4096.`);
+      throw new SessionError(`CookieStore: maxCookieBytes must be a whole number of bytes of at least 256, got ${String(options.maxCookieBytes)}. Leave it out for 4096.`);
     }
     this.maxCookieBytes = max;
   }

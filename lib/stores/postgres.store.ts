@@ -332,14 +332,14 @@ export class PostgresStore implements SessionStore {
    * included. A connection that arrives after the deadline goes straight back unused.
    */
   private run<T>(name: string, operation: (client: PostgresPoolClient, remainingMs: number) => Promise<T>, timeoutMs: number): Promise<T> {
-    if (this.closed) return Promise.reject(new Error(`PostgresStore: ${name} called after close().`));
+    if (this.closed) return Promise.reject(new SessionError(`PostgresStore: ${name} called after close().`));
     const started = Date.now();
     let expired = false;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         expired = true;
-        reject(new Error(`PostgresStore: ${name} got no answer from PostgreSQL within ${timeoutMs} ms.`));
+        reject(new SessionError(`PostgresStore: ${name} got no answer from PostgreSQL within ${timeoutMs} ms.`));
       }, timeoutMs);
       timer.unref();
     });

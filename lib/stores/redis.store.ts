@@ -538,13 +538,13 @@ export class RedisStore implements SessionStore {
    * first. Whatever `operation` does after the deadline can no longer reject unhandled.
    */
   private run<T>(name: string, operation: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error(`RedisStore: ${name} called after close().`));
+    if (this.closed) return Promise.reject(new SessionError(`RedisStore: ${name} called after close().`));
     let expired = false;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         expired = true;
-        reject(new Error(`RedisStore: ${name} got no answer from Redis within ${this.commandTimeout} ms (client status: ${this.client.status}).`));
+        reject(new SessionError(`RedisStore: ${name} got no answer from Redis within ${this.commandTimeout} ms (client status: ${this.client.status}).`));
       }, this.commandTimeout);
       timer.unref();
     });

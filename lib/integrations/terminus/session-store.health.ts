@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { SESSION_STORE } from '../../session.constants.js';
 import type { SessionStore } from '../../stores/session-store.interface.js';
+import { SessionError } from '../../core/session.errors.js';
 
 /** Options of {@link SessionStoreHealthIndicator.isHealthy}. */
 export interface SessionStoreHealthOptions {
@@ -42,7 +43,7 @@ export class SessionStoreHealthIndicator {
       await Promise.race([
         ping,
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`The session store did not answer within ${timeout} ms.`)), timeout);
+          timer = setTimeout(() => reject(new SessionError(`The session store did not answer within ${timeout} ms.`)), timeout);
         }),
       ]);
       return indicator.up();
