@@ -95,8 +95,9 @@ describe.each(adapters)('session store health indicator (%s)', (adapter: Adapter
       const started = Date.now();
       reply = await http.get('/health');
       expect(Date.now() - started).toBeLessThan(1_500);
+      // What the client says depends on when it noticed: a timeout of ours, a refused connection, or ioredis giving up its retries.
       expect(reply.status).toBe(503);
-      expect(reply.body).toMatchObject({ status: 'error', error: { 'session-store': { status: 'down', message: expect.stringMatching(/Redis|answer/) } } });
+      expect(reply.body).toMatchObject({ status: 'error', error: { 'session-store': { status: 'down', message: expect.stringMatching(/Redis|answer|retries|ECONNREFUSED|[Cc]onnection/) } } });
 
       await server.start();
       await waitUntil('the health check to recover', async () => (await http.get('/health')).status === 200, 10_000, 100);
