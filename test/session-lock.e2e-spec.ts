@@ -234,4 +234,19 @@ describe.each(adapters)('@SessionLock() with preload: true (%s)', (adapter) => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => client.post(`/locked/p${i}?ms=2`)));
     expect((await store.get(handle))!.data.cart).toHaveLength(40);
   });
+
+  it('answers 409 after waitMs, not 503, though the session was loaded before the lock, and changes nothing', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const before = await store.get(handle);
+    const slow = client.post('/locked/slow?ms=600');
+    await delay(100);
+    const busy = await client.post('/impatient/late');
+    expect(busy.status).toBe(409);
+    expect(busy.body).toMatchObject({ statusCode: 409, message: expect.stringMatching(/session is busy/) });
+    expect(busy.setCookies).toEqual([]);
+    expect(await store.get(handle)).toEqual(before);
+    expect((await slow).status).toBe(200);
+    expect((await store.get(handle))!.data.cart).toEqual(['slow']);
+  });
 });
