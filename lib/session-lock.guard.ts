@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 import { type ResolvedSessionLockOptions, type SessionLockOptions, lockContext, resolveLockOptions } from './core/session-lock.js';
-import { SessionError, SessionStatelessError } from './core/session.errors.js';
+import { SessionError, SessionGoneError, SessionStatelessError } from './core/session.errors.js';
 import { SessionRuntime } from './core/session.runtime.js';
 import type { SessionContext } from './core/session.context.js';
 import { sessionHttp } from './http/session-http.adapter.js';
@@ -49,7 +49,8 @@ function assertCanLock(runtime: SessionRuntime, where: string): void {
  * Takes the lock of the session `session`'s cookie names (internal), freed when `res` closes (HTTP)
  * or when the caller ends the context (a socket message). Rejects with 409 or 503 when it cannot.
  * A session loaded before (preload, or a guard of the app's that ran first) is read again
- * under the lock, unless it was changed already (those changes are kept).
+ * under the lock, unless it was changed already (those changes are kept); gone by then, it
+ * becomes a new, empty one.
  */
 export async function takeSessionLock(runtime: SessionRuntime, session: SessionContext, lock: ResolvedSessionLockOptions, res?: object): Promise<void> {
   // Another resolver of the same GraphQL operation took it already.
@@ -63,7 +64,15 @@ export async function takeSessionLock(runtime: SessionRuntime, session: SessionC
   if (res !== undefined) sessionHttp.whenClosed(res, (answered) => session.end(answered));
   await taken;
   const loaded = session.loaded;
-  if (loaded !== undefined && loaded.inStore && !runtime.hasChanges(loaded) && !loaded.touchRequested) await loaded.reload();
+  if (loaded === undefined || !loaded.inStore || runtime.hasChanges(loaded) || loaded.touchRequested) return;
+  try {
+    await loaded.reload();
+  } catch (error) {
+    // Destroyed (a logout) or moved (a login) by the holder before: the request goes on as one
+    // that read no session under its cookie.
+    if (!(error instanceof SessionGoneError)) throw error;
+    loaded.startAfresh();
+  }
 }
 
 /**

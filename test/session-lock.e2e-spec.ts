@@ -249,4 +249,49 @@ describe.each(adapters)('@SessionLock() with preload: true (%s)', (adapter) => {
     expect((await slow).status).toBe(200);
     expect((await store.get(handle))!.data.cart).toEqual(['slow']);
   });
+
+  it('a request that waited for a logout goes on with a new, empty session', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const out = client.post('/logout?ms=300');
+    await delay(100);
+    // Sent with the cookie of the session being logged out, and loaded before the lock.
+    const after = await client.post('/locked/after');
+    expect((await out).status).toBe(200);
+    expect(after.status).toBe(200);
+    expect(after.body).toEqual({ items: 1 });
+    expect(await store.get(handle)).toBeUndefined();
+    const now = (await client.get('/locked-cart')).body as { cart: unknown; handle: string };
+    expect(now.cart).toEqual(['after']);
+    expect(now.handle).not.toBe(handle);
+    expect((await store.get(now.handle))!.data.cart).toEqual(['after']);
+  });
+
+  it('a read that waited for a logout sees an empty session and creates none', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const size = store.size;
+    const out = client.post('/logout?ms=300');
+    await delay(100);
+    const read = await client.get('/locked-cart');
+    expect((await out).status).toBe(200);
+    expect(read.status).toBe(200);
+    expect((read.body as { cart: unknown }).cart).toBeNull();
+    expect(read.setCookies).toEqual([]);
+    expect(await store.get(handle)).toBeUndefined();
+    expect(store.size).toBe(size - 1);
+  });
+
+  it('a logout that waited for another logout clears the cookie', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const cookie = `sid=${client.jar.get('sid')!}`;
+    const first = client.post('/logout?ms=300');
+    await delay(100);
+    const second = await client.post('/logout', {}, { cookie });
+    expect((await first).status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.setCookies).toEqual([expect.stringMatching(/^sid=;/)]);
+    expect(await store.get(handle)).toBeUndefined();
+  });
 });
