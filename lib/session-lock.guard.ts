@@ -31,6 +31,16 @@ export function sessionLockOf(context: ExecutionContext, runtime: SessionRuntime
   return lock;
 }
 
+/**
+ * The class name of the store the app configured, for messages: `runtime.store` may be
+ * OpenTelemetry's wrapper, a plain object. A plain object store is "the configured store".
+ */
+function configuredStoreName(runtime: SessionRuntime): string {
+  const configured = runtime.options.store ?? runtime.store;
+  const name = typeof configured === 'function' ? configured.name : (configured as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'the configured store';
+}
+
 /** Throws when the module's store cannot lock, saying why, for `@SessionLock()` on `where`. */
 function assertCanLock(runtime: SessionRuntime, where: string): void {
   if (runtime.stateless) {
@@ -40,7 +50,7 @@ function assertCanLock(runtime: SessionRuntime, where: string): void {
   }
   if (typeof runtime.store.lock !== 'function') {
     throw new SessionError(
-      `@SessionLock() on ${where} needs a store with a lock() method, and ${runtime.store.constructor.name} has none. Implement lock() (see SessionStore.lock; describeSessionStoreContract tests it), use RedisStore, PostgresStore, MysqlStore or MemoryStore, or remove @SessionLock().`,
+      `@SessionLock() on ${where} needs a store with a lock() method, and ${configuredStoreName(runtime)} has none. Implement lock() (see SessionStore.lock; describeSessionStoreContract tests it), use RedisStore, PostgresStore, MysqlStore or MemoryStore, or remove @SessionLock().`,
     );
   }
 }
