@@ -10,25 +10,40 @@ import { SESSION_LOCK_METADATA } from './session.constants.js';
 
 type Handler = (...args: never[]) => unknown;
 
-/** A handler's lock options as last looked up, for the class it was looked up for. */
+/** A handler's `@SessionLock()` options as looked up for the class it was looked up for. */
 interface CachedLock {
   owner: object;
+  /** The decorator's options, or `null` without `@SessionLock()`. */
+  options: SessionLockOptions | null;
+  /** The module defaults `lock` was resolved with: each app (runtime) has its own. */
+  defaults: ResolvedSessionLockOptions | undefined;
   lock: ResolvedSessionLockOptions | null;
 }
 
 const reflector = new Reflector();
 const cache = new WeakMap<Handler, CachedLock>();
 
-/** The lock options of the handler `context` runs, or `null` without `@SessionLock()`: cached per handler (internal). */
+/**
+ * The lock options of the handler `context` runs, or `null` without `@SessionLock()` (internal):
+ * the decorator's options cached per handler, filled in with `runtime`'s defaults, and resolved
+ * again only when a handler runs in an app with other defaults than last time.
+ */
 export function sessionLockOf(context: ExecutionContext, runtime: SessionRuntime): ResolvedSessionLockOptions | null {
   const handler = context.getHandler() as Handler;
   const owner = context.getClass();
-  const cached = cache.get(handler);
-  if (cached !== undefined && cached.owner === owner) return cached.lock;
-  const options = reflector.getAllAndOverride<SessionLockOptions | undefined>(SESSION_LOCK_METADATA, [handler, owner]);
-  const lock = options === undefined ? null : resolveLockOptions(options, runtime.options.lock, '@SessionLock()');
-  cache.set(handler, { owner, lock });
-  return lock;
+  let cached = cache.get(handler);
+  if (cached === undefined || cached.owner !== owner) {
+    const options = reflector.getAllAndOverride<SessionLockOptions | undefined>(SESSION_LOCK_METADATA, [handler, owner]) ?? null;
+    cached = { owner, options, defaults: undefined, lock: null };
+    cache.set(handler, cached);
+  }
+  if (cached.options === null) return null;
+  const defaults = runtime.options.lock;
+  if (cached.defaults !== defaults) {
+    cached.lock = resolveLockOptions(cached.options, defaults, '@SessionLock()');
+    cached.defaults = defaults;
+  }
+  return cached.lock;
 }
 
 /**

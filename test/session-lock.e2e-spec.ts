@@ -295,3 +295,41 @@ describe.each(adapters)('@SessionLock() with preload: true (%s)', (adapter) => {
     expect(await store.get(handle)).toBeUndefined();
   });
 });
+
+describe.each(adapters)('@SessionLock() in two apps of one process with different lock defaults (%s)', (adapter) => {
+  const apps: { app: INestApplication; base: string; store: MemoryStore }[] = [];
+
+  beforeAll(async () => {
+    // The same controllers in both: each app's own defaults must apply to them.
+    for (const waitMs of [50, 5_000]) {
+      const store = new MemoryStore();
+      const app = await startApp(sessionLockAppModule(store, { waitMs }), adapter);
+      apps.push({ app, base: await baseUrl(app), store });
+    }
+  });
+  afterAll(async () => {
+    for (const { app, store } of apps) {
+      await app.close();
+      await store.close();
+    }
+  });
+
+  /** A locked request of 400 ms, and another of the session sent 100 ms into it: the second's status. */
+  async function waiting(at: { base: string; store: MemoryStore }, item: string): Promise<number> {
+    const client = new Client(at.base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const slow = client.post('/locked/slow?ms=400');
+    await delay(100);
+    const second = await client.post(`/locked/${item}?ms=1`);
+    expect((await slow).status).toBe(200);
+    expect((await at.store.get(handle))!.data.cart).toEqual(second.status === 200 ? ['slow', item] : ['slow']);
+    return second.status;
+  }
+
+  it("each app's waitMs applies to the handlers they share", async () => {
+    const [impatient, patient] = apps;
+    expect(await waiting(impatient!, 'a')).toBe(409);
+    expect(await waiting(patient!, 'b')).toBe(200);
+    expect(await waiting(impatient!, 'c')).toBe(409);
+  });
+});
