@@ -73,9 +73,9 @@ function assertCanLock(runtime: SessionRuntime, where: string): void {
 /**
  * Takes the lock of the session `session`'s cookie names (internal), freed when `res` closes (HTTP)
  * or when the caller ends the context (a socket message). Rejects with 409 or 503 when it cannot.
- * A session loaded before (preload, or a guard of the app's that ran first) is read again
- * under the lock, unless it was changed already (those changes are kept); gone by then, it
- * becomes a new, empty one.
+ * A session loaded before (preload, middleware, or a guard of the app's that ran first; a load
+ * still running is waited for) is read again under the lock, unless it was changed already
+ * (those changes are kept); gone by then, it becomes a new, empty one.
  */
 export async function takeSessionLock(runtime: SessionRuntime, session: SessionContext, lock: ResolvedSessionLockOptions, res?: object): Promise<void> {
   // Another resolver of the same GraphQL operation took it already.
@@ -88,6 +88,9 @@ export async function takeSessionLock(runtime: SessionRuntime, session: SessionC
   const taken = lockContext(session, runtime, cookie.handle, lock);
   if (res !== undefined) sessionHttp.whenClosed(res, (answered) => session.end(answered));
   await taken;
+  // A load that began before the lock (preload, middleware) and still runs read what was there
+  // before: wait for it, then read again. Its failure is left to whoever needs the session.
+  if (session.started) await session.load().catch(() => undefined);
   const loaded = session.loaded;
   if (loaded === undefined || !loaded.inStore || runtime.hasChanges(loaded) || loaded.touchRequested) return;
   try {

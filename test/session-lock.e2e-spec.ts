@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { MemoryStore, MysqlStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import { MemoryStore, MysqlStore, PostgresStore, RedisStore, type SessionRecord, type SessionStore } from 'nestjs-sessionkit';
 import { sessionLockAppModule } from './fixtures/session-lock.fixture.js';
 import { adapters, baseUrl, delay, startApp } from './support/app.js';
 import { Client } from './support/client.js';
@@ -331,5 +331,48 @@ describe.each(adapters)('@SessionLock() in two apps of one process with differen
     expect(await waiting(impatient!, 'a')).toBe(409);
     expect(await waiting(patient!, 'b')).toBe(200);
     expect(await waiting(impatient!, 'c')).toBe(409);
+  });
+});
+
+/** A MemoryStore whose next read answers late, with the record as it was when the read was sent. */
+class SlowReadStore extends MemoryStore {
+  slowNextRead = 0;
+
+  override async get(handle: string): Promise<SessionRecord | undefined> {
+    const record = super.get(handle);
+    const ms = this.slowNextRead;
+    this.slowNextRead = 0;
+    if (ms > 0) await delay(ms);
+    return record;
+  }
+}
+
+describe.each(adapters)('@SessionLock() with a load started before the lock (%s)', (adapter) => {
+  let app: INestApplication;
+  let store: SlowReadStore;
+  let base: string;
+
+  beforeAll(async () => {
+    store = new SlowReadStore();
+    app = await startApp(sessionLockAppModule(store, undefined, false, true), adapter);
+    base = await baseUrl(app);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await store.close();
+  });
+
+  it('waits for a load still running when the lock is granted and reads the session again: nothing is lost', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const first = client.post('/locked/a?ms=200');
+    await delay(50);
+    // The second request's early read is sent now (the cart still empty) and answers after the
+    // first request saved and freed the lock.
+    store.slowNextRead = 400;
+    const second = client.post('/locked/b?ms=1');
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+    expect((await store.get(handle))!.data.cart).toEqual(['a', 'b']);
   });
 });
