@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 import { type ResolvedSessionLockOptions, type SessionLockOptions, lockContext, resolveLockOptions } from './core/session-lock.js';
-import { SessionError, SessionStatelessError } from './core/session.errors.js';
+import { SessionError, SessionGoneError, SessionStatelessError } from './core/session.errors.js';
 import { SessionRuntime } from './core/session.runtime.js';
 import type { SessionContext } from './core/session.context.js';
 import { sessionHttp } from './http/session-http.adapter.js';
@@ -10,25 +10,50 @@ import { SESSION_LOCK_METADATA } from './session.constants.js';
 
 type Handler = (...args: never[]) => unknown;
 
-/** A handler's lock options as last looked up, for the class it was looked up for. */
+/** A handler's `@SessionLock()` options as looked up for the class it was looked up for. */
 interface CachedLock {
   owner: object;
+  /** The decorator's options, or `null` without `@SessionLock()`. */
+  options: SessionLockOptions | null;
+  /** The module defaults `lock` was resolved with: each app (runtime) has its own. */
+  defaults: ResolvedSessionLockOptions | undefined;
   lock: ResolvedSessionLockOptions | null;
 }
 
 const reflector = new Reflector();
 const cache = new WeakMap<Handler, CachedLock>();
 
-/** The lock options of the handler `context` runs, or `null` without `@SessionLock()`: cached per handler (internal). */
+/**
+ * The lock options of the handler `context` runs, or `null` without `@SessionLock()` (internal):
+ * the decorator's options cached per handler, filled in with `runtime`'s defaults, and resolved
+ * again only when a handler runs in an app with other defaults than last time.
+ */
 export function sessionLockOf(context: ExecutionContext, runtime: SessionRuntime): ResolvedSessionLockOptions | null {
   const handler = context.getHandler() as Handler;
   const owner = context.getClass();
-  const cached = cache.get(handler);
-  if (cached !== undefined && cached.owner === owner) return cached.lock;
-  const options = reflector.getAllAndOverride<SessionLockOptions | undefined>(SESSION_LOCK_METADATA, [handler, owner]);
-  const lock = options === undefined ? null : resolveLockOptions(options, runtime.options.lock, '@SessionLock()');
-  cache.set(handler, { owner, lock });
-  return lock;
+  let cached = cache.get(handler);
+  if (cached === undefined || cached.owner !== owner) {
+    const options = reflector.getAllAndOverride<SessionLockOptions | undefined>(SESSION_LOCK_METADATA, [handler, owner]) ?? null;
+    cached = { owner, options, defaults: undefined, lock: null };
+    cache.set(handler, cached);
+  }
+  if (cached.options === null) return null;
+  const defaults = runtime.options.lock;
+  if (cached.defaults !== defaults) {
+    cached.lock = resolveLockOptions(cached.options, defaults, '@SessionLock()');
+    cached.defaults = defaults;
+  }
+  return cached.lock;
+}
+
+/**
+ * The class name of the store the app configured, for messages: `runtime.store` may be
+ * OpenTelemetry's wrapper, a plain object. A plain object store is "the configured store".
+ */
+function configuredStoreName(runtime: SessionRuntime): string {
+  const configured = runtime.options.store ?? runtime.store;
+  const name = typeof configured === 'function' ? configured.name : (configured as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'the configured store';
 }
 
 /** Throws when the module's store cannot lock, saying why, for `@SessionLock()` on `where`. */
@@ -40,7 +65,7 @@ function assertCanLock(runtime: SessionRuntime, where: string): void {
   }
   if (typeof runtime.store.lock !== 'function') {
     throw new SessionError(
-      `@SessionLock() on ${where} needs a store with a lock() method, and ${runtime.store.constructor.name} has none. Implement lock() (see SessionStore.lock; describeSessionStoreContract tests it), use RedisStore, PostgresStore, MysqlStore or MemoryStore, or remove @SessionLock().`,
+      `@SessionLock() on ${where} needs a store with a lock() method, and ${configuredStoreName(runtime)} has none. Implement lock() (see SessionStore.lock; describeSessionStoreContract tests it), use RedisStore, PostgresStore, MysqlStore or MemoryStore, or remove @SessionLock().`,
     );
   }
 }
@@ -48,8 +73,9 @@ function assertCanLock(runtime: SessionRuntime, where: string): void {
 /**
  * Takes the lock of the session `session`'s cookie names (internal), freed when `res` closes (HTTP)
  * or when the caller ends the context (a socket message). Rejects with 409 or 503 when it cannot.
- * A session loaded before (preload, or a guard of the app's that ran first) is read again
- * under the lock, unless it was changed already (those changes are kept).
+ * A session loaded before (preload, middleware, or a guard of the app's that ran first; a load
+ * still running is waited for) is read again under the lock, unless it was changed already
+ * (those changes are kept); gone by then, it becomes a new, empty one.
  */
 export async function takeSessionLock(runtime: SessionRuntime, session: SessionContext, lock: ResolvedSessionLockOptions, res?: object): Promise<void> {
   // Another resolver of the same GraphQL operation took it already.
@@ -62,8 +88,19 @@ export async function takeSessionLock(runtime: SessionRuntime, session: SessionC
   const taken = lockContext(session, runtime, cookie.handle, lock);
   if (res !== undefined) sessionHttp.whenClosed(res, (answered) => session.end(answered));
   await taken;
+  // A load that began before the lock (preload, middleware) and still runs read what was there
+  // before: wait for it, then read again. Its failure is left to whoever needs the session.
+  if (session.started) await session.load().catch(() => undefined);
   const loaded = session.loaded;
-  if (loaded !== undefined && loaded.inStore && !runtime.hasChanges(loaded) && !loaded.touchRequested) await loaded.reload();
+  if (loaded === undefined || !loaded.inStore || runtime.hasChanges(loaded) || loaded.touchRequested) return;
+  try {
+    await loaded.reload();
+  } catch (error) {
+    // Destroyed (a logout) or moved (a login) by the holder before: the request goes on as one
+    // that read no session under its cookie.
+    if (!(error instanceof SessionGoneError)) throw error;
+    loaded.startAfresh();
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { CookieStore, type SessionStore } from 'nestjs-sessionkit';
+import { CookieStore, type SessionRecord, type SessionStore } from 'nestjs-sessionkit';
 import { Controller, Module, Post } from '@nestjs/common';
 import { SessionLock, SessionModule } from 'nestjs-sessionkit';
 import { SECRET, adapters, baseUrl, startApp, startupError } from './support/app.js';
@@ -102,7 +102,24 @@ describe.each(adapters)('@SessionLock() at startup (%s)', (adapter) => {
     const store: SessionStore = { get: (h) => inner.get(h), set: (h, r, t) => inner.set(h, r, t), destroy: (h) => inner.destroy(h) };
     const error = await startupError(appWith(store), adapter);
     expect(error.name).toBe('SessionError');
-    expect(error.message).toMatch(/needs a store with a lock\(\) method/);
+    expect(error.message).toMatch(/needs a store with a lock\(\) method, and the configured store has none/);
+  });
+
+  it('names the class of a store without lock(), though OpenTelemetry wraps the store', async () => {
+    class NoLockStore implements SessionStore {
+      private readonly inner = new CountingStore();
+      get(handle: string) {
+        return this.inner.get(handle);
+      }
+      set(handle: string, record: SessionRecord, ttlMs: number) {
+        return this.inner.set(handle, record, ttlMs);
+      }
+      destroy(handle: string) {
+        return this.inner.destroy(handle);
+      }
+    }
+    const error = await startupError(appWith(new NoLockStore()), adapter);
+    expect(error.message).toMatch(/needs a store with a lock\(\) method, and NoLockStore has none/);
   });
 
   it('refuses bad lock options', async () => {

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { MemoryStore, MysqlStore, PostgresStore, RedisStore, type SessionStore } from 'nestjs-sessionkit';
+import { MemoryStore, MysqlStore, PostgresStore, RedisStore, type SessionRecord, type SessionStore } from 'nestjs-sessionkit';
 import { sessionLockAppModule } from './fixtures/session-lock.fixture.js';
 import { adapters, baseUrl, delay, startApp } from './support/app.js';
 import { Client } from './support/client.js';
@@ -233,5 +233,146 @@ describe.each(adapters)('@SessionLock() with preload: true (%s)', (adapter) => {
     const { handle } = (await client.post('/start')).body as { handle: string };
     await Promise.all(Array.from({ length: 40 }, (_, i) => client.post(`/locked/p${i}?ms=2`)));
     expect((await store.get(handle))!.data.cart).toHaveLength(40);
+  });
+
+  it('answers 409 after waitMs, not 503, though the session was loaded before the lock, and changes nothing', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const before = await store.get(handle);
+    const slow = client.post('/locked/slow?ms=600');
+    await delay(100);
+    const busy = await client.post('/impatient/late');
+    expect(busy.status).toBe(409);
+    expect(busy.body).toMatchObject({ statusCode: 409, message: expect.stringMatching(/session is busy/) });
+    expect(busy.setCookies).toEqual([]);
+    expect(await store.get(handle)).toEqual(before);
+    expect((await slow).status).toBe(200);
+    expect((await store.get(handle))!.data.cart).toEqual(['slow']);
+  });
+
+  it('a request that waited for a logout goes on with a new, empty session', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const out = client.post('/logout?ms=300');
+    await delay(100);
+    // Sent with the cookie of the session being logged out, and loaded before the lock.
+    const after = await client.post('/locked/after');
+    expect((await out).status).toBe(200);
+    expect(after.status).toBe(200);
+    expect(after.body).toEqual({ items: 1 });
+    expect(await store.get(handle)).toBeUndefined();
+    const now = (await client.get('/locked-cart')).body as { cart: unknown; handle: string };
+    expect(now.cart).toEqual(['after']);
+    expect(now.handle).not.toBe(handle);
+    expect((await store.get(now.handle))!.data.cart).toEqual(['after']);
+  });
+
+  it('a read that waited for a logout sees an empty session and creates none', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const size = store.size;
+    const out = client.post('/logout?ms=300');
+    await delay(100);
+    const read = await client.get('/locked-cart');
+    expect((await out).status).toBe(200);
+    expect(read.status).toBe(200);
+    expect((read.body as { cart: unknown }).cart).toBeNull();
+    expect(read.setCookies).toEqual([]);
+    expect(await store.get(handle)).toBeUndefined();
+    expect(store.size).toBe(size - 1);
+  });
+
+  it('a logout that waited for another logout clears the cookie', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const cookie = `sid=${client.jar.get('sid')!}`;
+    const first = client.post('/logout?ms=300');
+    await delay(100);
+    const second = await client.post('/logout', {}, { cookie });
+    expect((await first).status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.setCookies).toEqual([expect.stringMatching(/^sid=;/)]);
+    expect(await store.get(handle)).toBeUndefined();
+  });
+});
+
+describe.each(adapters)('@SessionLock() in two apps of one process with different lock defaults (%s)', (adapter) => {
+  const apps: { app: INestApplication; base: string; store: MemoryStore }[] = [];
+
+  beforeAll(async () => {
+    // The same controllers in both: each app's own defaults must apply to them.
+    for (const waitMs of [50, 5_000]) {
+      const store = new MemoryStore();
+      const app = await startApp(sessionLockAppModule(store, { waitMs }), adapter);
+      apps.push({ app, base: await baseUrl(app), store });
+    }
+  });
+  afterAll(async () => {
+    for (const { app, store } of apps) {
+      await app.close();
+      await store.close();
+    }
+  });
+
+  /** A locked request of 400 ms, and another of the session sent 100 ms into it: the second's status. */
+  async function waiting(at: { base: string; store: MemoryStore }, item: string): Promise<number> {
+    const client = new Client(at.base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const slow = client.post('/locked/slow?ms=400');
+    await delay(100);
+    const second = await client.post(`/locked/${item}?ms=1`);
+    expect((await slow).status).toBe(200);
+    expect((await at.store.get(handle))!.data.cart).toEqual(second.status === 200 ? ['slow', item] : ['slow']);
+    return second.status;
+  }
+
+  it("each app's waitMs applies to the handlers they share", async () => {
+    const [impatient, patient] = apps;
+    expect(await waiting(impatient!, 'a')).toBe(409);
+    expect(await waiting(patient!, 'b')).toBe(200);
+    expect(await waiting(impatient!, 'c')).toBe(409);
+  });
+});
+
+/** A MemoryStore whose next read answers late, with the record as it was when the read was sent. */
+class SlowReadStore extends MemoryStore {
+  slowNextRead = 0;
+
+  override async get(handle: string): Promise<SessionRecord | undefined> {
+    const record = super.get(handle);
+    const ms = this.slowNextRead;
+    this.slowNextRead = 0;
+    if (ms > 0) await delay(ms);
+    return record;
+  }
+}
+
+describe.each(adapters)('@SessionLock() with a load started before the lock (%s)', (adapter) => {
+  let app: INestApplication;
+  let store: SlowReadStore;
+  let base: string;
+
+  beforeAll(async () => {
+    store = new SlowReadStore();
+    app = await startApp(sessionLockAppModule(store, undefined, false, true), adapter);
+    base = await baseUrl(app);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await store.close();
+  });
+
+  it('waits for a load still running when the lock is granted and reads the session again: nothing is lost', async () => {
+    const client = new Client(base);
+    const { handle } = (await client.post('/start')).body as { handle: string };
+    const first = client.post('/locked/a?ms=200');
+    await delay(50);
+    // The second request's early read is sent now (the cart still empty) and answers after the
+    // first request saved and freed the lock.
+    store.slowNextRead = 400;
+    const second = client.post('/locked/b?ms=1');
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+    expect((await store.get(handle))!.data.cart).toEqual(['a', 'b']);
   });
 });

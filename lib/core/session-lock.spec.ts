@@ -87,7 +87,10 @@ describe('SessionLockHold', () => {
     const handle = newHandle();
     const holder = await store.lock(handle, { ttlMs: 1_000, waitMs: 0 });
     const hold = new SessionLockHold(hostOf(store), handle, { ttlMs: 1_000, waitMs: 30 });
+    expect(hold.refused).toBe(false);
     await expect(hold.taken).rejects.toBeInstanceOf(SessionBusyException);
+    // The request's commits then write nothing (SessionContext.flush).
+    expect(hold.refused).toBe(true);
     await holder!.release();
     expect(await free(handle)).toBe(true);
   });
@@ -120,6 +123,14 @@ describe('SessionLockHold', () => {
     const broken: SessionStore = { get: async () => undefined, set: async () => undefined, destroy: async () => undefined, lock: () => Promise.reject(new Error('down')) };
     const hold = new SessionLockHold(hostOf(broken), newHandle(), { ttlMs: 1_000, waitMs: 0 });
     await expect(hold.taken).rejects.toBeInstanceOf(SessionStoreUnavailableException);
+    expect(hold.refused).toBe(true);
+  });
+
+  it('is not refused once taken', async () => {
+    const hold = new SessionLockHold(hostOf(store), newHandle(), { ttlMs: 1_000, waitMs: 0 });
+    await hold.taken;
+    expect(hold.refused).toBe(false);
+    hold.ended(true, Promise.resolve());
   });
 });
 

@@ -73,6 +73,7 @@ export class SessionLockHold implements SessionContextLock {
   /** When the last successful take or renewal was sent (this process's clock). */
   private confirmedAt = 0;
   private lost = false;
+  private refusedTake = false;
   private released = false;
   /** The client left before the answer: free the lock after the handler's commit. */
   private releaseOnFlush = false;
@@ -84,7 +85,11 @@ export class SessionLockHold implements SessionContextLock {
     private readonly handle: string,
     private readonly options: ResolvedSessionLockOptions,
   ) {
-    this.taken = this.take();
+    // `refused` is set before anyone awaiting `taken` sees the failure.
+    this.taken = this.take().catch((error: unknown) => {
+      this.refusedTake = true;
+      throw error;
+    });
     // Awaited by the guard; a load waiting on it reports the same failure.
     this.taken.catch(() => undefined);
   }
@@ -108,6 +113,10 @@ export class SessionLockHold implements SessionContextLock {
     this.confirmedAt = sent;
     this.timer = setInterval(() => void this.renew().catch(() => undefined), Math.max(1, Math.floor(ttlMs / 3)));
     this.timer.unref();
+  }
+
+  get refused(): boolean {
+    return this.refusedTake;
   }
 
   /** Renews the lease; `false` once it is lost. A store failure rejects (the lease may still hold). */

@@ -10,6 +10,11 @@ export interface SessionContextHost {
 export interface SessionContextLock {
   /** Settles once the lock is held; rejects (409, 503) when it could not be taken. Loads wait for it. */
   readonly taken: Promise<void>;
+  /**
+   * True once taking the lock failed (409, 503): the request did not run under it, so nothing it
+   * holds is saved, not even what was loaded or changed before the lock was asked for.
+   */
+  readonly refused: boolean;
   /** Runs before each commit: rejects (503) when the lock was lost, so nothing is written. */
   fence(): Promise<void>;
   /** After each commit, failed or not. */
@@ -144,11 +149,14 @@ export class SessionContext {
   /**
    * Writes what the request changed, before the response headers leave: waits for a load in
    * progress (or one that queued writes need), then commits once more for anything changed since
-   * the last commit. Rejects with the store's failure.
+   * the last commit. Rejects with the store's failure. Writes nothing once the request's lock was
+   * refused.
    */
   flush(): Promise<void> {
     const next = this.committing.then(async () => {
-      if (!this.started) return;
+      // A refused lock: the request never ran (its answer is the refusal); writing now would
+      // race the holder, and the cookie the browser has stays as it is.
+      if (!this.started || this.lock?.refused) return;
       const session = await this.load();
       await this.lock?.fence();
       await this.host.commit(session);

@@ -208,12 +208,31 @@ export class SessionHandle {
     // A browser holding a cookie for a stored session (or for one not found) must be told to drop it.
     this.cookieToClear ||= this.inStore || this.movedFrom !== undefined || !this.isNew || this.staleHandle !== undefined;
     this.staleHandle = undefined;
+    this.empty();
+  }
+
+  /**
+   * The stored session this handle was read from is gone (destroyed, expired, or moved by a login,
+   * in another request since this one read it): goes on as the new, empty session a read that
+   * found no record gives, with unsaved changes dropped. As after such a read, `destroy()` still
+   * reaches the gone session through {@link staleHandle}, and the cookie is left alone: the request
+   * that removed the session sent the browser its answer (a login's new cookie among them).
+   */
+  startAfresh(): void {
+    const gone = this.handle;
+    this.empty();
+    this.staleHandle = gone;
+  }
+
+  /** Becomes a new, empty session with a new id, never stored. */
+  private empty(): void {
     this.movedFrom = undefined;
     this.storedUser = undefined;
     this.renew();
     this.data = emptySessionData();
     this.isNew = true;
     this.cookieStale = false;
+    this.touchRequested = false;
     this.createdAt = Date.now();
     this.touchedAt = this.createdAt;
   }
