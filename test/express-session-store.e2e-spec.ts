@@ -53,7 +53,7 @@ describe.each(adapters)('ExpressSessionStore in an app (%s)', (adapter) => {
       for (let i = 0; i < 10; i++) expect(data.data[`k${i}`]).toBe(true);
     });
 
-    it('regenerate() writes the new record and removes the old one; logout removes it', async () => {
+    it('regenerate() writes the new record and leaves only a forwarding record under the old one; logout removes it', async () => {
       const client = new Client(base);
       await client.post('/set/before');
       const before = client.jar.get('sid')!;
@@ -63,10 +63,44 @@ describe.each(adapters)('ExpressSessionStore in an app (%s)', (adapter) => {
       expect((await raw(client))!.sessionkit).toMatchObject({ data: { before: true, userId: 'grace' } });
       const old = new Client(base);
       old.jar.set('sid', before);
-      expect(await raw(old)).toBeFalsy();
+      expect((await raw(old))!.sessionkit).toEqual({ movedTo: handleOf(idOf(after)) });
+      expect((await old.get('/data')).body).toEqual({});
       await client.post('/logout');
       old.jar.set('sid', after);
       expect(await raw(old)).toBeFalsy();
+    });
+
+    it('a logout sent with the pre-login cookie after the login moved the session logs the user out', async () => {
+      const browser = new Client(base);
+      await browser.post('/set/before');
+      const preLogin = browser.jar.get('sid')!;
+      await browser.post('/login', { userId: `late-logout-${adapter}` });
+      expect((await browser.get('/data')).body).toMatchObject({ userId: `late-logout-${adapter}` });
+      const loggedIn = new Client(base);
+      loggedIn.jar.set('sid', browser.jar.get('sid')!);
+      // The logout left before the login's response came back: it carries the old cookie.
+      const late = new Client(base);
+      late.jar.set('sid', preLogin);
+      const reply = await late.post('/logout');
+      expect(reply.setCookies.some((c) => c.startsWith('sid=;') && /Max-Age=0/i.test(c))).toBe(true);
+      // Both records are gone: the forwarding record under the old handle, and the session it led to.
+      expect(await raw(loggedIn)).toBeFalsy();
+      late.jar.set('sid', preLogin);
+      expect(await raw(late)).toBeFalsy();
+      expect((await loggedIn.get('/data')).body).toEqual({});
+    });
+
+    it(hasAll ? 'SessionService.destroyByUser logs the user out, through all()' : 'refuses SessionService.destroyByUser naming destroyByUser and all()', async () => {
+      const user = `dbu-${adapter}`;
+      const client = new Client(base);
+      await client.post('/login', { userId: user });
+      const res = await client.post('/logout-everywhere', { userId: user });
+      if (!hasAll) {
+        expect(res.body).toEqual({ error: 'SessionStoreCapabilityError', message: expect.stringMatching(/^destroyByUser needs .* all\(\), which PGStore does not have/) });
+        return;
+      }
+      expect(res.body).toEqual({ destroyed: 1 });
+      expect(await raw(client)).toBeFalsy();
     });
 
     it(hasAll ? 'lists a user\'s sessions through all()' : 'refuses listByUser with a SessionStoreCapabilityError naming all(), not a 503', async () => {
