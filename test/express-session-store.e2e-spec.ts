@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { SessionStoreCapabilityError } from 'nestjs-sessionkit';
-import { expressStoreApp } from './fixtures/express-session-store.fixture.js';
+import { SessionError, SessionStoreCapabilityError } from 'nestjs-sessionkit';
+import { expressStoreApp, expressStoreLockApp } from './fixtures/express-session-store.fixture.js';
 import { adapters, baseUrl, startApp, startupError } from './support/app.js';
 import { Client } from './support/client.js';
 import { handleOf, idOf } from './support/cookies.js';
@@ -111,6 +111,12 @@ describe.each(adapters)('ExpressSessionStore in an app (%s)', (adapter) => {
       expect(res.status).toBe(200);
       if (hasAll) expect(res.body).toEqual({ handles: handles.sort() });
       else expect(res.body).toEqual({ error: 'SessionStoreCapabilityError', message: expect.stringMatching(/listByUser needs .* all\(\), which PGStore does not have/) });
+    });
+
+    it('@SessionLock() stops the app at startup: the store has no lock()', async () => {
+      const error = await startupError(expressStoreLockApp(wrapped.store), adapter);
+      expect(error).toBeInstanceOf(SessionError);
+      expect(error.message).toMatch(/@SessionLock\(\) on .* needs a store with a lock\(\) method, and ExpressSessionStore has none/);
     });
 
     if (!hasAll) {
