@@ -196,6 +196,37 @@ describe('ExpressSessionStore over stores of every calling style', () => {
     expect((error as Error).message).toMatch(/get\(\) failed: nope/);
   });
 
+  it('listByUser follows a forwarding record to a session its scan missed (a move between SCAN and MGET)', async () => {
+    const inner = styled('callback');
+    const known = new Set<string>();
+    const hidden = new Set<string>();
+    // all() as a scan that began before the move: it lists the old handle, read after the move.
+    const scanning: ExpressSessionStoreLike = {
+      ...inner,
+      all: (cb) => {
+        const entries: Record<string, unknown>[] = [];
+        let pending = known.size;
+        for (const sid of known) {
+          inner.get(sid, (_, value) => {
+            if (value && !hidden.has(sid)) entries.push({ ...(value as object), id: sid });
+            if (--pending === 0) cb(null, entries);
+          });
+        }
+      },
+    };
+    const store = new ExpressSessionStore(scanning);
+    const [a, b, c] = [newHandle(), newHandle(), newHandle()];
+    known.add(a).add(b).add(c);
+    await store.set(a, recordOf({ userId: 'u' }, 'u'), HOUR);
+    await store.set(c, recordOf({ userId: 'v' }, 'v'), HOUR);
+    expect(await store.move(a, b, recordOf({ userId: 'u', step: 2 }, 'u'), HOUR)).toBe(true);
+    hidden.add(b);
+    expect((await store.listByUser('u')).map((e) => e.handle)).toEqual([b]);
+    expect(await store.listByUser('v')).toHaveLength(1);
+    hidden.clear();
+    expect((await store.listByUser('u')).map((e) => e.handle)).toEqual([b]);
+  });
+
   it('destroy follows a chain of moves, at most 8 of them', async () => {
     const store = new ExpressSessionStore(styled('callback'));
     /** A session moved `length` times: its handles, first to last. */

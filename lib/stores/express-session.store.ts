@@ -269,7 +269,7 @@ export class ExpressSessionStore implements SessionStore {
 
   /**
    * Removes the record; when it was a live forwarding record, the session it names too, following
-   * further moves (at most {@link MAX_FORWARD_HOPS}). Each step is serialized with the writes of
+   * further moves (at most 8). Each step is serialized with the writes of
    * its handle in this process, so a move of the next handle under way here ends first and is followed.
    */
   async destroy(handle: string): Promise<void> {
@@ -335,14 +335,25 @@ export class ExpressSessionStore implements SessionStore {
     });
   }
 
-  /** Scans every session through the wrapped store's `all()`; refused without it. */
+  /**
+   * Scans every session through the wrapped store's `all()`; refused without it. A forwarding
+   * record found by the scan is no session, but the session it leads to is followed and listed
+   * when the scan missed it: the scan of most stores is not one snapshot (connect-redis: `SCAN`,
+   * then `MGET`), so a move between the two would otherwise hide the session from
+   * `destroyByUser` under both handles.
+   */
   async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
     this.assertSupports('listByUser');
     const all = await this.call('all', []);
     const now = Date.now();
     const entries: SessionStoreUserEntry[] = [];
+    const scanned = new Set<string>();
+    const forwarded: string[] = [];
     const consider = (handle: unknown, raw: unknown): void => {
       if (typeof handle !== 'string') return;
+      scanned.add(handle);
+      const to = this.forwardOf(raw, now);
+      if (to !== undefined) forwarded.push(to);
       const record = this.unwrap(raw, now);
       if (record?.user === user) entries.push({ handle, createdAt: record.createdAt, touchedAt: record.touchedAt });
     };
@@ -350,6 +361,17 @@ export class ExpressSessionStore implements SessionStore {
       for (const raw of all) consider(isObject(raw) ? (raw.id ?? raw._id ?? raw.sid) : undefined, raw);
     } else if (isObject(all)) {
       for (const handle of Object.keys(all)) consider(handle, all[handle]);
+    }
+    for (let next of forwarded) {
+      for (let hops = 0; hops < MAX_FORWARD_HOPS && !scanned.has(next); hops++) {
+        scanned.add(next);
+        const raw = await this.call('get', [next]);
+        const record = this.unwrap(raw, Date.now());
+        if (record?.user === user) entries.push({ handle: next, createdAt: record.createdAt, touchedAt: record.touchedAt });
+        const to = this.forwardOf(raw, Date.now());
+        if (to === undefined) break;
+        next = to;
+      }
     }
     return entries;
   }
