@@ -170,6 +170,11 @@ export class SessionService {
         throw this.runtime.storeFailure('write', error);
       }
     } else {
+      // Refused here rather than by listByUser below, so that the message names the method called.
+      if (!store.listByUser) {
+        throw new SessionError('SessionService.destroyByUser() needs a store that implements destroyByUser() or listByUser(), and this one has neither: implement one (see SessionStore.destroyByUser), or use MemoryStore, RedisStore, PostgresStore or MysqlStore.');
+      }
+      this.runtime.assertStoreSupports('destroyByUser');
       handles = (await this.listByUser(userId)).map((s) => s.handle).filter((handle) => handle !== except);
       for (const handle of handles) await this.runtime.destroyInStore(handle);
     }

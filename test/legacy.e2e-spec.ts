@@ -1,4 +1,5 @@
-import type { INestApplication } from '@nestjs/common';
+import { jest } from '@jest/globals';
+import { type INestApplication, Logger } from '@nestjs/common';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import { sign } from 'cookie-signature';
 import { createClient } from 'redis';
@@ -268,6 +269,34 @@ describe.each(adapters)('The legacy option on routes without Passport (%s)', (ad
     const res = await client.get('/visits');
     expect(res.body).toEqual({ visits: 2, passport: null });
     expect(res.setCookies.filter((c) => c.includes('connect.sid'))).toEqual([]);
+  });
+
+  it('an old session holding a reserved key is not adopted and stays in the old store (logged once), and the request gets a fresh session', async () => {
+    const key = `${prefix}old:plain-reserved`;
+    // Written straight into the old store, as another program (or an older express-session app) might have.
+    const stored = `{"cookie":{"originalMaxAge":3600000,"expires":"${new Date(Date.now() + 3_600_000).toISOString()}"},"passport":{"user":"mallory"},"visits":5,"__proto__":{"isAdmin":true}}`;
+    await oldRedis.set(key, stored, { EX: 3_600 });
+    const warnings: string[] = [];
+    const spy = jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
+    try {
+      for (let i = 0; i < 2; i++) {
+        const client = new Client(base);
+        client.jar.set('connect.sid', encodeURIComponent(`s:${sign('plain-reserved', LEGACY_SECRET)}`));
+        const res = await client.get('/visits');
+        expect(res.body).toEqual({ visits: 1, passport: null });
+        // A fresh session of ours, holding nothing of the old one; the old cookie is left as it was.
+        expect((await newStore.get(handleOf(idOf(client.jar.get('sid')!))))?.data).toEqual({ visits: 1 });
+        expect(client.jar.has('connect.sid')).toBe(true);
+        expect(res.setCookies.filter((c) => c.startsWith('connect.sid='))).toEqual([]);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    // The old record is untouched: nothing lost, nobody logged out of the old app.
+    expect(await oldRedis.get(key)).toBe(stored);
+    const refusals = warnings.filter((w) => w.includes('was not adopted'));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatch(/because its data has the reserved key "__proto__".*left in the old store/);
   });
 
   it('an expired old session adopts nothing', async () => {

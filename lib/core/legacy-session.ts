@@ -4,7 +4,7 @@ import { unsign } from 'cookie-signature';
 import { type ExpressSessionStoreLike, callExpressStore, storeName } from '../stores/express-session.store.js';
 import type { SessionLegacyOptions } from '../session-module-options.interface.js';
 import type { SessionHandle } from './session.handle.js';
-import { emptySessionData, storedSessionData } from './session-value.js';
+import { emptySessionData, reservedKeyIn, storedSessionData } from './session-value.js';
 import { SessionError } from './session.errors.js';
 
 /** The `legacy` option with its defaults, checked (internal). */
@@ -51,9 +51,12 @@ export function resolveLegacyOptions(legacy: SessionLegacyOptions | undefined, o
   return { store: store as ExpressSessionStoreLike, secrets: secrets as string[], cookieName, cookiePath, cookieDomain };
 }
 
+/** How many refused legacy sessions are remembered so as to log each once; past it the memory starts over. */
+const MAX_REMEMBERED_REFUSALS = 10_000;
+
 /** What a request's session owes the legacy app once it is saved. */
 interface Owed {
-  /** The legacy record to destroy (its session was adopted, or is gone). */
+  /** The legacy record to destroy (its session was adopted, or is gone); never one whose data was refused. */
   sid?: string;
 }
 
@@ -75,6 +78,8 @@ export interface LegacySessionHost {
 export class LegacySessions {
   private readonly logger = new Logger('SessionModule');
   private readonly owed = new WeakMap<SessionHandle, Owed>();
+  /** Legacy sessions already logged as refused, so that each of their requests does not log again. */
+  private readonly refused = new Set<string>();
   private readonly prefix: string;
   private readonly clearHeader: string;
 
@@ -109,11 +114,17 @@ export class LegacySessions {
     } catch (error) {
       throw this.host.storeFailure('read', error);
     }
-    const data = this.dataOf(raw);
-    // Gone or expired: nothing to adopt, and the cookie is of no use any more.
+    const found = this.dataOf(raw);
+    if (found.refused !== undefined) {
+      // Not ours to adopt, and destroying it would log the user out and lose the data: the record
+      // and its cookie stay, and the request goes on with the fresh session.
+      this.warnRefused(sid, found.refused);
+      return session;
+    }
+    // Adopted, or gone or expired (nothing to adopt, and the cookie is of no use any more).
     this.owed.set(session, { sid });
-    if (data !== undefined && Object.keys(data).length > 0) {
-      session.data = data;
+    if (found.data !== undefined && Object.keys(found.data).length > 0) {
+      session.data = found.data;
     }
     return session;
   }
@@ -149,21 +160,31 @@ export class LegacySessions {
     return undefined;
   }
 
-  /** The data of a legacy record without its `cookie`, or `undefined` when the record is missing, expired or unusable. */
-  private dataOf(raw: unknown): Record<string, unknown> | undefined {
-    if (raw === null || typeof raw !== 'object') return undefined;
+  /**
+   * The data of a legacy record without its `cookie`: `{}` with no data when the record is missing
+   * or expired, `refused` (why) when its data cannot be taken (a reserved key such as `__proto__`).
+   */
+  private dataOf(raw: unknown): { data?: Record<string, unknown>; refused?: string } {
+    if (raw === null || typeof raw !== 'object') return {};
     const record = raw as Record<string, unknown>;
     const cookie = record.cookie as { expires?: unknown } | undefined;
     const expires = cookie?.expires;
-    if (expires !== undefined && expires !== null && Date.parse(String(expires instanceof Date ? expires.toISOString() : expires)) <= Date.now()) return undefined;
+    if (expires !== undefined && expires !== null && Date.parse(String(expires instanceof Date ? expires.toISOString() : expires)) <= Date.now()) return {};
     // Prototype-less, so that a `__proto__` key stays a key (and is then refused) rather than a prototype.
     const data = emptySessionData();
     for (const key of Object.keys(record)) if (key !== 'cookie') data[key] = record[key];
-    try {
-      return storedSessionData(data);
-    } catch (error) {
-      this.logger.warn(`Moving from express-session: an old session was not adopted: ${error instanceof Error ? error.message : String(error)}`);
-      return undefined;
-    }
+    const reserved = reservedKeyIn(data);
+    if (reserved !== undefined) return { refused: `its data has the reserved key "${reserved}", which could change object prototypes (prototype pollution)` };
+    return { data: storedSessionData(data) };
+  }
+
+  /** Logs, once per legacy session (while this process remembers it), why it was not adopted. */
+  private warnRefused(sid: string, reason: string): void {
+    if (this.refused.has(sid)) return;
+    if (this.refused.size >= MAX_REMEMBERED_REFUSALS) this.refused.clear();
+    this.refused.add(sid);
+    this.logger.warn(
+      `Moving from express-session: an old session in ${storeName(this.options.store)} was not adopted, because ${reason}. It was left in the old store, with its cookie, and its requests get a fresh session: fix or remove that record in the old store.`,
+    );
   }
 }

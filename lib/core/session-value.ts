@@ -114,16 +114,22 @@ function reservedKeyPath(value: unknown, path: string): string | undefined {
  * keys were refused, or by another program).
  */
 export function storedSessionData(data: Record<string, unknown>): Record<string, unknown> {
-  const copy = emptySessionData();
-  for (const key of Object.keys(data)) {
-    const value = data[key];
-    const path = isReservedKey(key) ? key : reservedKeyPath(value, key);
-    if (path !== undefined) {
-      throw new SessionValueError(
-        `Session data read from the store has a reserved key at "${path}", refused because it could change object prototypes (prototype pollution). The session was not loaded; remove it from the store (SessionService.destroy(handle)).`,
-      );
-    }
-    copy[key] = value;
+  const path = reservedKeyIn(data);
+  if (path !== undefined) {
+    throw new SessionValueError(
+      `Session data read from the store has a reserved key at "${path}", refused because it could change object prototypes (prototype pollution). The session was not loaded; remove it from the store (SessionService.destroy(handle)).`,
+    );
   }
+  const copy = emptySessionData();
+  for (const key of Object.keys(data)) copy[key] = data[key];
   return copy;
+}
+
+/** The path of the first reserved key in session data read from a store (`__proto__`, `cart.constructor`), or `undefined`. */
+export function reservedKeyIn(data: Record<string, unknown>): string | undefined {
+  for (const key of Object.keys(data)) {
+    const path = isReservedKey(key) ? key : reservedKeyPath(data[key], key);
+    if (path !== undefined) return path;
+  }
+  return undefined;
 }

@@ -69,6 +69,11 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   private readonly legacy: LegacySessions | undefined;
   /** Set by the OpenTelemetry instrumentation (see `instrumentedRuntime`). */
   telemetry: SessionRuntimeTelemetry | undefined;
+  /**
+   * Refuses a feature the store cannot do (ExpressSessionStore without `all()`), naming it. Bound
+   * here to the store as given: the instrumentation may wrap `store` later.
+   */
+  readonly assertStoreSupports: (feature: 'listByUser' | 'destroyByUser' | 'maxSessionsPerUser') => void;
 
   constructor(
     readonly options: ResolvedSessionOptions,
@@ -83,7 +88,8 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       }
       this.sealer = new SessionSealer(options.secrets, options.cookie.name);
     }
-    if (options.maxSessionsPerUser !== undefined && store instanceof ExpressSessionStore) store.assertSupports('maxSessionsPerUser');
+    this.assertStoreSupports = store instanceof ExpressSessionStore ? (feature) => store.assertSupports(feature) : () => undefined;
+    if (options.maxSessionsPerUser !== undefined) this.assertStoreSupports('maxSessionsPerUser');
     this.maxCookieBytes = store instanceof CookieStore ? store.maxCookieBytes : 0;
     this.legacy = options.legacy === undefined ? undefined : new LegacySessions(options.legacy, this);
     const requests = options.asyncContext ? new AsyncLocalStorage<CurrentRequest>() : undefined;

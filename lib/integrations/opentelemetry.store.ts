@@ -66,5 +66,7 @@ export function instrumentedStore(inner: SessionStore, observer: StoreCallObserv
       target[name] = typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(inner) : value;
     }
   }
+  // Messages that name the store's class (a store without lock() for @SessionLock()) name the wrapped one.
+  Object.defineProperty(store, 'constructor', { value: inner.constructor, enumerable: false });
   return store;
 }

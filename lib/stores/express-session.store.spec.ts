@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import session from 'express-session';
 import { Logger } from '@nestjs/common';
 import { ExpressSessionStore, type ExpressSessionStoreCallback, type ExpressSessionStoreLike } from './express-session.store.js';
-import { SessionStoreCapabilityError } from '../core/session.errors.js';
+import { SessionError, SessionStoreCapabilityError } from '../core/session.errors.js';
 import { describeSessionStoreContract } from '../testing/index.js';
 import { newHandle, patchOf, recordOf } from '../testing/session-store.contract.js';
 import { type TestExpressStore, expressStoreKinds, testExpressStore } from '../../test/support/express-session-stores.js';
@@ -77,6 +77,29 @@ for (const kind of expressStoreKinds) {
         await store.set(handle, recordOf({ n: 0 }), HOUR);
         await Promise.all(Array.from({ length: 40 }, () => store.patch(handle, patchOf({ incr: { n: 1 } }), HOUR)));
         expect((await store.get(handle))!.data.n).toBe(40);
+      });
+
+      it('a move leaves a forwarding record the wrapped store expires: destroy through the old handle removes the moved session', async () => {
+        const user = `fw-${newHandle().slice(0, 8)}`;
+        const [a, b, other] = [newHandle(), newHandle(), newHandle()];
+        await store.set(a, recordOf({ userId: user }, user), HOUR);
+        await store.set(other, recordOf({ userId: user }, user), HOUR);
+        const before = Date.now();
+        expect(await store.move(a, b, recordOf({ userId: user, step: 2 }, user), HOUR)).toBe(true);
+        expect(store.forwardingTtl).toBe(10_000);
+        // Under the old handle: a forwarding record, with a cookie the wrapped store takes its 10 s life from.
+        const forward = (await raw(a))!;
+        expect(forward.sessionkit).toEqual({ movedTo: b });
+        const expires = new Date((forward.cookie as { expires: string }).expires).getTime();
+        expect(expires).toBeGreaterThanOrEqual(before + 10_000);
+        expect(expires).toBeLessThanOrEqual(Date.now() + 10_000);
+        expect(await store.get(a)).toBeUndefined();
+        if (hasAll) expect((await store.listByUser(user)).map((e) => e.handle).sort()).toEqual([b, other].sort());
+        // A logout with the pre-login cookie (or a destroyByUser that listed the old handle).
+        await store.destroy(a);
+        expect(await raw(a)).toBeFalsy();
+        expect(await raw(b)).toBeFalsy();
+        expect(await store.get(other)).toBeDefined();
       });
 
       it(hasAll ? 'lists a user through all()' : 'refuses listByUser with a SessionStoreCapabilityError naming all()', async () => {
@@ -155,9 +178,76 @@ describe('ExpressSessionStore over stores of every calling style', () => {
     await expect(store.get(newHandle())).rejects.toThrow(/get\(\) did not answer within 50 ms/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(() => new ExpressSessionStore(silent, { timeout: 0 })).toThrow(/timeout must be a positive number/);
+    await expect(store.get(newHandle())).rejects.toThrow(SessionError);
   });
 
-  it('refuses what is not an express-session store', () => {
+  it('refuses what is not an express-session store, and bad options, with a SessionError', () => {
+    expect(() => new ExpressSessionStore({} as ExpressSessionStoreLike)).toThrow(SessionError);
     expect(() => new ExpressSessionStore({} as ExpressSessionStoreLike)).toThrow(/get, set and destroy/);
+    const ok = styled('callback');
+    expect(() => new ExpressSessionStore(ok, { key: 'cookie' })).toThrow(SessionError);
+    expect(() => new ExpressSessionStore(ok, { timeout: -1 })).toThrow(SessionError);
+  });
+
+  it('a store that reports something other than an Error rejects with a SessionError naming the call', async () => {
+    const odd: ExpressSessionStoreLike = { get: (_, cb) => void cb('nope'), set: (_, __, cb) => void cb(null), destroy: (_, cb) => void cb(null) };
+    const error = await new ExpressSessionStore(odd).get(newHandle()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionError);
+    expect((error as Error).message).toMatch(/get\(\) failed: nope/);
+  });
+
+  it('listByUser follows a forwarding record to a session its scan missed (a move between SCAN and MGET)', async () => {
+    const inner = styled('callback');
+    const known = new Set<string>();
+    const hidden = new Set<string>();
+    // all() as a scan that began before the move: it lists the old handle, read after the move.
+    const scanning: ExpressSessionStoreLike = {
+      ...inner,
+      all: (cb) => {
+        const entries: Record<string, unknown>[] = [];
+        let pending = known.size;
+        for (const sid of known) {
+          inner.get(sid, (_, value) => {
+            if (value && !hidden.has(sid)) entries.push({ ...(value as object), id: sid });
+            if (--pending === 0) cb(null, entries);
+          });
+        }
+      },
+    };
+    const store = new ExpressSessionStore(scanning);
+    const [a, b, c] = [newHandle(), newHandle(), newHandle()];
+    known.add(a).add(b).add(c);
+    await store.set(a, recordOf({ userId: 'u' }, 'u'), HOUR);
+    await store.set(c, recordOf({ userId: 'v' }, 'v'), HOUR);
+    expect(await store.move(a, b, recordOf({ userId: 'u', step: 2 }, 'u'), HOUR)).toBe(true);
+    hidden.add(b);
+    expect((await store.listByUser('u')).map((e) => e.handle)).toEqual([b]);
+    expect(await store.listByUser('v')).toHaveLength(1);
+    hidden.clear();
+    expect((await store.listByUser('u')).map((e) => e.handle)).toEqual([b]);
+  });
+
+  it('destroy follows a chain of moves, at most 8 of them', async () => {
+    const store = new ExpressSessionStore(styled('callback'));
+    /** A session moved `length` times: its handles, first to last. */
+    async function chain(length: number): Promise<string[]> {
+      const handles = Array.from({ length: length + 1 }, () => newHandle());
+      await store.set(handles[0]!, recordOf({ a: 1 }), HOUR);
+      for (let i = 0; i < length; i++) expect(await store.move(handles[i]!, handles[i + 1]!, recordOf({ a: 1 }), HOUR)).toBe(true);
+      return handles;
+    }
+    const eight = await chain(8);
+    await store.destroy(eight[0]!);
+    expect(await store.get(eight[8]!)).toBeUndefined();
+    const nine = await chain(9);
+    await store.destroy(nine[0]!);
+    expect(await store.get(nine[9]!)).toBeDefined();
+    // A forwarding record is no session for anything but destroy.
+    const [from, to] = [newHandle(), newHandle()];
+    await store.set(from, recordOf({ a: 1 }), HOUR);
+    await store.move(from, to, recordOf({ a: 2 }), HOUR);
+    expect(await store.patch(from, patchOf({ set: { b: 1 } }), HOUR)).toBe(false);
+    expect(await store.move(from, newHandle(), recordOf({}), HOUR)).toBe(false);
+    expect((await store.get(to))!.data).toEqual({ a: 2 });
   });
 });

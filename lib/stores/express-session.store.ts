@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { SessionStoreCapabilityError } from '../core/session.errors.js';
-import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from './session-store.interface.js';
+import { SessionError, SessionStoreCapabilityError } from '../core/session.errors.js';
+import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreUserEntry } from './session-store.interface.js';
 
 /** The Node-style callback an express-session store calls when an operation ends. */
 export type ExpressSessionStoreCallback = (error?: unknown, result?: unknown) => void;
@@ -54,6 +54,14 @@ export interface ExpressSessionStoreOptions {
   timeout?: number;
 }
 
+/** How many moves `destroy` follows from a forwarding record, at most. */
+const MAX_FORWARD_HOPS = 8;
+
+/** What a forwarding record keeps under the reserved key, in place of a session: the handle it moved to. */
+interface Forward {
+  movedTo: string;
+}
+
 /** What nestjs-sessionkit keeps under the reserved key of an express-session record. */
 interface Kept {
   data: Record<string, unknown>;
@@ -104,26 +112,35 @@ function expiresAt(record: Record<string, unknown>): number | undefined {
 export function callExpressStore(store: ExpressSessionStoreLike, method: keyof ExpressSessionStoreLike, args: unknown[], timeoutMs = 5_000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(() => done(new Error(`${storeName(store)}.${method}() did not answer within ${timeoutMs} ms.`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        done(
+          new SessionError(
+            `${storeName(store)}.${method}() did not answer within ${timeoutMs} ms, so the operation was given up (the store call itself may still complete later). Check that the store's server is up and reachable, or raise ExpressSessionStore's timeout option.`,
+          ),
+        ),
+      timeoutMs,
+    );
     timer.unref();
     const done: ExpressSessionStoreCallback = (error, result) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (error !== undefined && error !== null) reject(error instanceof Error ? error : new Error(String(error)));
+      // The store's own errors pass as they are; anything else it reports becomes one of ours.
+      if (error !== undefined && error !== null) reject(error instanceof Error ? error : new SessionError(`${storeName(store)}.${method}() failed: ${String(error)}.`, { cause: error }));
       else resolve(result);
     };
     let returned: unknown;
     try {
       returned = (store[method] as (...a: unknown[]) => unknown).call(store, ...args, done);
     } catch (error) {
-      done(error ?? new Error(`${method}() threw`));
+      done(error ?? new SessionError(`${storeName(store)}.${method}() threw without an error.`));
       return;
     }
     if (isObject(returned) && typeof returned.then === 'function') {
       (returned as unknown as PromiseLike<unknown>).then(
         (result) => done(null, result),
-        (error: unknown) => done(error ?? new Error(`${method}() rejected`)),
+        (error: unknown) => done(error ?? new SessionError(`${storeName(store)}.${method}() rejected without an error.`)),
       );
     }
   });
@@ -157,7 +174,13 @@ export function storeName(store: object): string {
  *   are serialized per session, so parallel requests of one instance lose nothing and
  *   `increment()` counts exactly; requests of one session on several instances at once may lose a
  *   change, and a destroy made by another instance while a change is on its way may be undone.
- * - `regenerate()` writes the new record, then destroys the old one: not atomic.
+ * - `regenerate()` writes the new record, then replaces the old one with a forwarding record
+ *   naming the new handle for 10 seconds ({@link ExpressSessionStore.forwardingTtl}), so a logout
+ *   sent with the pre-login cookie, or a `destroyByUser` that listed the old handle, still reaches
+ *   the moved session. These are separate calls to the wrapped store: serialized per session within
+ *   one process (a destroy of the old handle there either comes first, and nothing moves, or
+ *   follows the forwarding record), not across instances (a destroy made by another instance
+ *   between the check and the forwarding record is lost).
  * - A touch (extending an unchanged session) is a `get` and a `set`: the stores' own `touch`
  *   extends the record's life but leaves `touchedAt` inside it stale, which the idle timeout counts from.
  * - `listByUser`, `destroyByUser` and `maxSessionsPerUser` read every session through `all()`,
@@ -171,6 +194,11 @@ export class ExpressSessionStore implements SessionStore {
   private readonly key: string;
   private readonly name: string;
   private readonly timeout: number;
+  /**
+   * How long (milliseconds) a `move` leaves a forwarding record under the old handle, written with
+   * the wrapped store's `set` and a `cookie` expiring then, so the store drops it by itself.
+   */
+  readonly forwardingTtl = FORWARDING_TTL_MS;
   /** The last write of each session under way in this process, so writes of one session never interleave. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -180,19 +208,21 @@ export class ExpressSessionStore implements SessionStore {
     options: ExpressSessionStoreOptions = {},
   ) {
     if (!isObject(store) || typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.destroy !== 'function') {
-      throw new TypeError(
+      throw new SessionError(
         'ExpressSessionStore: wrap an express-session store (an object with get, set and destroy methods), e.g. new ExpressSessionStore(new RedisStore({ client })) with RedisStore from connect-redis.',
       );
     }
     const key = options.key ?? 'sessionkit';
     if (typeof key !== 'string' || key === '' || key === 'cookie') {
-      throw new TypeError(`ExpressSessionStore: key must be a non-empty string other than "cookie", got ${JSON.stringify(key)}.`);
+      throw new SessionError(
+        `ExpressSessionStore: key must be a non-empty string other than "cookie", got ${JSON.stringify(key)}. Leave it out (the default is 'sessionkit') or pass a key the wrapped store's records do not use.`,
+      );
     }
     this.key = key;
     this.name = storeName(store);
     const timeout = options.timeout ?? 5_000;
     if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-      throw new TypeError(`ExpressSessionStore: timeout must be a positive number of milliseconds, got ${String(options.timeout)}.`);
+      throw new SessionError(`ExpressSessionStore: timeout must be a positive number of milliseconds, got ${String(options.timeout)}. Leave it out for the default (5000) or pass e.g. timeout: 2_000.`);
     }
     this.timeout = timeout;
   }
@@ -202,7 +232,8 @@ export class ExpressSessionStore implements SessionStore {
     const all = typeof this.store.all === 'function';
     return (
       `ExpressSessionStore over ${this.name}: changes are read then written back, serialized per session in this process only ` +
-      '(requests of one session on several instances at once may lose a change); regenerate() is not atomic; ' +
+      '(requests of one session on several instances at once may lose a change); regenerate() is not atomic, and its old handle ' +
+      `forwards to the new one for ${this.forwardingTtl / 1_000} s against destroys made in this process only; ` +
       (all
         ? 'listByUser, destroyByUser and maxSessionsPerUser scan every session through all().'
         : 'listByUser, destroyByUser and maxSessionsPerUser are refused (the store has no all()).')
@@ -236,10 +267,22 @@ export class ExpressSessionStore implements SessionStore {
     return this.serial(handle, () => this.write(handle, record, ttlMs));
   }
 
-  destroy(handle: string): Promise<void> {
-    return this.serial(handle, async () => {
-      await this.call('destroy', [handle]);
-    });
+  /**
+   * Removes the record; when it was a live forwarding record, the session it names too, following
+   * further moves (at most 8). Each step is serialized with the writes of
+   * its handle in this process, so a move of the next handle under way here ends first and is followed.
+   */
+  async destroy(handle: string): Promise<void> {
+    let next: string | undefined = handle;
+    for (let hops = 0; next !== undefined && hops <= MAX_FORWARD_HOPS; hops++) {
+      const current: string = next;
+      next = await this.serial(current, async () => {
+        // Read first only to learn where a forwarding record leads; the destroy happens either way.
+        const raw = await this.call('get', [current]);
+        await this.call('destroy', [current]);
+        return this.forwardOf(raw, Date.now());
+      });
+    }
   }
 
   /** Reads the record and writes it back with the new `touchedAt` and life, only if it still exists. */
@@ -276,24 +319,41 @@ export class ExpressSessionStore implements SessionStore {
     });
   }
 
-  /** Checks that `from` still exists, writes `to`, then destroys `from`: not atomic (see the class). */
+  /**
+   * Checks that `from` still holds a session, writes `to`, then replaces `from` with a forwarding
+   * record naming `to` for {@link ExpressSessionStore.forwardingTtl}: three calls to the wrapped
+   * store, serialized with every other write of `from` and `to` in this process, not atomic
+   * against other processes (see the class).
+   */
   move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
     return this.serial(from, async () => {
       if ((await this.get(from)) === undefined) return false;
       await this.serial(to, () => this.write(to, record, ttlMs));
-      await this.call('destroy', [from]);
+      const forward = { cookie: new RecordCookie(this.forwardingTtl), [this.key]: { movedTo: to } satisfies Forward };
+      await this.call('set', [from, forward]);
       return true;
     });
   }
 
-  /** Scans every session through the wrapped store's `all()`; refused without it. */
+  /**
+   * Scans every session through the wrapped store's `all()`; refused without it. A forwarding
+   * record found by the scan is no session, but the session it leads to is followed and listed
+   * when the scan missed it: the scan of most stores is not one snapshot (connect-redis: `SCAN`,
+   * then `MGET`), so a move between the two would otherwise hide the session from
+   * `destroyByUser` under both handles.
+   */
   async listByUser(user: string): Promise<SessionStoreUserEntry[]> {
     this.assertSupports('listByUser');
     const all = await this.call('all', []);
     const now = Date.now();
     const entries: SessionStoreUserEntry[] = [];
+    const scanned = new Set<string>();
+    const forwarded: string[] = [];
     const consider = (handle: unknown, raw: unknown): void => {
       if (typeof handle !== 'string') return;
+      scanned.add(handle);
+      const to = this.forwardOf(raw, now);
+      if (to !== undefined) forwarded.push(to);
       const record = this.unwrap(raw, now);
       if (record?.user === user) entries.push({ handle, createdAt: record.createdAt, touchedAt: record.touchedAt });
     };
@@ -301,6 +361,17 @@ export class ExpressSessionStore implements SessionStore {
       for (const raw of all) consider(isObject(raw) ? (raw.id ?? raw._id ?? raw.sid) : undefined, raw);
     } else if (isObject(all)) {
       for (const handle of Object.keys(all)) consider(handle, all[handle]);
+    }
+    for (let next of forwarded) {
+      for (let hops = 0; hops < MAX_FORWARD_HOPS && !scanned.has(next); hops++) {
+        scanned.add(next);
+        const raw = await this.call('get', [next]);
+        const record = this.unwrap(raw, Date.now());
+        if (record?.user === user) entries.push({ handle: next, createdAt: record.createdAt, touchedAt: record.touchedAt });
+        const to = this.forwardOf(raw, Date.now());
+        if (to === undefined) break;
+        next = to;
+      }
     }
     return entries;
   }
@@ -319,16 +390,26 @@ export class ExpressSessionStore implements SessionStore {
     await this.call('set', [handle, session]);
   }
 
-  /** Our record inside an express-session record, or `undefined` if it is missing, expired or not ours. */
+  /** Our record inside an express-session record, or `undefined` if it is missing, expired, a forwarding record or not ours. */
   private unwrap(raw: unknown, now: number): SessionRecord | undefined {
     if (!isObject(raw)) return undefined;
     const kept = raw[this.key];
+    if (isObject(kept) && 'movedTo' in kept) return undefined;
     if (!isObject(kept) || !isObject(kept.data) || typeof kept.createdAt !== 'number' || typeof kept.touchedAt !== 'number') return undefined;
     const expires = expiresAt(raw);
     if (expires !== undefined && expires <= now) return undefined;
     const record: SessionRecord = { data: kept.data, createdAt: kept.createdAt, touchedAt: kept.touchedAt };
     if (typeof kept.user === 'string') record.user = kept.user;
     return record;
+  }
+
+  /** Where a live forwarding record leads, or `undefined` when `raw` is none (a session, nothing, expired). */
+  private forwardOf(raw: unknown, now: number): string | undefined {
+    if (!isObject(raw)) return undefined;
+    const kept = raw[this.key];
+    if (!isObject(kept) || typeof kept.movedTo !== 'string') return undefined;
+    const expires = expiresAt(raw);
+    return expires === undefined || expires > now ? kept.movedTo : undefined;
   }
 
   private call(method: keyof ExpressSessionStoreLike, args: unknown[]): Promise<unknown> {

@@ -148,7 +148,8 @@ export interface SessionStore {
    *
    * Optional: without it, a logout that reaches the server after the login moved its session
    * only clears the browser's cookie. `MemoryStore`, `RedisStore`, `PostgresStore` and
-   * `MysqlStore` keep forwarding records for 10 seconds.
+   * `MysqlStore` keep forwarding records for 10 seconds; so does `ExpressSessionStore`, in separate
+   * calls to the wrapped store (serialized within one process, not atomic across instances).
    */
   readonly forwardingTtl?: number;
   /** The live sessions whose `user` is `user`. Optional: needed for `SessionService.listByUser`. */
