@@ -1,42 +1,17 @@
-import { Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { Pool } from 'mysql2/promise';
-import { MysqlStore, SESSION_STORE, SessionModule } from 'nestjs-sessionkit';
-import { RedisAppController } from '../fixtures/redis-app.fixture.js';
-import { SECRET, adapters, baseUrl, delay, startApp } from '../support/app.js';
+import { MysqlStore, SESSION_STORE } from 'nestjs-sessionkit';
+import { adapters, baseUrl, delay, startApp } from '../support/app.js';
 import { Client } from '../support/client.js';
 import { dropTables, newMysqlPool, testTable } from '../support/mysql.js';
 import { waitUntil } from '../support/redis.js';
-import { type StoredRow, sqlStoreTwoInstanceTests } from '../support/sql-store-e2e.js';
-
-/**
- * The app's own database module, as a user writes it: one pool, ended on shutdown. (Nest runs every
- * beforeApplicationShutdown hook, where SessionModule stops its cleanup timer, before this one.)
- */
-@Injectable()
-class Database implements OnApplicationShutdown {
-  readonly pool = newMysqlPool({ connectionLimit: 10 });
-  async onApplicationShutdown(): Promise<void> {
-    await this.pool.end();
-  }
-}
-
-@Module({ providers: [Database], exports: [Database] })
-class DatabaseModule {}
+import { type StoredRow, sqlSessionApp, sqlStoreTwoInstanceTests } from '../support/sql-store-e2e.js';
 
 /** An app with its own pool, its store built from the app's database module the documented way. */
 function mysqlApp(table: string, extra: { cleanupInterval?: number } = {}): new () => unknown {
-  @Module({
-    imports: [
-      SessionModule.forRootAsync({
-        imports: [DatabaseModule],
-        inject: [Database],
-        useFactory: (db: Database) => ({ secret: SECRET, cookie: { secure: false }, store: new MysqlStore({ pool: db.pool, table, createTable: true, ...extra }) }),
-      }),
-    ],
-    controllers: [RedisAppController],
-  })
-  class MysqlAppModule {}
-  return MysqlAppModule;
+  return sqlSessionApp(
+    () => newMysqlPool({ connectionLimit: 10 }),
+    (pool) => new MysqlStore({ pool, table, createTable: true, ...extra }),
+  );
 }
 
 describe.each(adapters)('sessions in MySQL / MariaDB (%s)', (adapter) => {

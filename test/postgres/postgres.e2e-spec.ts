@@ -1,41 +1,16 @@
-import { Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
-import { PostgresStore, SESSION_STORE, SessionModule } from 'nestjs-sessionkit';
-import { RedisAppController } from '../fixtures/redis-app.fixture.js';
-import { SECRET, adapters, baseUrl, delay, startApp } from '../support/app.js';
+import { PostgresStore, SESSION_STORE } from 'nestjs-sessionkit';
+import { adapters, baseUrl, delay, startApp } from '../support/app.js';
 import { DATABASE_URL, dropSchema, newPool, testSchema } from '../support/postgres.js';
 import { waitUntil } from '../support/redis.js';
-import { type StoredRow, sqlStoreTwoInstanceTests } from '../support/sql-store-e2e.js';
-
-/**
- * The app's own database module, as a user writes it: one pool, ended on shutdown. (Nest runs every
- * beforeApplicationShutdown hook, where SessionModule stops its cleanup timer, before this one.)
- */
-@Injectable()
-class Database implements OnApplicationShutdown {
-  readonly pool = newPool({ connectionString: DATABASE_URL });
-  async onApplicationShutdown(): Promise<void> {
-    await this.pool.end();
-  }
-}
-
-@Module({ providers: [Database], exports: [Database] })
-class DatabaseModule {}
+import { type StoredRow, sqlSessionApp, sqlStoreTwoInstanceTests } from '../support/sql-store-e2e.js';
 
 /** An app with its own pool, its store built from the app's database module the documented way. */
 function postgresApp(schema: string, extra: { cleanupInterval?: number } = {}): new () => unknown {
-  @Module({
-    imports: [
-      SessionModule.forRootAsync({
-        imports: [DatabaseModule],
-        inject: [Database],
-        useFactory: (db: Database) => ({ secret: SECRET, cookie: { secure: false }, store: new PostgresStore({ pool: db.pool, schema, createTable: true, ...extra }) }),
-      }),
-    ],
-    controllers: [RedisAppController],
-  })
-  class PostgresAppModule {}
-  return PostgresAppModule;
+  return sqlSessionApp(
+    () => newPool({ connectionString: DATABASE_URL }),
+    (pool) => new PostgresStore({ pool, schema, createTable: true, ...extra }),
+  );
 }
 
 describe.each(adapters)('sessions in PostgreSQL (%s)', (adapter) => {

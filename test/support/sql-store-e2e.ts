@@ -1,6 +1,39 @@
-import type { INestApplication } from '@nestjs/common';
-import { type AdapterName, baseUrl, delay, startApp } from './app.js';
+import { type INestApplication, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { SessionModule, type SessionStore } from 'nestjs-sessionkit';
+import { RedisAppController } from '../fixtures/redis-app.fixture.js';
+import { type AdapterName, SECRET, baseUrl, delay, startApp } from './app.js';
 import { Client } from './client.js';
+
+/**
+ * An app with its own database module, as a user writes it (one pool, from `newPool`, ended on shutdown),
+ * and its store built from that module's pool the documented way, with `forRootAsync`. (Nest runs every
+ * beforeApplicationShutdown hook, where SessionModule stops its cleanup timer, before the pool is ended.)
+ */
+export function sqlSessionApp<P extends { end(): Promise<void> }>(newPool: () => P, newStore: (pool: P) => SessionStore): new () => unknown {
+  @Injectable()
+  class Database implements OnApplicationShutdown {
+    readonly pool = newPool();
+    async onApplicationShutdown(): Promise<void> {
+      await this.pool.end();
+    }
+  }
+
+  @Module({ providers: [Database], exports: [Database] })
+  class DatabaseModule {}
+
+  @Module({
+    imports: [
+      SessionModule.forRootAsync({
+        imports: [DatabaseModule],
+        inject: [Database],
+        useFactory: (db: Database) => ({ secret: SECRET, cookie: { secure: false }, store: newStore(db.pool) }),
+      }),
+    ],
+    controllers: [RedisAppController],
+  })
+  class SqlAppModule {}
+  return SqlAppModule;
+}
 
 /** A stored row as the SQL stores keep it: the session's data (or a forwarding row's new handle) and its user key. */
 export interface StoredRow {
