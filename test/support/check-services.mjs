@@ -109,48 +109,43 @@ function ensureChromium() {
   }
 }
 
+const START_SERVICES = 'sudo bash test/support/start-services.sh';
+
 /**
- * Checks Redis and (when a suite uses it) PostgreSQL; with `chromium`, also makes sure Chromium
- * is installed. Prints one line per problem and exits with 1.
+ * Checks Redis, and PostgreSQL and MariaDB when a suite uses them; with `chromium`, also makes sure
+ * Chromium is installed. Stops at once with one line that says what is down and what to run.
  */
 export default async function checkServices(_globalConfig, _projectConfig, { chromium = false } = {}) {
   const root = new URL('../..', import.meta.url).pathname;
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const checks = [
-    pingRedis(redisUrl).catch((error) => {
-      throw new Error(`Redis is not reachable at ${redisUrl} (${error.message}); start it with \`redis-server --daemonize yes\`, or set REDIS_URL.`);
+  const servers = [['Redis', 'REDIS_URL', 'redis://127.0.0.1:6379', pingRedis]];
+  if (needed(root, /from 'pg'|DATABASE_URL/)) servers.push(['PostgreSQL', 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test', queryPostgres]);
+  if (needed(root, /from 'mysql2(\/promise)?'|MYSQL_URL/)) servers.push(['MariaDB/MySQL', 'MYSQL_URL', 'mysql://root@127.0.0.1:3306/test', queryMysql]);
+  const results = await Promise.all(
+    servers.map(async ([name, variable, fallback, check]) => {
+      const url = process.env[variable] ?? fallback;
+      try {
+        await check(url);
+        return undefined;
+      } catch (error) {
+        return { name, variable, url, reason: error.message };
+      }
     }),
-  ];
-  if (needed(root, /from 'pg'|DATABASE_URL/)) {
-    const pgUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-    checks.push(
-      queryPostgres(pgUrl).catch((error) => {
-        throw new Error(`PostgreSQL is not reachable at ${pgUrl} (${error.message}); start it (e.g. \`service postgresql start\`), or set DATABASE_URL.`);
-      }),
+  );
+  const down = results.filter((result) => result !== undefined);
+  if (down.length > 0) {
+    console.error(
+      `${down.map((d) => `${d.name} at ${d.url} (${d.reason})`).join(', ')} ${down.length === 1 ? 'does' : 'do'} not answer: run \`${START_SERVICES}\` (installs and starts Redis, PostgreSQL and MariaDB from Debian's packages), or set ${down.map((d) => d.variable).join(', ')} to ${down.length === 1 ? 'a server that runs' : 'servers that run'}.`,
     );
+    process.exit(1);
   }
-  if (needed(root, /from 'mysql2(\/promise)?'|MYSQL_URL/)) {
-    const mysqlUrl = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
-    checks.push(
-      queryMysql(mysqlUrl).catch((error) => {
-        throw new Error(
-          `MariaDB/MySQL is not reachable at ${mysqlUrl} (${error.message}); start it (e.g. \`start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd\`), or set MYSQL_URL.`,
-        );
-      }),
-    );
-  }
-  const failures = (await Promise.allSettled(checks)).filter((result) => result.status === 'rejected');
   // After the network checks: the install blocks, which would trip their timeouts.
   if (chromium) {
     try {
       ensureChromium();
     } catch (reason) {
-      failures.push({ status: 'rejected', reason });
+      console.error(reason.message);
+      process.exit(1);
     }
-  }
-  if (failures.length > 0) {
-    for (const failure of failures) console.error(failure.reason.message);
-    process.exit(1);
   }
 }
 
