@@ -67,7 +67,10 @@ describe('graphqlFailure', () => {
     // Fastify requests are known by their Node request.
     const raw = { headers: {} };
     sessionSource(host('graphql', [{}, {}, { reply: { request: { raw } } }, {}]));
-    expect(graphqlFailure({ raw }, 503, 'store down')).toBeDefined();
+    expect(graphqlFailure({ raw }, 503, 'store down')).toEqual({
+      data: null,
+      errors: [{ message: 'store down', extensions: { code: 'SERVICE_UNAVAILABLE', status: 503 } }],
+    });
     expect(graphqlFailure({ headers: {} }, 503, 'store down')).toBeUndefined();
   });
 });
