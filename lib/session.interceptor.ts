@@ -78,7 +78,7 @@ class RequestCommit extends CommitBeforeReply {
     // Looked up after the handler: the handler may be the first to use the session.
     const session = this.runtime.contextIf(this.req);
     // The response already on its way (`@Res()`, a stream): the hooks hold or follow it, and save.
-    return session === undefined || !session.started || session.answering || sessionHttp.headersSent(this.res) ? undefined : session.commitResult();
+    return session === undefined || session.answering || session.settled || sessionHttp.headersSent(this.res) ? undefined : session.commitResult();
   }
 }
 

@@ -365,6 +365,20 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     }
   }
 
+  /**
+   * True when {@link commit} would write nothing and send no cookie now: nothing changed, no
+   * touch is due, the cookie stands. Errs towards false (a commit then finds nothing to do).
+   */
+  settled(session: SessionHandle): boolean {
+    if (this.legacy !== undefined || session.cleared || session.cookieToClear || session.movedFrom !== undefined) return false;
+    if (session.changed.size > 0 || session.increments.size > 0 || session.watched.size > 0) return false;
+    // A new session with nothing in it is neither stored nor given a cookie.
+    if (!session.inStore) return isEmpty(session.data);
+    if (session.touchRequested || session.cookieStale) return false;
+    const now = Date.now();
+    return now - session.touchedAt < this.options.touchInterval && (this.sealer === undefined || this.remainingTtl(session, now) > 0);
+  }
+
   /** True when the request changed `session` (for sockets, which cannot save a sealed session). */
   hasChanges(session: SessionHandle): boolean {
     return session.inStore ? this.buildPatch(session, Date.now()) !== undefined : !isEmpty(session.data);

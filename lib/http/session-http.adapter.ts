@@ -32,6 +32,8 @@ export interface SessionFlushable {
   readonly started: boolean;
   /** Saves what is left to save (nothing after the interceptor's save failed: its error answers). */
   flushLeft(): Promise<void>;
+  /** As {@link flushLeft} when nothing is left to save, at once: false when `flushLeft()` must run. */
+  settleLeft(): boolean;
 }
 
 interface ExpressLikeResponse {
@@ -66,6 +68,7 @@ interface NestHttpAdapterLike {
 
 interface ExpressLikeApp {
   request: object;
+  response: object;
   use(handler: (req: object, res: object, next: () => void) => void): unknown;
 }
 
@@ -94,7 +97,20 @@ function isStream(payload: unknown): payload is { pipe: unknown; destroy(): void
 const BODY_HEADERS = ['content-length', 'content-type', 'content-encoding', 'content-disposition', 'etag', 'last-modified', 'transfer-encoding'];
 
 /**
- * After the headers left (a streamed body): saves what changed since, then ends. A failure now
+ * Headers given to `writeHead()` replace those set before, and so would drop the session's
+ * `Set-Cookie`: a `Set-Cookie` among them is added to the one already set instead.
+ */
+function keepSetCookie(res: ServerResponse, args: unknown[]): void {
+  const headers = args.find((arg, i) => i > 0 && arg !== null && typeof arg === 'object' && !Array.isArray(arg)) as Record<string, unknown> | undefined;
+  const before = res.getHeader('set-cookie');
+  if (headers === undefined || before === undefined) return;
+  const name = Object.keys(headers).find((key) => key.toLowerCase() === 'set-cookie');
+  if (name === undefined) return;
+  headers[name] = [...(Array.isArray(before) ? before : [String(before)]), ...(Array.isArray(headers[name]) ? (headers[name] as unknown[]) : [headers[name]])];
+}
+
+/**
+ * Fastify, a streamed body: saves what changed after the headers left, then ends. A failure now
  * cannot become a 503, so it is logged and the connection is cut: never a silent success.
  */
 function saveBeforeEnd(res: ServerResponse, end: ServerResponse['end'], context: SessionFlushable, host: SessionHttpHost): void {
@@ -110,87 +126,181 @@ function saveBeforeEnd(res: ServerResponse, end: ServerResponse['end'], context:
   } as ServerResponse['end'];
 }
 
-/**
- * Headers given to `writeHead()` replace those set before, and so would drop the session's
- * `Set-Cookie`: a `Set-Cookie` among them is added to the one already set instead.
- */
-function keepSetCookie(res: ServerResponse, args: unknown[]): void {
-  const headers = args.find((arg, i) => i > 0 && arg !== null && typeof arg === 'object' && !Array.isArray(arg)) as Record<string, unknown> | undefined;
-  const before = res.getHeader('set-cookie');
-  if (headers === undefined || before === undefined) return;
-  const name = Object.keys(headers).find((key) => key.toLowerCase() === 'set-cookie');
-  if (name === undefined) return;
-  headers[name] = [...(Array.isArray(before) ? before : [String(before)]), ...(Array.isArray(headers[name]) ? (headers[name] as unknown[]) : [headers[name]])];
+type NodeWrite = (this: ServerResponse, ...args: unknown[]) => unknown;
+
+/** The three calls through which a Node response's headers and body leave. */
+interface NodeWrites {
+  writeHead: NodeWrite;
+  write: NodeWrite;
+  end: NodeWrite;
 }
 
+/** The guard of an Express response whose request used the session. */
+const kGuard = Symbol('nestjs-sessionkit.guard');
+
+/** Set on an Express app's response prototype once its writes are guarded there. */
+const kGuarded = Symbol('nestjs-sessionkit.guarded');
+
+/** `kGuarded`: the writes under the guarded ones, on the app's response prototype. */
+type GuardedResponse = ServerResponse & { [kGuard]?: ResponseGuard; [kGuarded]?: NodeWrites };
+
 /**
- * Express: holds the first write, `writeHead` or `end` of the response until the session is
+ * Express: holds the first `writeHead`, `write` or `end` of a response until its session is
  * saved, so the cookie goes out with the headers and a store failure can still become a 503.
- * Only responses whose request used the session are wrapped.
+ * When nothing is left to save (the interceptor saved it, or nothing changed), the write goes at
+ * once. After the headers left (a streamed body), the end waits for what changed since; a
+ * failure then cannot become a 503, so it is logged and the connection cut: never a silent success.
  */
-function guardNodeResponse(res: ServerResponse, context: SessionFlushable, host: SessionHttpHost): void {
-  const { write, end, writeHead } = res;
-  let state: 'open' | 'saving' | 'saved' = 'open';
-  let blocked = false;
-  const held: (() => void)[] = [];
-  const restore = (): void => {
-    res.write = write;
-    res.writeHead = writeHead;
-  };
-  const release = (): void => {
-    state = 'saved';
-    restore();
-    saveBeforeEnd(res, end, context, host);
-    for (const deliver of held.splice(0)) deliver();
+class ResponseGuard {
+  /** The first write is waiting for the save. */
+  private saving = false;
+  /** The save before the headers is done (or was not needed): writes pass. */
+  private saved = false;
+  /** A `write` returned false while held: a stream piped into the response waits for `drain`. */
+  private blocked = false;
+  private readonly held: (() => void)[] = [];
+
+  constructor(
+    private readonly res: GuardedResponse,
+    private readonly base: NodeWrites,
+    private readonly context: SessionFlushable,
+    private readonly host: SessionHttpHost,
+  ) {}
+
+  writeHead(args: unknown[]): unknown {
+    if (this.saved || this.settle()) {
+      keepSetCookie(this.res, args);
+      return this.base.writeHead.apply(this.res, args);
+    }
+    this.hold(() => {
+      keepSetCookie(this.res, args);
+      this.base.writeHead.apply(this.res, args);
+    });
+    return this.res;
+  }
+
+  write(args: unknown[]): unknown {
+    if (this.saved || this.settle()) return this.base.write.apply(this.res, args);
+    this.blocked = true;
+    this.hold(() => this.base.write.apply(this.res, args));
+    return false;
+  }
+
+  end(args: unknown[]): unknown {
+    if (!this.saved) {
+      if (this.settle()) return this.base.end.apply(this.res, args);
+      this.hold(() => this.base.end.apply(this.res, args));
+      return this.res;
+    }
+    if (this.context.settleLeft()) return this.base.end.apply(this.res, args);
+    // Headers sent before the body ended: save what changed since, then end.
+    this.context.flushLeft().then(
+      () => this.base.end.apply(this.res, args),
+      (error: unknown) => {
+        this.host.logLate(error);
+        this.res.destroy();
+      },
+    );
+    return this.res;
+  }
+
+  /** True when nothing is left to save: the writes pass from now on. */
+  private settle(): boolean {
+    if (this.saving || !this.context.settleLeft()) return false;
+    this.saved = true;
+    return true;
+  }
+
+  private hold(deliver: () => void): void {
+    this.held.push(deliver);
+    if (this.saving) return;
+    this.saving = true;
+    this.context.flushLeft().then(
+      () => this.release(),
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  private release(): void {
+    this.saved = true;
+    for (const deliver of this.held.splice(0)) deliver();
     // A stream piped into the response paused on our `false`: let it go on.
-    if (blocked) res.emit('drain');
-  };
-  const fail = (error: unknown): void => {
-    state = 'saved';
-    restore();
-    res.end = end;
-    held.length = 0;
+    if (this.blocked) this.res.emit('drain');
+  }
+
+  private fail(error: unknown): void {
+    const res = this.res;
+    // Unguarded from here: the failure answer goes out as it is.
+    res[kGuard] = undefined;
+    this.held.length = 0;
     if (res.headersSent) {
-      host.logLate(error);
+      this.host.logLate(error);
       res.destroy();
       return;
     }
-    const { status, body } = host.failure(error, context);
+    const { status, body } = this.host.failure(error, this.context);
     for (const name of BODY_HEADERS) res.removeHeader(name);
     const text = JSON.stringify(body);
     res.statusCode = status;
     res.setHeader('content-type', 'application/json; charset=utf-8');
     res.setHeader('content-length', Buffer.byteLength(text));
-    (end as (...a: unknown[]) => ServerResponse).call(res, text);
+    this.base.end.call(res, text);
+  }
+}
+
+/**
+ * The writes of a guarded response: through the response's guard when its request used the
+ * session, else straight to `base`. Installed once on an Express app's response prototype (no
+ * per-response wrapping), or on one response when it does not inherit from such a prototype.
+ */
+function guardedWrites(base: NodeWrites): NodeWrites {
+  return {
+    writeHead(this: GuardedResponse, ...args: unknown[]) {
+      const guard = this[kGuard];
+      return guard === undefined ? base.writeHead.apply(this, args) : guard.writeHead(args);
+    },
+    write(this: GuardedResponse, ...args: unknown[]) {
+      const guard = this[kGuard];
+      return guard === undefined ? base.write.apply(this, args) : guard.write(args);
+    },
+    end(this: GuardedResponse, ...args: unknown[]) {
+      const guard = this[kGuard];
+      return guard === undefined ? base.end.apply(this, args) : guard.end(args);
+    },
   };
-  const hold = (deliver: () => void): void => {
-    held.push(deliver);
-    if (state === 'open') {
-      state = 'saving';
-      context.flushLeft().then(release, fail);
-    }
+}
+
+const WRITES = ['writeHead', 'write', 'end'] as const;
+
+/**
+ * What an app's response prototype writes with before it is guarded: its own functions if it
+ * has them, else its parent's, read at each call (so a later patch of `ServerResponse` counts).
+ */
+function writesUnder(proto: object): NodeWrites {
+  const parent = Object.getPrototypeOf(proto) as NodeWrites;
+  const own = (name: keyof NodeWrites): NodeWrite | undefined => (Object.hasOwn(proto, name) ? (proto as NodeWrites)[name] : undefined);
+  const writeHead = own('writeHead');
+  const write = own('write');
+  const end = own('end');
+  return {
+    writeHead: writeHead ?? function (...args) {
+      return parent.writeHead.apply(this, args);
+    },
+    write: write ?? function (...args) {
+      return parent.write.apply(this, args);
+    },
+    end: end ?? function (...args) {
+      return parent.end.apply(this, args);
+    },
   };
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (state === 'saved') {
-      keepSetCookie(res, args);
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-    }
-    hold(() => {
-      keepSetCookie(res, args);
-      (writeHead as (...a: unknown[]) => ServerResponse).apply(res, args);
-    });
-    return res;
-  } as ServerResponse['writeHead'];
-  res.write = function (this: ServerResponse, ...args: unknown[]) {
-    if (state === 'saved') return (write as (...a: unknown[]) => boolean).apply(this, args);
-    blocked = true;
-    hold(() => (write as (...a: unknown[]) => boolean).apply(res, args));
-    return false;
-  } as ServerResponse['write'];
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    hold(() => (end as (...a: unknown[]) => ServerResponse).apply(res, args));
-    return res;
-  } as ServerResponse['end'];
+}
+
+/** Puts the guarded writes on `target` (an app's response prototype, or one response). */
+function installWrites(target: object, base: NodeWrites): void {
+  const writes = guardedWrites(base);
+  for (const name of WRITES) {
+    Object.defineProperty(target, name, { configurable: true, writable: true, value: writes[name] });
+  }
 }
 
 /**
@@ -287,7 +397,17 @@ export const sessionHttp = {
    * held until the save is done.
    */
   commitBeforeHeaders(context: SessionFlushable, host: SessionHttpHost): void {
-    if (!isFastifyReply(context.response)) guardNodeResponse(context.response as ServerResponse, context, host);
+    if (isFastifyReply(context.response)) return;
+    const res = context.response as GuardedResponse;
+    const base = res[kGuarded];
+    if (base !== undefined) {
+      res[kGuard] = new ResponseGuard(res, base, context, host);
+      return;
+    }
+    // A response that does not inherit from a guarded app's prototype: its own writes are wrapped.
+    const own: NodeWrites = { writeHead: res.writeHead as NodeWrite, write: res.write as NodeWrite, end: res.end as NodeWrite };
+    installWrites(res, own);
+    res[kGuard] = new ResponseGuard(res, own, context, host);
   },
 
   /**
@@ -318,6 +438,8 @@ export const sessionHttp = {
       instance.addHook('onSend', (request, reply, payload, done) => {
         const context = host.contextIf(request);
         if (context === undefined || !context.started) return done(null, payload);
+        // Nothing left to save: no wait. A stream still needs the save before its end, below.
+        if (!isStream(payload) && context.settleLeft()) return done(null, payload);
         const r = reply as FastifyLikeReply & { [kSaving]?: true };
         // A second send while the first waits for the save: an async route handler that resolved
         // `undefined` after sending (Fastify then sends again, as NestJS 11 redirects make it do).
@@ -343,6 +465,13 @@ export const sessionHttp = {
     } else {
       const app = adapter.getInstance() as ExpressLikeApp;
       Object.defineProperty(app.request, kHost, { configurable: true, value: host });
+      // Express gives each response the app's prototype: guarding the writes there once costs a
+      // response nothing until its request uses the session.
+      if (!Object.hasOwn(app.response, kGuarded)) {
+        const base = writesUnder(app.response);
+        installWrites(app.response, base);
+        Object.defineProperty(app.response, kGuarded, { configurable: true, value: base });
+      }
       Object.defineProperty(app.request, 'session', {
         configurable: true,
         get(this: { res: object }) {

@@ -84,6 +84,10 @@ class SocketSessionHost implements SessionContextHost {
     }
     return this.runtime.commit(session);
   }
+
+  settled(session: SessionHandle): boolean {
+    return this.runtime.settled(session);
+  }
 }
 
 const hosts = new WeakMap<SessionRuntime, SocketSessionHost>();
