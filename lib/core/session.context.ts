@@ -38,8 +38,8 @@ export class SessionContext {
   private loading: Promise<SessionHandle> | undefined;
   /** Writes made through `req.session` before the session was loaded, applied once it is. */
   private queued: ((session: SessionHandle) => void)[] | undefined;
-  /** The last commit, so commits of one request never overlap. */
-  private committing: Promise<void> = Promise.resolve();
+  /** The last commit, so commits of one request never overlap (none yet: most requests never commit here). */
+  private committing: Promise<void> | undefined;
   /** Commits started and not yet settled. */
   private inFlight = 0;
   /** A load started by `preload` failed: the error reaches the first caller that needs the session. */
@@ -84,7 +84,7 @@ export class SessionContext {
 
   /** The request is over (see {@link SessionContextLock.ended}): its lock, if any, goes after its last commit. */
   end(answered: boolean): void {
-    this.lock?.ended(answered, this.committing);
+    this.lock?.ended(answered, this.committing ?? Promise.resolve());
   }
 
   /** The session, loaded once per request however many callers ask. */
@@ -175,7 +175,7 @@ export class SessionContext {
    * refused.
    */
   flush(): Promise<void> {
-    const next = this.committing.then(async () => {
+    const next = (this.committing ?? Promise.resolve()).then(async () => {
       // A refused lock: the request never ran (its answer is the refusal); writing now would
       // race the holder, and the cookie the browser has stays as it is.
       if (!this.started || this.lock?.refused) return;
@@ -188,8 +188,9 @@ export class SessionContext {
       this.inFlight--;
     };
     // A failed commit must not block a later one (e.g. save() failed, the response commit retries).
-    this.committing = next.then(done, done);
-    if (this.lock !== undefined) void this.committing.then(() => this.lock?.flushed());
+    const committing = next.then(done, done);
+    this.committing = committing;
+    if (this.lock !== undefined) void committing.then(() => this.lock?.flushed());
     return next;
   }
 }

@@ -135,94 +135,44 @@ interface NodeWrites {
   end: NodeWrite;
 }
 
-/** The guard of an Express response whose request used the session. */
-const kGuard = Symbol('nestjs-sessionkit.guard');
-
-/** Set on an Express app's response prototype once its writes are guarded there. */
+/** Set on an Express app's response prototype once its writes are guarded there: the writes under them. */
 const kGuarded = Symbol('nestjs-sessionkit.guarded');
 
-/** `kGuarded`: the writes under the guarded ones, on the app's response prototype. */
-type GuardedResponse = ServerResponse & { [kGuard]?: ResponseGuard; [kGuarded]?: NodeWrites };
+type GuardedResponse = ServerResponse & { [kGuarded]?: NodeWrites };
+
+/** The session context of a response's request, if its request used the session. */
+type ContextOfResponse = (res: ServerResponse) => SessionFlushable | undefined;
 
 /**
- * Express: holds the first `writeHead`, `write` or `end` of a response until its session is
- * saved, so the cookie goes out with the headers and a store failure can still become a 503.
- * When nothing is left to save (the interceptor saved it, or nothing changed), the write goes at
- * once. After the headers left (a streamed body), the end waits for what changed since; a
- * failure then cannot become a 503, so it is logged and the connection cut: never a silent success.
+ * A response whose first write waits for its session's save: what waits, delivered in order once
+ * saved; on a failure, the failure's answer instead (a 503), or a cut connection once the
+ * headers left. Exists only while a save holds the response.
  */
-class ResponseGuard {
-  /** The first write is waiting for the save. */
-  private saving = false;
-  /** The save before the headers is done (or was not needed): writes pass. */
-  private saved = false;
+class HeldResponse {
   /** A `write` returned false while held: a stream piped into the response waits for `drain`. */
   private blocked = false;
   private readonly held: (() => void)[] = [];
 
   constructor(
-    private readonly res: GuardedResponse,
+    private readonly res: ServerResponse,
     private readonly base: NodeWrites,
     private readonly context: SessionFlushable,
     private readonly host: SessionHttpHost,
-  ) {}
-
-  writeHead(args: unknown[]): unknown {
-    if (this.saved || this.settle()) {
-      keepSetCookie(this.res, args);
-      return this.base.writeHead.apply(this.res, args);
-    }
-    this.hold(() => {
-      keepSetCookie(this.res, args);
-      this.base.writeHead.apply(this.res, args);
-    });
-    return this.res;
-  }
-
-  write(args: unknown[]): unknown {
-    if (this.saved || this.settle()) return this.base.write.apply(this.res, args);
-    this.blocked = true;
-    this.hold(() => this.base.write.apply(this.res, args));
-    return false;
-  }
-
-  end(args: unknown[]): unknown {
-    if (!this.saved) {
-      if (this.settle()) return this.base.end.apply(this.res, args);
-      this.hold(() => this.base.end.apply(this.res, args));
-      return this.res;
-    }
-    if (this.context.settleLeft()) return this.base.end.apply(this.res, args);
-    // Headers sent before the body ended: save what changed since, then end.
-    this.context.flushLeft().then(
-      () => this.base.end.apply(this.res, args),
-      (error: unknown) => {
-        this.host.logLate(error);
-        this.res.destroy();
-      },
-    );
-    return this.res;
-  }
-
-  /** True when nothing is left to save: the writes pass from now on. */
-  private settle(): boolean {
-    if (this.saving || !this.context.settleLeft()) return false;
-    this.saved = true;
-    return true;
-  }
-
-  private hold(deliver: () => void): void {
-    this.held.push(deliver);
-    if (this.saving) return;
-    this.saving = true;
-    this.context.flushLeft().then(
+  ) {
+    holding.set(res, this);
+    context.flushLeft().then(
       () => this.release(),
       (error: unknown) => this.fail(error),
     );
   }
 
+  hold(deliver: () => void, blocks: boolean): void {
+    this.held.push(deliver);
+    if (blocks) this.blocked = true;
+  }
+
   private release(): void {
-    this.saved = true;
+    holding.set(this.res, 'released');
     for (const deliver of this.held.splice(0)) deliver();
     // A stream piped into the response paused on our `false`: let it go on.
     if (this.blocked) this.res.emit('drain');
@@ -230,8 +180,7 @@ class ResponseGuard {
 
   private fail(error: unknown): void {
     const res = this.res;
-    // Unguarded from here: the failure answer goes out as it is.
-    res[kGuard] = undefined;
+    holding.set(res, 'failed');
     this.held.length = 0;
     if (res.headersSent) {
       this.host.logLate(error);
@@ -249,23 +198,72 @@ class ResponseGuard {
 }
 
 /**
- * The writes of a guarded response: through the response's guard when its request used the
- * session, else straight to `base`. Installed once on an Express app's response prototype (no
- * per-response wrapping), or on one response when it does not inherit from such a prototype.
+ * Responses whose first write waited for a save: held while it runs, then `released` (their writes
+ * go out, Node's own implicit `writeHead` included), or `failed` (the failure's answer went out).
  */
-function guardedWrites(base: NodeWrites): NodeWrites {
+const holding = new WeakMap<ServerResponse, HeldResponse | 'released' | 'failed'>();
+
+/**
+ * Express: the first `writeHead`, `write` or `end` of a response whose request used the session
+ * waits until the session is saved, so the cookie goes out with the headers and a store failure
+ * can still become a 503. When nothing is left to save (the interceptor saved it, or nothing
+ * changed), the write goes at once and nothing is allocated. After the headers left (a streamed
+ * body), the end waits for what changed since; a failure then cannot become a 503, so it is
+ * logged and the connection cut: never a silent success. Installed once on an Express app's
+ * response prototype, or on one response that does not inherit from such a prototype.
+ */
+function guardedWrites(base: NodeWrites, contextOf: ContextOfResponse, host: (context: SessionFlushable) => SessionHttpHost): NodeWrites {
+  /** The save the response's first write must wait for: the one in progress, or a new one; none when it may go. */
+  const saveFirst = (res: ServerResponse, context: SessionFlushable): HeldResponse | undefined => {
+    const state = holding.get(res);
+    if (state !== undefined) return typeof state === 'object' ? state : undefined;
+    if (res.headersSent || context.settleLeft()) return undefined;
+    return new HeldResponse(res, base, context, host(context));
+  };
   return {
-    writeHead(this: GuardedResponse, ...args: unknown[]) {
-      const guard = this[kGuard];
-      return guard === undefined ? base.writeHead.apply(this, args) : guard.writeHead(args);
+    writeHead(this: ServerResponse, ...args: unknown[]) {
+      const context = contextOf(this);
+      if (context === undefined) return base.writeHead.apply(this, args);
+      const waiting = saveFirst(this, context);
+      if (waiting === undefined) {
+        keepSetCookie(this, args);
+        return base.writeHead.apply(this, args);
+      }
+      waiting.hold(() => {
+        keepSetCookie(this, args);
+        base.writeHead.apply(this, args);
+      }, false);
+      return this;
     },
-    write(this: GuardedResponse, ...args: unknown[]) {
-      const guard = this[kGuard];
-      return guard === undefined ? base.write.apply(this, args) : guard.write(args);
+    write(this: ServerResponse, ...args: unknown[]) {
+      const context = contextOf(this);
+      const waiting = context === undefined ? undefined : saveFirst(this, context);
+      if (waiting === undefined) return base.write.apply(this, args);
+      waiting.hold(() => base.write.apply(this, args), true);
+      return false;
     },
-    end(this: GuardedResponse, ...args: unknown[]) {
-      const guard = this[kGuard];
-      return guard === undefined ? base.end.apply(this, args) : guard.end(args);
+    end(this: ServerResponse, ...args: unknown[]) {
+      const context = contextOf(this);
+      if (context === undefined) return base.end.apply(this, args);
+      const state = holding.get(this);
+      if (typeof state === 'object') {
+        state.hold(() => base.end.apply(this, args), false);
+        return this;
+      }
+      if (state === 'failed' || context.settleLeft()) return base.end.apply(this, args);
+      if (state === undefined && !this.headersSent) {
+        new HeldResponse(this, base, context, host(context)).hold(() => base.end.apply(this, args), false);
+        return this;
+      }
+      // Headers sent before the body ended: save what changed since, then end.
+      context.flushLeft().then(
+        () => base.end.apply(this, args),
+        (error: unknown) => {
+          host(context).logLate(error);
+          this.destroy();
+        },
+      );
+      return this;
     },
   };
 }
@@ -279,25 +277,27 @@ const WRITES = ['writeHead', 'write', 'end'] as const;
 function writesUnder(proto: object): NodeWrites {
   const parent = Object.getPrototypeOf(proto) as NodeWrites;
   const own = (name: keyof NodeWrites): NodeWrite | undefined => (Object.hasOwn(proto, name) ? (proto as NodeWrites)[name] : undefined);
-  const writeHead = own('writeHead');
-  const write = own('write');
-  const end = own('end');
   return {
-    writeHead: writeHead ?? function (...args) {
-      return parent.writeHead.apply(this, args);
-    },
-    write: write ?? function (...args) {
-      return parent.write.apply(this, args);
-    },
-    end: end ?? function (...args) {
-      return parent.end.apply(this, args);
-    },
+    writeHead:
+      own('writeHead') ??
+      function (...args) {
+        return parent.writeHead.apply(this, args);
+      },
+    write:
+      own('write') ??
+      function (...args) {
+        return parent.write.apply(this, args);
+      },
+    end:
+      own('end') ??
+      function (...args) {
+        return parent.end.apply(this, args);
+      },
   };
 }
 
-/** Puts the guarded writes on `target` (an app's response prototype, or one response). */
-function installWrites(target: object, base: NodeWrites): void {
-  const writes = guardedWrites(base);
+/** Puts `writes` on `target` (an app's response prototype, or one response). */
+function installWrites(target: object, writes: NodeWrites): void {
   for (const name of WRITES) {
     Object.defineProperty(target, name, { configurable: true, writable: true, value: writes[name] });
   }
@@ -399,15 +399,14 @@ export const sessionHttp = {
   commitBeforeHeaders(context: SessionFlushable, host: SessionHttpHost): void {
     if (isFastifyReply(context.response)) return;
     const res = context.response as GuardedResponse;
-    const base = res[kGuarded];
-    if (base !== undefined) {
-      res[kGuard] = new ResponseGuard(res, base, context, host);
-      return;
-    }
-    // A response that does not inherit from a guarded app's prototype: its own writes are wrapped.
+    // An app's response: its prototype's writes find the context through the request.
+    if (res[kGuarded] !== undefined) return;
+    // Any other response: its own writes are wrapped.
     const own: NodeWrites = { writeHead: res.writeHead as NodeWrite, write: res.write as NodeWrite, end: res.end as NodeWrite };
-    installWrites(res, own);
-    res[kGuard] = new ResponseGuard(res, own, context, host);
+    installWrites(
+      res,
+      guardedWrites(own, () => context, () => host),
+    );
   },
 
   /**
@@ -469,7 +468,11 @@ export const sessionHttp = {
       // response nothing until its request uses the session.
       if (!Object.hasOwn(app.response, kGuarded)) {
         const base = writesUnder(app.response);
-        installWrites(app.response, base);
+        const contextOf = (res: ServerResponse): SessionFlushable | undefined => {
+          const req = (res as ServerResponse & { req?: object }).req;
+          return req === undefined ? undefined : sessionHttp.hostOf<SessionHttpHost>(req)?.contextIf(req);
+        };
+        installWrites(app.response, guardedWrites(base, contextOf, () => host));
         Object.defineProperty(app.response, kGuarded, { configurable: true, value: base });
       }
       Object.defineProperty(app.request, 'session', {
