@@ -212,13 +212,13 @@ const holding = new WeakMap<ServerResponse, HeldResponse | 'released' | 'failed'
  * logged and the connection cut: never a silent success. Installed once on an Express app's
  * response prototype, or on one response that does not inherit from such a prototype.
  */
-function guardedWrites(base: NodeWrites, contextOf: ContextOfResponse, host: (context: SessionFlushable) => SessionHttpHost): NodeWrites {
+function guardedWrites(base: NodeWrites, contextOf: ContextOfResponse, host: SessionHttpHost): NodeWrites {
   /** The save the response's first write must wait for: the one in progress, or a new one; none when it may go. */
   const saveFirst = (res: ServerResponse, context: SessionFlushable): HeldResponse | undefined => {
     const state = holding.get(res);
     if (state !== undefined) return typeof state === 'object' ? state : undefined;
     if (res.headersSent || context.settleLeft()) return undefined;
-    return new HeldResponse(res, base, context, host(context));
+    return new HeldResponse(res, base, context, host);
   };
   return {
     writeHead(this: ServerResponse, ...args: unknown[]) {
@@ -252,14 +252,14 @@ function guardedWrites(base: NodeWrites, contextOf: ContextOfResponse, host: (co
       }
       if (state === 'failed' || context.settleLeft()) return base.end.apply(this, args);
       if (state === undefined && !this.headersSent) {
-        new HeldResponse(this, base, context, host(context)).hold(() => base.end.apply(this, args), false);
+        new HeldResponse(this, base, context, host).hold(() => base.end.apply(this, args), false);
         return this;
       }
       // Headers sent before the body ended: save what changed since, then end.
       context.flushLeft().then(
         () => base.end.apply(this, args),
         (error: unknown) => {
-          host(context).logLate(error);
+          host.logLate(error);
           this.destroy();
         },
       );
@@ -270,30 +270,10 @@ function guardedWrites(base: NodeWrites, contextOf: ContextOfResponse, host: (co
 
 const WRITES = ['writeHead', 'write', 'end'] as const;
 
-/**
- * What an app's response prototype writes with before it is guarded: its own functions if it
- * has them, else its parent's, read at each call (so a later patch of `ServerResponse` counts).
- */
-function writesUnder(proto: object): NodeWrites {
-  const parent = Object.getPrototypeOf(proto) as NodeWrites;
-  const own = (name: keyof NodeWrites): NodeWrite | undefined => (Object.hasOwn(proto, name) ? (proto as NodeWrites)[name] : undefined);
-  return {
-    writeHead:
-      own('writeHead') ??
-      function (...args) {
-        return parent.writeHead.apply(this, args);
-      },
-    write:
-      own('write') ??
-      function (...args) {
-        return parent.write.apply(this, args);
-      },
-    end:
-      own('end') ??
-      function (...args) {
-        return parent.end.apply(this, args);
-      },
-  };
+/** The writes `target` has now (its own or inherited), to call under the guarded ones. */
+function writesOf(target: object): NodeWrites {
+  const { writeHead, write, end } = target as NodeWrites;
+  return { writeHead, write, end };
 }
 
 /** Puts `writes` on `target` (an app's response prototype, or one response). */
@@ -402,10 +382,9 @@ export const sessionHttp = {
     // An app's response: its prototype's writes find the context through the request.
     if (res[kGuarded] !== undefined) return;
     // Any other response: its own writes are wrapped.
-    const own: NodeWrites = { writeHead: res.writeHead as NodeWrite, write: res.write as NodeWrite, end: res.end as NodeWrite };
     installWrites(
       res,
-      guardedWrites(own, () => context, () => host),
+      guardedWrites(writesOf(res), () => context, host),
     );
   },
 
@@ -467,12 +446,12 @@ export const sessionHttp = {
       // Express gives each response the app's prototype: guarding the writes there once costs a
       // response nothing until its request uses the session.
       if (!Object.hasOwn(app.response, kGuarded)) {
-        const base = writesUnder(app.response);
+        const base = writesOf(app.response);
         const contextOf = (res: ServerResponse): SessionFlushable | undefined => {
           const req = (res as ServerResponse & { req?: object }).req;
-          return req === undefined ? undefined : sessionHttp.hostOf<SessionHttpHost>(req)?.contextIf(req);
+          return req === undefined ? undefined : host.contextIf(req);
         };
-        installWrites(app.response, guardedWrites(base, contextOf, () => host));
+        installWrites(app.response, guardedWrites(base, contextOf, host));
         Object.defineProperty(app.response, kGuarded, { configurable: true, value: base });
       }
       Object.defineProperty(app.request, 'session', {
