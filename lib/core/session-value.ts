@@ -109,11 +109,60 @@ function reservedKeyPath(value: unknown, path: string): string | undefined {
 }
 
 /**
+ * True when `value` may hold a reserved key at any depth. The walk a read makes on every request:
+ * no key list, no path string, nothing allocated. `for...in` sees every own enumerable key (and
+ * inherited ones, which can only make it say yes; the exact walk then decides).
+ */
+function mayHoldReservedKey(value: object): boolean {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item !== null && typeof item === 'object' && mayHoldReservedKey(item)) return true;
+    }
+    return false;
+  }
+  for (const key in value) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return true;
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === 'object' && mayHoldReservedKey(item)) return true;
+  }
+  return false;
+}
+
+/**
+ * Session data that a store of this package parsed from JSON it wrote itself, checked for reserved
+ * keys and gave a null prototype, not yet handed to anyone: {@link storedSessionData} takes it as
+ * it is, once. Weak, so data a caller of the store keeps for itself is not held here.
+ */
+const checkedData = new WeakSet<object>();
+
+/**
+ * Marks `data` as already what {@link storedSessionData} makes of data (internal, for this
+ * package's stores): a new object with a null prototype, no reserved key at any depth, not shared
+ * with anything. The store vouches for all of it; the runtime then skips a second scan and copy.
+ */
+export function checkedSessionData(data: Record<string, unknown>): Record<string, unknown> {
+  checkedData.add(data);
+  return data;
+}
+
+/**
+ * True when JSON written by `JSON.stringify` may hold a reserved key: every such key contains
+ * `proto` or `constructor`, which `JSON.stringify` never escapes. Only a false yes is possible (the
+ * words inside a value), and it costs only the full check.
+ */
+export function jsonMayHoldReservedKey(json: string): boolean {
+  return json.includes('proto') || json.includes('constructor');
+}
+
+/**
  * Session data as read from a store, checked and copied into a prototype-less object. Throws a
  * {@link SessionValueError} when it holds a reserved key anywhere (a record written before such
- * keys were refused, or by another program).
+ * keys were refused, or by another program). Data a store marked with {@link checkedSessionData}
+ * is returned as it is.
  */
 export function storedSessionData(data: Record<string, unknown>): Record<string, unknown> {
+  if (checkedData.delete(data)) return data;
   const path = reservedKeyIn(data);
   if (path !== undefined) {
     throw new SessionValueError(
@@ -121,12 +170,13 @@ export function storedSessionData(data: Record<string, unknown>): Record<string,
     );
   }
   const copy = emptySessionData();
-  for (const key of Object.keys(data)) copy[key] = data[key];
+  for (const key in data) if (Object.hasOwn(data, key)) copy[key] = data[key];
   return copy;
 }
 
 /** The path of the first reserved key in session data read from a store (`__proto__`, `cart.constructor`), or `undefined`. */
 export function reservedKeyIn(data: Record<string, unknown>): string | undefined {
+  if (!mayHoldReservedKey(data)) return undefined;
   for (const key of Object.keys(data)) {
     const path = isReservedKey(key) ? key : reservedKeyPath(data[key], key);
     if (path !== undefined) return path;

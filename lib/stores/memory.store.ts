@@ -1,5 +1,6 @@
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { SessionError } from '../core/session.errors.js';
+import { checkedSessionData, jsonMayHoldReservedKey } from '../core/session-value.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -296,11 +297,17 @@ export class MemoryStore implements SessionStore {
     if (packed === undefined) return undefined;
     // A read is a use: the session moves away from eviction.
     bump(this.mapOf(index, packed), handle, packed);
-    const data = Object.assign(Object.create(null) as Record<string, unknown>, JSON.parse(packed.slice(jsonStart(packed))) as Record<string, unknown>);
-    const record: SessionRecord = { data, createdAt: time(packed, CREATED_AT), touchedAt: time(packed, TOUCHED_AT) };
+    const json = packed.slice(jsonStart(packed));
+    const data = JSON.parse(json) as Record<string, unknown>;
+    // The parsed object itself loses its prototype: a copy into Object.create(null) would be a
+    // slow dictionary object, built key by key (JSON.parse makes `__proto__` an own key, never the prototype).
+    Object.setPrototypeOf(data, null);
+    const createdAt = time(packed, CREATED_AT);
+    const touchedAt = time(packed, TOUCHED_AT);
     const user = userOf(packed);
-    if (user !== undefined) record.user = user;
-    return record;
+    // Our own JSON: when no reserved key can be in it, the runtime need not walk and copy the data again.
+    const checked = jsonMayHoldReservedKey(json) ? data : checkedSessionData(data);
+    return user === undefined ? { data: checked, createdAt, touchedAt } : { data: checked, createdAt, touchedAt, user };
   }
 
   async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
@@ -342,9 +349,9 @@ export class MemoryStore implements SessionStore {
     const index = shardOf(handle, this.mask);
     const packed = this.live(index, handle, now);
     if (packed === undefined) return false;
-    // Prototype-less, so that no key given here can reach Object.prototype.
-    const data = Object.create(null) as Record<string, unknown>;
-    if (!patch.clear) Object.assign(data, JSON.parse(packed.slice(jsonStart(packed))));
+    // Prototype-less before any key is assigned, so that no key given here can reach Object.prototype.
+    const data = (patch.clear ? {} : JSON.parse(packed.slice(jsonStart(packed)))) as Record<string, unknown>;
+    Object.setPrototypeOf(data, null);
     for (const key of patch.unset) delete data[key];
     Object.assign(data, patch.set);
     for (const key in patch.incr) {
