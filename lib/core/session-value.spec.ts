@@ -1,4 +1,4 @@
-import { SessionValueError, assertStorable, checkedSessionData, jsonMayHoldReservedKey, reservedKeyIn, storedSessionData, unstorableReason } from './session-value.js';
+import { SessionValueError, assertStorable, CheckedSessionRecord, jsonMayHoldReservedKey, reservedKeyIn, storedRecordData, storedSessionData, unstorableReason } from './session-value.js';
 import { SessionError } from './session.errors.js';
 
 describe('session values', () => {
@@ -57,12 +57,16 @@ describe('session values', () => {
     for (const json of ['{"__proto__":{}}', '{"a":{"constructor":1}}', '{"a":[{"prototype":1}]}']) expect(jsonMayHoldReservedKey(json)).toBe(true);
   });
 
-  it('takes data a store already checked as it is, once', () => {
-    const data = checkedSessionData(Object.setPrototypeOf({ a: 1 }, null) as Record<string, unknown>);
-    expect(storedSessionData(data)).toBe(data);
+  it('takes the data of a record a store already checked as it is, once', () => {
+    const data = Object.setPrototypeOf({ a: 1 }, null) as Record<string, unknown>;
+    const record = new CheckedSessionRecord(data, 1, 2, undefined);
+    expect(record).toEqual({ data: { a: 1 }, createdAt: 1, touchedAt: 2 });
+    expect(storedRecordData(record)).toBe(data);
     // A second time it is checked and copied like any data.
-    const again = storedSessionData(data);
+    const again = storedRecordData(record);
     expect(again).not.toBe(data);
     expect(again).toEqual({ a: 1 });
+    // Any other record is checked.
+    expect(() => storedRecordData({ data: JSON.parse('{"a":{"__proto__":{}}}'), createdAt: 1, touchedAt: 2 })).toThrow(/reserved key at "a\.__proto__"/);
   });
 });

@@ -1,3 +1,4 @@
+import type { SessionRecord } from '../stores/session-store.interface.js';
 import { SessionError } from './session.errors.js';
 
 /**
@@ -130,20 +131,25 @@ function mayHoldReservedKey(value: object): boolean {
 }
 
 /**
- * Session data that a store of this package parsed from JSON it wrote itself, checked for reserved
- * keys and gave a null prototype, not yet handed to anyone: {@link storedSessionData} takes it as
- * it is, once. Weak, so data a caller of the store keeps for itself is not held here.
+ * A record that a store of this package built from JSON it wrote itself (internal): its data is a
+ * new object with a null prototype and no reserved key at any depth, shared with nothing, which is
+ * what {@link storedSessionData} would make of it. The runtime takes such data as it is, once
+ * ({@link storedRecordData}); a record of any other making is checked and copied. A class rather
+ * than a mark kept aside: `instanceof` costs nothing, a `WeakSet` entry per read does.
  */
-const checkedData = new WeakSet<object>();
+export class CheckedSessionRecord implements SessionRecord {
+  /** Set when the runtime took the data: a record handed out again is checked like any other. */
+  taken: true | undefined;
+  user?: string;
 
-/**
- * Marks `data` as already what {@link storedSessionData} makes of data (internal, for this
- * package's stores): a new object with a null prototype, no reserved key at any depth, not shared
- * with anything. The store vouches for all of it; the runtime then skips a second scan and copy.
- */
-export function checkedSessionData(data: Record<string, unknown>): Record<string, unknown> {
-  checkedData.add(data);
-  return data;
+  constructor(
+    public data: Record<string, unknown>,
+    public createdAt: number,
+    public touchedAt: number,
+    user: string | undefined,
+  ) {
+    if (user !== undefined) this.user = user;
+  }
 }
 
 /**
@@ -158,11 +164,9 @@ export function jsonMayHoldReservedKey(json: string): boolean {
 /**
  * Session data as read from a store, checked and copied into a prototype-less object. Throws a
  * {@link SessionValueError} when it holds a reserved key anywhere (a record written before such
- * keys were refused, or by another program). Data a store marked with {@link checkedSessionData}
- * is returned as it is.
+ * keys were refused, or by another program).
  */
 export function storedSessionData(data: Record<string, unknown>): Record<string, unknown> {
-  if (checkedData.delete(data)) return data;
   const path = reservedKeyIn(data);
   if (path !== undefined) {
     throw new SessionValueError(
@@ -172,6 +176,15 @@ export function storedSessionData(data: Record<string, unknown>): Record<string,
   const copy = emptySessionData();
   for (const key in data) if (Object.hasOwn(data, key)) copy[key] = data[key];
   return copy;
+}
+
+/** The data of a record read from a store, as {@link storedSessionData} makes it; that of a {@link CheckedSessionRecord} as it is, the first time. */
+export function storedRecordData(record: SessionRecord): Record<string, unknown> {
+  if (record instanceof CheckedSessionRecord && record.taken === undefined) {
+    record.taken = true;
+    return record.data;
+  }
+  return storedSessionData(record.data);
 }
 
 /** The path of the first reserved key in session data read from a store (`__proto__`, `cart.constructor`), or `undefined`. */

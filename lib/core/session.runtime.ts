@@ -8,7 +8,7 @@ import { type RequestSessionCookieInfo, type RequestSessionSource, createRequest
 import { SessionContext, type SessionContextHost } from './session.context.js';
 import type { ResolvedSessionOptions } from '../session-options.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
-import { SessionValueError, assertStorable, emptySessionData, storedSessionData } from './session-value.js';
+import { SessionValueError, assertStorable, emptySessionData, storedRecordData } from './session-value.js';
 import { PERSIST_KEY } from '../session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { assertSavedSize } from './session-size.js';
@@ -153,7 +153,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       throw this.storeFailure('read', error, handle);
     }
     // Refuses reserved keys and gives the data a null prototype, whatever the store returned.
-    if (record !== undefined) record.data = storedSessionData(record.data);
+    if (record !== undefined) record.data = storedRecordData(record);
     return record;
   }
 

@@ -1,6 +1,6 @@
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { SessionError } from '../core/session.errors.js';
-import { checkedSessionData, jsonMayHoldReservedKey } from '../core/session-value.js';
+import { CheckedSessionRecord, jsonMayHoldReservedKey } from '../core/session-value.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -306,8 +306,8 @@ export class MemoryStore implements SessionStore {
     const touchedAt = time(packed, TOUCHED_AT);
     const user = userOf(packed);
     // Our own JSON: when no reserved key can be in it, the runtime need not walk and copy the data again.
-    const checked = jsonMayHoldReservedKey(json) ? data : checkedSessionData(data);
-    return user === undefined ? { data: checked, createdAt, touchedAt } : { data: checked, createdAt, touchedAt, user };
+    if (jsonMayHoldReservedKey(json)) return user === undefined ? { data, createdAt, touchedAt } : { data, createdAt, touchedAt, user };
+    return new CheckedSessionRecord(data, createdAt, touchedAt, user);
   }
 
   async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
