@@ -311,7 +311,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
         const patch = this.buildPatch(session, now);
         const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
         if (patch !== undefined) {
-          if (Object.keys(patch.set).length > 0) assertSavedSize(session.data, Object.keys(patch.set), this.options.maxSessionBytes);
+          if (!isEmpty(patch.set)) assertSavedSize(session.data, Object.keys(patch.set), this.options.maxSessionBytes);
           if (typeof patch.user === 'string' && patch.user !== session.storedUser) await this.makeRoomForLogin(patch.user, session);
           if (this.store.patch) {
             // false: destroyed or expired meanwhile; it must stay gone. The handle goes on as after
@@ -353,9 +353,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   /** Resets what the request changed, now saved, and sends the cookie if it changed. */
   private committed(session: SessionHandle, setCookie: string | undefined): void {
-    session.changed.clear();
-    session.increments.clear();
-    session.watched.clear();
+    session.resetTracking();
     session.cleared = false;
     session.touchRequested = false;
     session.cookieStale = false;
@@ -538,29 +536,35 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   /** What this request changed, or `undefined` if nothing. */
   private buildPatch(session: SessionHandle, now: number): SessionPatch | undefined {
-    const { data, changed, increments, watched } = session;
-    if (!session.cleared && changed.size === 0 && increments.size === 0 && watched.size === 0) return undefined;
-    let dirty = session.cleared || changed.size > 0 || increments.size > 0;
+    if (session.untracked) return undefined;
+    // Read without making the collections the request never used.
+    const { data, changedKeys, incrementsByKey, watchedJson } = session;
+    let dirty = session.cleared || (changedKeys?.size ?? 0) > 0 || (incrementsByKey?.size ?? 0) > 0;
     const set = emptySessionData();
     const unset: string[] = [];
-    for (const key of changed) {
-      if (key in data) {
-        const value = data[key];
-        // Re-checked: an object may have been changed in place after set().
-        if (value !== null && typeof value === 'object') assertStorable(key, value);
-        set[key] = value;
-      } else unset.push(key);
+    if (changedKeys !== undefined) {
+      for (const key of changedKeys) {
+        if (key in data) {
+          const value = data[key];
+          // Re-checked: an object may have been changed in place after set().
+          if (value !== null && typeof value === 'object') assertStorable(key, value);
+          set[key] = value;
+        } else unset.push(key);
+      }
     }
-    for (const [key, before] of watched) {
-      const value = data[key];
-      assertStorable(key, value);
-      if (JSON.stringify(value) !== before) {
-        set[key] = value;
-        dirty = true;
+    if (watchedJson !== undefined) {
+      for (const [key, before] of watchedJson) {
+        const value = data[key];
+        assertStorable(key, value);
+        if (JSON.stringify(value) !== before) {
+          set[key] = value;
+          dirty = true;
+        }
       }
     }
     if (!dirty) return undefined;
-    const patch: SessionPatch = { clear: session.cleared, set, unset, incr: Object.fromEntries(increments), touchedAt: now };
+    const incr = incrementsByKey === undefined ? {} : Object.fromEntries(incrementsByKey);
+    const patch: SessionPatch = { clear: session.cleared, set, unset, incr, touchedAt: now };
     // The user changes with the top key of authKey's path, set, removed or changed in place.
     const authTop = this.options.authPath[0]!;
     if (session.cleared || authTop in set || unset.includes(authTop)) patch.user = this.userOf(data) ?? null;
