@@ -156,9 +156,24 @@ export class SessionCookie {
   /** The value of the pair `header[start, end)` if it is a cookie of the session's name. */
   private valueOf(header: string, start: number, end: number): string | undefined {
     const eq = header.indexOf('=', start);
-    if (eq === -1 || eq >= end || header.slice(start, eq).trim() !== this.name) return undefined;
+    if (eq === -1 || eq >= end || !this.isName(header, start, eq)) return undefined;
     const value = header.slice(eq + 1, end).trim();
     return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+  }
+
+  /**
+   * True when `header[start, end)`, trimmed, is the session's cookie name. Compared in place, with
+   * no string made per cookie of the header; edges other than plain spaces take `trim()`'s way.
+   */
+  private isName(header: string, start: number, end: number): boolean {
+    let from = start;
+    let to = end;
+    while (from < to && header.charCodeAt(from) === 32) from++;
+    while (to > from && header.charCodeAt(to - 1) === 32) to--;
+    const first = header.charCodeAt(from);
+    const last = header.charCodeAt(to - 1);
+    if (from === to || first < 33 || first > 126 || last < 33 || last > 126) return header.slice(start, end).trim() === this.name;
+    return to - from === this.name.length && header.startsWith(this.name, from);
   }
 
   /** Checks `value`'s signature against every secret; a verified cookie is cached. */
