@@ -18,7 +18,8 @@ function reservedKeyReason(path: string, key: string): string {
 
 /** An empty object for session data: no prototype, so no key can reach or replace `Object.prototype`. */
 export function emptySessionData(): Record<string, unknown> {
-  return Object.create(null) as Record<string, unknown>;
+  // Not Object.create(null), which makes a dictionary object (about 180 bytes, slower to fill and read).
+  return Object.setPrototypeOf({}, null) as Record<string, unknown>;
 }
 
 /**

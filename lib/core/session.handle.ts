@@ -82,11 +82,11 @@ export class SessionHandle {
     return !this.cleared && !this.changedKeys?.size && !this.incrementsByKey?.size && !this.watchedJson?.size;
   }
 
-  /** Forgets what the request changed (saved, reloaded, or started anew). */
+  /** Forgets what the request changed (saved, reloaded, or started anew). Dropped rather than cleared: `clear()` allocates a new table. */
   resetTracking(): void {
-    this.changedKeys?.clear();
-    this.incrementsByKey?.clear();
-    this.watchedJson?.clear();
+    this.changedKeys = undefined;
+    this.incrementsByKey = undefined;
+    this.watchedJson = undefined;
   }
 
   /** Forgets `key` as added to or handed out: it was just set or deleted. */

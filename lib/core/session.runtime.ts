@@ -574,7 +574,11 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       }
     }
     if (!dirty) return undefined;
-    const incr = incrementsByKey === undefined ? {} : Object.fromEntries(incrementsByKey);
+    const incr: Record<string, number> = {};
+    // forEach: no entry array per key (increment() refused reserved keys, so plain assignment is safe).
+    incrementsByKey?.forEach((by, key) => {
+      incr[key] = by;
+    });
     const patch: SessionPatch = { clear: session.cleared, set, unset, incr, touchedAt: now };
     // The user changes with the top key of authKey's path, set, removed or changed in place.
     const authTop = this.options.authPath[0]!;
