@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { HttpException, Logger } from '@nestjs/common';
-import { SessionCookie, newSessionId, sessionHandle } from '../http/session-cookie.js';
+import { SessionCookie, type VerifiedCookie, newSessionId, sessionHandle } from '../http/session-cookie.js';
 import { SessionCookieTooLargeError, SessionNotLoadedError, SessionResponseSentError, SessionStatelessError, SessionStoreUnavailableException } from './session.errors.js';
 import { SessionHandle, type SessionHandleHost } from './session.handle.js';
 import { type SessionHttpHost, type SessionHttpResponse, sessionHttp } from '../http/session-http.adapter.js';
@@ -17,6 +17,7 @@ import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
 import { CookieStore } from '../stores/cookie.store.js';
 import { ExpressSessionStore } from '../stores/express-session.store.js';
+import { type ReadNowStore, readNow } from '../stores/memory.store.js';
 import { LegacySessions } from './legacy-session.js';
 import { SessionSealer } from './session-seal.js';
 import type { SessionService } from '../session.service.js';
@@ -26,6 +27,9 @@ import { graphqlFailure } from '../integrations/session-transport.js';
 const kContext = Symbol('nestjs-sessionkit.context');
 
 type RequestWithContext = { [kContext]?: SessionContext };
+
+/** A settled promise handed back by commits that had nothing to do (never rejected, so safe to share). */
+const DONE: Promise<void> = Promise.resolve();
 
 function isEmpty(data: Record<string, unknown>): boolean {
   for (const _ in data) return false;
@@ -208,19 +212,44 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return this.readOwn(context).then((session) => legacy.read(session, sessionHttp.cookieHeader(context.request)));
   }
 
-  private async readOwn(context: SessionContext): Promise<SessionHandle> {
-    if (this.sealer !== undefined) return this.readSealed(context, this.sealer);
-    const header = sessionHttp.cookieHeader(context.request);
-    const cookie = this.cookie.read(header);
-    if (cookie === undefined) return this.fresh(context, this.cookie.carried(header) ? '' : undefined);
-    const handle = cookie.handle;
-    // readRecord()'s work, in this frame: one async call less on every read.
+  private readOwn(context: SessionContext): Promise<SessionHandle> {
+    // Only a read that must wait for the store gets an async frame: a first visit (no cookie)
+    // and a store that reads at once (MemoryStore) get none.
+    try {
+      if (this.sealer !== undefined) return Promise.resolve(this.readSealed(context, this.sealer));
+      const header = sessionHttp.cookieHeader(context.request);
+      const cookie = this.cookie.read(header);
+      if (cookie === undefined) return Promise.resolve(this.fresh(context, this.cookie.carried(header) ? '' : undefined));
+      const store = this.store as SessionStore & ReadNowStore;
+      if (store[readNow] !== undefined) {
+        let stored: SessionRecord | undefined | null;
+        try {
+          stored = store[readNow](cookie.handle);
+        } catch (error) {
+          throw this.storeFailure('read', error, cookie.handle);
+        }
+        if (stored !== null) return Promise.resolve(this.found(context, cookie, stored));
+      }
+      return this.readStored(context, cookie);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The session the request's verified cookie names, read from the store. */
+  private async readStored(context: SessionContext, cookie: VerifiedCookie): Promise<SessionHandle> {
     let stored: SessionRecord | undefined;
     try {
-      stored = await this.store.get(handle);
+      stored = await this.store.get(cookie.handle);
     } catch (error) {
-      throw this.storeFailure('read', error, handle);
+      throw this.storeFailure('read', error, cookie.handle);
     }
+    return this.found(context, cookie, stored);
+  }
+
+  /** The request's session, given what the store holds under its cookie's handle. */
+  private found(context: SessionContext, cookie: VerifiedCookie, stored: SessionRecord | undefined): SessionHandle {
+    const handle = cookie.handle;
     const record = this.checked(stored);
     if (record === undefined) return this.fresh(context, handle);
     if (this.remainingTtl(record, Date.now()) <= 0) {
@@ -310,7 +339,27 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return this.commitOwn(session).then(() => legacy.committed(session, (setCookie) => this.sendCookie(session.response, setCookie)));
   }
 
-  private async commitOwn(session: SessionHandle): Promise<void> {
+  private commitOwn(session: SessionHandle): Promise<void> {
+    if (this.sealer === undefined && this.nothingToWrite(session)) {
+      // What the full commit would end with, without its async frame (a read's commit).
+      this.committed(session, undefined);
+      return DONE;
+    }
+    return this.commitChanges(session);
+  }
+
+  /**
+   * True when a commit would write nothing and send no cookie: a stored session the request did
+   * not change, with no touch due and its cookie current, or a new one left empty with nothing to clear.
+   */
+  private nothingToWrite(session: SessionHandle): boolean {
+    if (session.inStore) {
+      return session.untracked && !session.touchRequested && !session.cookieStale && Date.now() - session.touchedAt < this.options.touchInterval;
+    }
+    return session.movedFrom === undefined && !session.cookieToClear && isEmpty(session.data);
+  }
+
+  private async commitChanges(session: SessionHandle): Promise<void> {
     if (this.sealer !== undefined) return this.commitSealed(session, this.sealer);
     const now = Date.now();
     let setCookie: string | undefined;

@@ -2,6 +2,18 @@ import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionS
 import { SessionError } from '../core/session.errors.js';
 import { CheckedSessionRecord, jsonMayHoldReservedKey } from '../core/session-value.js';
 
+/**
+ * The synchronous read of a store that has one (internal, not exported from the package): see
+ * `MemoryStore[readNow]`. Found by the runtime on the store it calls, and passed on by the
+ * OpenTelemetry wrapper only while nothing is traced or timed.
+ */
+export const readNow: unique symbol = Symbol('nestjs-sessionkit.readNow');
+
+/** A store with a synchronous read (internal): the record, `undefined` when none, `null` to read with `get` instead. */
+export interface ReadNowStore {
+  [readNow]?(handle: string): SessionRecord | undefined | null;
+}
+
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
@@ -299,6 +311,18 @@ export class MemoryStore implements SessionStore {
   }
 
   async get(handle: string): Promise<SessionRecord | undefined> {
+    return this.read(handle);
+  }
+
+  /**
+   * What `get` resolves to, at once (for the runtime: no promise, no async frame on a read);
+   * `null` when `get` is not this class's own (a subclass or a test replaced it): read through it then.
+   */
+  [readNow](handle: string): SessionRecord | undefined | null {
+    return this.get === MemoryStore.prototype.get ? this.read(handle) : null;
+  }
+
+  private read(handle: string): SessionRecord | undefined {
     const index = shardOf(handle, this.mask);
     const packed = this.live(index, handle, Date.now());
     if (packed === undefined) return undefined;
