@@ -1,4 +1,4 @@
-import { SessionValueError, assertStorable, unstorableReason } from './session-value.js';
+import { SessionValueError, assertStorable, CheckedSessionRecord, jsonMayHoldReservedKey, reservedKeyIn, storedRecordData, storedSessionData, unstorableReason } from './session-value.js';
 import { SessionError } from './session.errors.js';
 
 describe('session values', () => {
@@ -37,5 +37,36 @@ describe('session values', () => {
     const list: unknown[] = [];
     list.push({ list });
     expect(() => assertStorable('l', list)).toThrow(/l\[0\]\.list refers back/);
+  });
+
+  it('finds a reserved key at any depth in stored data, and refuses to load it', () => {
+    expect(reservedKeyIn({ a: 1, cart: [{ sku: 'x', tags: ['proto'] }], profile: { name: 'constructor' } })).toBeUndefined();
+    expect(reservedKeyIn(JSON.parse('{"a":1,"__proto__":{"x":1}}'))).toBe('__proto__');
+    expect(reservedKeyIn(JSON.parse('{"cart":[{"sku":"x"},{"constructor":{}}]}'))).toBe('cart[1].constructor');
+    expect(reservedKeyIn(JSON.parse('{"profile":{"name":"x","prototype":1}}'))).toBe('profile.prototype');
+    expect(() => storedSessionData(JSON.parse('{"profile":{"__proto__":{"userId":"victim"}}}'))).toThrow(/reserved key at "profile\.__proto__"/);
+    const loaded = storedSessionData({ a: 1, b: { c: 2 } });
+    expect(Object.getPrototypeOf(loaded)).toBeNull();
+    expect(loaded).toEqual({ a: 1, b: { c: 2 } });
+  });
+
+  it('tells JSON that may hold a reserved key from JSON that cannot', () => {
+    for (const data of [{ a: 1 }, { cart: [{ sku: 'x', qty: 2 }] }, { name: 'protein' }]) expect(jsonMayHoldReservedKey(JSON.stringify(data))).toBe(false);
+    // The words in a value: a false yes, which only costs the full check.
+    expect(jsonMayHoldReservedKey(JSON.stringify({ topic: 'prototyping' }))).toBe(true);
+    for (const json of ['{"__proto__":{}}', '{"a":{"constructor":1}}', '{"a":[{"prototype":1}]}']) expect(jsonMayHoldReservedKey(json)).toBe(true);
+  });
+
+  it('takes the data of a record a store already checked as it is, once', () => {
+    const data = Object.setPrototypeOf({ a: 1 }, null) as Record<string, unknown>;
+    const record = new CheckedSessionRecord(data, 1, 2, undefined);
+    expect(record).toEqual({ data: { a: 1 }, createdAt: 1, touchedAt: 2 });
+    expect(storedRecordData(record)).toBe(data);
+    // A second time it is checked and copied like any data.
+    const again = storedRecordData(record);
+    expect(again).not.toBe(data);
+    expect(again).toEqual({ a: 1 });
+    // Any other record is checked.
+    expect(() => storedRecordData({ data: JSON.parse('{"a":{"__proto__":{}}}'), createdAt: 1, touchedAt: 2 })).toThrow(/reserved key at "a\.__proto__"/);
   });
 });

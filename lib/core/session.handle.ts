@@ -56,12 +56,44 @@ export class SessionHandle {
   touchRequested = false;
   cleared = false;
   data: Record<string, unknown>;
+  // The three records of what the request did are made on first use (most requests only read):
+  // read them here without making them, add to them through `changed`, `increments`, `watched`.
+  changedKeys: Set<string> | undefined;
+  incrementsByKey: Map<string, number> | undefined;
+  watchedJson: Map<string, string> | undefined;
+
   /** Keys set or deleted by this request. */
-  readonly changed = new Set<string>();
+  get changed(): Set<string> {
+    return (this.changedKeys ??= new Set<string>());
+  }
+
   /** Atomic additions by this request, for keys it did not also set. */
-  readonly increments = new Map<string, number>();
+  get increments(): Map<string, number> {
+    return (this.incrementsByKey ??= new Map<string, number>());
+  }
+
   /** Object values handed out, with their JSON when handed out, to catch changes made in place. */
-  readonly watched = new Map<string, string>();
+  get watched(): Map<string, string> {
+    return (this.watchedJson ??= new Map<string, string>());
+  }
+
+  /** True when the request neither changed, cleared nor was handed an object of the session (so there is nothing to save but a touch). */
+  get untracked(): boolean {
+    return !this.cleared && !this.changedKeys?.size && !this.incrementsByKey?.size && !this.watchedJson?.size;
+  }
+
+  /** Forgets what the request changed (saved, reloaded, or started anew). Dropped rather than cleared: `clear()` allocates a new table. */
+  resetTracking(): void {
+    this.changedKeys = undefined;
+    this.incrementsByKey = undefined;
+    this.watchedJson = undefined;
+  }
+
+  /** Forgets `key` as added to or handed out: it was just set or deleted. */
+  private untrack(key: string): void {
+    this.incrementsByKey?.delete(key);
+    this.watchedJson?.delete(key);
+  }
 
   constructor(
     private readonly host: SessionHandleHost,
@@ -96,7 +128,7 @@ export class SessionHandle {
   }
 
   private watch(key: string, value: unknown): void {
-    if (isObject(value) && !this.changed.has(key) && !this.watched.has(key)) {
+    if (isObject(value) && !this.changedKeys?.has(key) && !this.watchedJson?.has(key)) {
       this.watched.set(key, JSON.stringify(value));
     }
   }
@@ -115,8 +147,7 @@ export class SessionHandle {
     assertSessionSize(this.data, key, value, this.host.options.maxSessionBytes);
     this.data[key] = value;
     this.changed.add(key);
-    this.increments.delete(key);
-    this.watched.delete(key);
+    this.untrack(key);
   }
 
   /**
@@ -124,11 +155,11 @@ export class SessionHandle {
    * not change it: assigning it again writes nothing.
    */
   private unchangedBy(key: string, value: unknown): boolean {
-    if (this.cleared || this.changed.has(key) || this.increments.has(key) || !(key in this.data)) return false;
+    if (this.cleared || this.changedKeys?.has(key) || this.incrementsByKey?.has(key) || !(key in this.data)) return false;
     const current = this.data[key];
     if (!isObject(value)) return current === value;
     if (!isObject(current)) return false;
-    const stored = this.watched.get(key) ?? JSON.stringify(current);
+    const stored = this.watchedJson?.get(key) ?? JSON.stringify(current);
     if (JSON.stringify(value) !== stored) return false;
     // The new object is kept, watched against the stored JSON, so a later change in place is still saved.
     this.data[key] = value;
@@ -141,11 +172,10 @@ export class SessionHandle {
   }
 
   delete(key: string): void {
-    if (!(key in this.data) && !this.increments.has(key)) return;
+    if (!(key in this.data) && !this.incrementsByKey?.has(key)) return;
     delete this.data[key];
     this.changed.add(key);
-    this.increments.delete(key);
-    this.watched.delete(key);
+    this.untrack(key);
   }
 
   increment(key: string, by = 1): number {
@@ -154,17 +184,15 @@ export class SessionHandle {
     const current = this.data[key];
     const next = (typeof current === 'number' ? current : 0) + by;
     this.data[key] = next;
-    this.watched.delete(key);
-    if (!this.changed.has(key)) this.increments.set(key, (this.increments.get(key) ?? 0) + by);
+    this.watchedJson?.delete(key);
+    if (!this.changedKeys?.has(key)) this.increments.set(key, (this.incrementsByKey?.get(key) ?? 0) + by);
     return next;
   }
 
   clear(): void {
     this.data = emptySessionData();
     this.cleared = true;
-    this.changed.clear();
-    this.increments.clear();
-    this.watched.clear();
+    this.resetTracking();
   }
 
   all(): Record<string, unknown> {
@@ -182,9 +210,7 @@ export class SessionHandle {
     this.id = newSessionId();
     this.handle = sessionHandle(this.id);
     this.inStore = false;
-    this.changed.clear();
-    this.increments.clear();
-    this.watched.clear();
+    this.resetTracking();
     this.cleared = false;
   }
 
@@ -245,9 +271,7 @@ export class SessionHandle {
   async reload(): Promise<void> {
     const record = this.inStore ? await this.host.reread(this) : undefined;
     if (record === undefined && this.inStore) throw new SessionGoneError();
-    this.changed.clear();
-    this.increments.clear();
-    this.watched.clear();
+    this.resetTracking();
     this.cleared = false;
     this.touchRequested = false;
     if (record === undefined) {
@@ -315,7 +339,6 @@ export class SessionHandle {
     assertSessionSize(this.data, key, value, this.host.options.maxSessionBytes);
     this.data[key] = value;
     this.changed.add(key);
-    this.increments.delete(key);
-    this.watched.delete(key);
+    this.untrack(key);
   }
 }

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { HttpException, Logger } from '@nestjs/common';
-import { SessionCookie, newSessionId, sessionHandle } from '../http/session-cookie.js';
+import { SessionCookie, type VerifiedCookie, newSessionId, sessionHandle } from '../http/session-cookie.js';
 import { SessionCookieTooLargeError, SessionNotLoadedError, SessionResponseSentError, SessionStatelessError, SessionStoreUnavailableException } from './session.errors.js';
 import { SessionHandle, type SessionHandleHost } from './session.handle.js';
 import { type SessionHttpHost, type SessionHttpResponse, sessionHttp } from '../http/session-http.adapter.js';
@@ -8,7 +8,7 @@ import { type RequestSessionCookieInfo, type RequestSessionSource, createRequest
 import { SessionContext, type SessionContextHost } from './session.context.js';
 import type { ResolvedSessionOptions } from '../session-options.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
-import { SessionValueError, assertStorable, emptySessionData, storedSessionData } from './session-value.js';
+import { SessionValueError, assertStorable, emptySessionData, storedRecordData } from './session-value.js';
 import { PERSIST_KEY } from '../session.constants.js';
 import { SessionEvents } from './session.events.js';
 import { assertSavedSize } from './session-size.js';
@@ -17,6 +17,7 @@ import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
 import { CookieStore } from '../stores/cookie.store.js';
 import { ExpressSessionStore } from '../stores/express-session.store.js';
+import { type ReadNowStore, readNow } from '../stores/memory.store.js';
 import { LegacySessions } from './legacy-session.js';
 import { SessionSealer } from './session-seal.js';
 import type { SessionService } from '../session.service.js';
@@ -26,6 +27,9 @@ import { graphqlFailure } from '../integrations/session-transport.js';
 const kContext = Symbol('nestjs-sessionkit.context');
 
 type RequestWithContext = { [kContext]?: SessionContext };
+
+/** A settled promise handed back by commits that had nothing to do (never rejected, so safe to share). */
+const DONE: Promise<void> = Promise.resolve();
 
 function isEmpty(data: Record<string, unknown>): boolean {
   for (const _ in data) return false;
@@ -152,8 +156,12 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     } catch (error) {
       throw this.storeFailure('read', error, handle);
     }
-    // Refuses reserved keys and gives the data a null prototype, whatever the store returned.
-    if (record !== undefined) record.data = storedSessionData(record.data);
+    return this.checked(record);
+  }
+
+  /** Refuses reserved keys and gives the data a null prototype, whatever the store returned. */
+  private checked(record: SessionRecord | undefined): SessionRecord | undefined {
+    if (record !== undefined) record.data = storedRecordData(record);
     return record;
   }
 
@@ -204,13 +212,45 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return this.readOwn(context).then((session) => legacy.read(session, sessionHttp.cookieHeader(context.request)));
   }
 
-  private async readOwn(context: SessionContext): Promise<SessionHandle> {
-    if (this.sealer !== undefined) return this.readSealed(context, this.sealer);
-    const header = sessionHttp.cookieHeader(context.request);
-    const cookie = this.cookie.read(header);
-    if (cookie === undefined) return this.fresh(context, this.cookie.carried(header) ? '' : undefined);
+  private readOwn(context: SessionContext): Promise<SessionHandle> {
+    // Only a read that must wait for the store gets an async frame: a first visit (no cookie)
+    // and a store that reads at once (MemoryStore) get none.
+    try {
+      if (this.sealer !== undefined) return Promise.resolve(this.readSealed(context, this.sealer));
+      const header = sessionHttp.cookieHeader(context.request);
+      const cookie = this.cookie.read(header);
+      if (cookie === undefined) return Promise.resolve(this.fresh(context, this.cookie.carried(header) ? '' : undefined));
+      const store = this.store as SessionStore & ReadNowStore;
+      if (store[readNow] !== undefined) {
+        let stored: SessionRecord | undefined | null;
+        try {
+          stored = store[readNow](cookie.handle);
+        } catch (error) {
+          throw this.storeFailure('read', error, cookie.handle);
+        }
+        if (stored !== null) return Promise.resolve(this.found(context, cookie, stored));
+      }
+      return this.readStored(context, cookie);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The session the request's verified cookie names, read from the store. */
+  private async readStored(context: SessionContext, cookie: VerifiedCookie): Promise<SessionHandle> {
+    let stored: SessionRecord | undefined;
+    try {
+      stored = await this.store.get(cookie.handle);
+    } catch (error) {
+      throw this.storeFailure('read', error, cookie.handle);
+    }
+    return this.found(context, cookie, stored);
+  }
+
+  /** The request's session, given what the store holds under its cookie's handle. */
+  private found(context: SessionContext, cookie: VerifiedCookie, stored: SessionRecord | undefined): SessionHandle {
     const handle = cookie.handle;
-    const record = await this.readRecord(handle);
+    const record = this.checked(stored);
     if (record === undefined) return this.fresh(context, handle);
     if (this.remainingTtl(record, Date.now()) <= 0) {
       // Expired by our clock even if the store still kept it: drop it and start afresh.
@@ -299,7 +339,27 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return this.commitOwn(session).then(() => legacy.committed(session, (setCookie) => this.sendCookie(session.response, setCookie)));
   }
 
-  private async commitOwn(session: SessionHandle): Promise<void> {
+  private commitOwn(session: SessionHandle): Promise<void> {
+    if (this.sealer === undefined && this.nothingToWrite(session)) {
+      // What the full commit would end with, without its async frame (a read's commit).
+      this.committed(session, undefined);
+      return DONE;
+    }
+    return this.commitChanges(session);
+  }
+
+  /**
+   * True when a commit would write nothing and send no cookie: a stored session the request did
+   * not change, with no touch due and its cookie current, or a new one left empty with nothing to clear.
+   */
+  private nothingToWrite(session: SessionHandle): boolean {
+    if (session.inStore) {
+      return session.untracked && !session.touchRequested && !session.cookieStale && Date.now() - session.touchedAt < this.options.touchInterval;
+    }
+    return session.movedFrom === undefined && !session.cookieToClear && isEmpty(session.data);
+  }
+
+  private async commitChanges(session: SessionHandle): Promise<void> {
     if (this.sealer !== undefined) return this.commitSealed(session, this.sealer);
     const now = Date.now();
     let setCookie: string | undefined;
@@ -311,7 +371,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
         const patch = this.buildPatch(session, now);
         const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
         if (patch !== undefined) {
-          if (Object.keys(patch.set).length > 0) assertSavedSize(session.data, Object.keys(patch.set), this.options.maxSessionBytes);
+          if (!isEmpty(patch.set)) assertSavedSize(session.data, Object.keys(patch.set), this.options.maxSessionBytes);
           if (typeof patch.user === 'string' && patch.user !== session.storedUser) await this.makeRoomForLogin(patch.user, session);
           if (this.store.patch) {
             // false: destroyed or expired meanwhile; it must stay gone. The handle goes on as after
@@ -353,9 +413,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   /** Resets what the request changed, now saved, and sends the cookie if it changed. */
   private committed(session: SessionHandle, setCookie: string | undefined): void {
-    session.changed.clear();
-    session.increments.clear();
-    session.watched.clear();
+    session.resetTracking();
     session.cleared = false;
     session.touchRequested = false;
     session.cookieStale = false;
@@ -552,29 +610,39 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   /** What this request changed, or `undefined` if nothing. */
   private buildPatch(session: SessionHandle, now: number): SessionPatch | undefined {
-    const { data, changed, increments, watched } = session;
-    if (!session.cleared && changed.size === 0 && increments.size === 0 && watched.size === 0) return undefined;
-    let dirty = session.cleared || changed.size > 0 || increments.size > 0;
+    if (session.untracked) return undefined;
+    // Read without making the collections the request never used.
+    const { data, changedKeys, incrementsByKey, watchedJson } = session;
+    let dirty = session.cleared || (changedKeys?.size ?? 0) > 0 || (incrementsByKey?.size ?? 0) > 0;
     const set = emptySessionData();
     const unset: string[] = [];
-    for (const key of changed) {
-      if (key in data) {
-        const value = data[key];
-        // Re-checked: an object may have been changed in place after set().
-        if (value !== null && typeof value === 'object') assertStorable(key, value);
-        set[key] = value;
-      } else unset.push(key);
+    if (changedKeys !== undefined) {
+      for (const key of changedKeys) {
+        if (key in data) {
+          const value = data[key];
+          // Re-checked: an object may have been changed in place after set().
+          if (value !== null && typeof value === 'object') assertStorable(key, value);
+          set[key] = value;
+        } else unset.push(key);
+      }
     }
-    for (const [key, before] of watched) {
-      const value = data[key];
-      assertStorable(key, value);
-      if (JSON.stringify(value) !== before) {
-        set[key] = value;
-        dirty = true;
+    if (watchedJson !== undefined) {
+      for (const [key, before] of watchedJson) {
+        const value = data[key];
+        assertStorable(key, value);
+        if (JSON.stringify(value) !== before) {
+          set[key] = value;
+          dirty = true;
+        }
       }
     }
     if (!dirty) return undefined;
-    const patch: SessionPatch = { clear: session.cleared, set, unset, incr: Object.fromEntries(increments), touchedAt: now };
+    const incr: Record<string, number> = {};
+    // forEach: no entry array per key (increment() refused reserved keys, so plain assignment is safe).
+    incrementsByKey?.forEach((by, key) => {
+      incr[key] = by;
+    });
+    const patch: SessionPatch = { clear: session.cleared, set, unset, incr, touchedAt: now };
     // The user changes with the top key of authKey's path, set, removed or changed in place.
     const authTop = this.options.authPath[0]!;
     if (session.cleared || authTop in set || unset.includes(authTop)) patch.user = this.userOf(data) ?? null;

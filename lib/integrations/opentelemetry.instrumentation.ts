@@ -2,6 +2,7 @@ import type { Attributes, Context, Counter, Histogram, ObservableResult, Span, T
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { SessionRuntime, type SessionRuntimeTelemetry } from '../core/session.runtime.js';
 import type { SessionHandle } from '../core/session.handle.js';
+import type { SessionContext } from '../core/session.context.js';
 import type { SessionEvent } from '../core/session.events.js';
 import type { ResolvedSessionOptions } from '../session-options.js';
 import type { SessionService } from '../session.service.js';
@@ -138,24 +139,25 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
       // The runtime checked the store's class in its constructor; from here on it calls the wrapper.
       (runtime as { store: SessionStore }).store = instrumentedStore(runtime.store, this);
     }
-    const read = runtime.read.bind(runtime);
-    // Every argument passes through: the wrapper must not change what the runtime does.
-    runtime.read = (...args: Parameters<SessionRuntime['read']>) => {
+    const { read, commit } = runtime;
+    // Every argument passes through: the wrapper must not change what the runtime does. Called
+    // with their receiver rather than bound, and without a rest array: this runs on every request,
+    // mostly with no SDK registered.
+    runtime.read = (context: SessionContext, adopt?: boolean) => {
       const tracer = this.tracer();
-      return tracer === undefined ? read(...args) : this.load(tracer, () => read(...args));
+      return tracer === undefined ? read.call(runtime, context, adopt) : this.load(tracer, () => read.call(runtime, context, adopt));
     };
-    const commit = runtime.commit.bind(runtime);
     runtime.commit = (session: SessionHandle) => {
       const tracer = this.tracer();
       if (tracer === undefined) {
         return this.metrics === undefined
-          ? commit(session)
-          : commit(session).catch((error: unknown) => {
+          ? commit.call(runtime, session)
+          : commit.call(runtime, session).catch((error: unknown) => {
               this.metrics!.commitFailed(error);
               throw error;
             });
       }
-      return this.commit(tracer, session, () => commit(session));
+      return this.commit(tracer, session, () => commit.call(runtime, session));
     };
     runtime.telemetry = this;
     if (this.metrics !== undefined) runtime.events.forward((event) => this.metrics!.count(event));

@@ -1,4 +1,5 @@
 import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from '../stores/session-store.interface.js';
+import { type ReadNowStore, readNow } from '../stores/memory.store.js';
 
 /** The store calls that are traced and timed. */
 export type StoreOperation = 'get' | 'set' | 'patch' | 'touch' | 'move' | 'destroy' | 'listByUser' | 'destroyByUser';
@@ -54,6 +55,11 @@ export function instrumentedStore(inner: SessionStore, observer: StoreCallObserv
   if (inner.destroyByUser) {
     const destroyByUser = inner.destroyByUser.bind(inner);
     store.destroyByUser = (user, except) => (observer.active ? observer.call('destroyByUser', undefined, undefined, () => destroyByUser(user, except)) : destroyByUser(user, except));
+  }
+  const now = (inner as ReadNowStore)[readNow];
+  if (now !== undefined) {
+    // The synchronous read skips the wrapper: offered only while there is nothing to trace or time.
+    (store as ReadNowStore)[readNow] = (handle) => (observer.active ? null : now.call(inner, handle));
   }
   // Everything else goes straight to the store, whatever the store has (countSessions at metric
   // collection, ping for health checks, lock, forwardingTtl, startup and shutdown calls), so a

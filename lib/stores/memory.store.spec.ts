@@ -1,4 +1,4 @@
-import { MemoryStore } from './memory.store.js';
+import { MemoryStore, readNow } from './memory.store.js';
 import type { SessionPatch, SessionRecord } from './session-store.interface.js';
 import { describeSessionStoreContract } from '../testing/index.js';
 
@@ -27,6 +27,22 @@ describe('MemoryStore', () => {
     expect(got).toEqual(record({ cart: [{ sku: 'a', qty: 1 }], n: 2 }));
     (got!.data.cart as { qty: number }[])[0]!.qty = 50;
     expect((await store.get('h'))!.data).toEqual({ cart: [{ sku: 'a', qty: 1 }], n: 2 });
+  });
+
+  it('reads at once for the runtime what get() gives, unless get() is replaced', async () => {
+    await store.set('h', record({ a: 1 }), 10_000);
+    expect(store[readNow]('h')).toEqual(await store.get('h'));
+    expect(store[readNow]('missing')).toBeUndefined();
+    class AuditedStore extends MemoryStore {
+      override async get(handle: string): Promise<SessionRecord | undefined> {
+        return super.get(handle);
+      }
+    }
+    const audited = new AuditedStore();
+    expect(audited[readNow]('h')).toBeNull();
+    await audited.close();
+    store.get = async () => undefined;
+    expect(store[readNow]('h')).toBeNull();
   });
 
   it('expires records lazily by their ttl', async () => {

@@ -1,5 +1,18 @@
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { SessionError } from '../core/session.errors.js';
+import { CheckedSessionRecord, jsonMayHoldReservedKey } from '../core/session-value.js';
+
+/**
+ * The synchronous read of a store that has one (internal, not exported from the package): see
+ * `MemoryStore[readNow]`. Found by the runtime on the store it calls, and passed on by the
+ * OpenTelemetry wrapper only while nothing is traced or timed.
+ */
+export const readNow: unique symbol = Symbol('nestjs-sessionkit.readNow');
+
+/** A store with a synchronous read (internal): the record, `undefined` when none, `null` to read with `get` instead. */
+export interface ReadNowStore {
+  [readNow]?(handle: string): SessionRecord | undefined | null;
+}
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -175,7 +188,14 @@ const MIN_SESSIONS_PER_SHARD = 1_024;
 /** The most shards (a power of two). */
 const MAX_SHARDS = 1_024;
 
-type Shard = Map<string, Packed>;
+/** The sessions of one kind (anonymous or logged in) in one shard, least recently used first. */
+class Shard extends Map<string, Packed> {
+  /**
+   * The session at the most-recently-used end, if known: a session used again right after its
+   * last use (one visitor's requests in a row) stays where it is, with no delete and re-insert.
+   */
+  newest: string | undefined = undefined;
+}
 
 /**
  * Which shard a key goes to: a 32-bit FNV-1a hash of the key (of its first and last 8 characters
@@ -259,8 +279,8 @@ export class MemoryStore implements SessionStore {
     let shards = 1;
     while (shards < MAX_SHARDS && this.maxSessions / (shards * 2) >= MIN_SESSIONS_PER_SHARD) shards *= 2;
     this.mask = shards - 1;
-    this.anonymous = Array.from({ length: shards }, () => new Map<string, Packed>());
-    this.loggedIn = Array.from({ length: shards }, () => new Map<string, Packed>());
+    this.anonymous = Array.from({ length: shards }, () => new Shard());
+    this.loggedIn = Array.from({ length: shards }, () => new Shard());
     this.shards = [...this.anonymous, ...this.loggedIn];
     this.users = Array.from({ length: shards }, () => new Map<string, UserHandles>());
   }
@@ -291,16 +311,34 @@ export class MemoryStore implements SessionStore {
   }
 
   async get(handle: string): Promise<SessionRecord | undefined> {
+    return this.read(handle);
+  }
+
+  /**
+   * What `get` resolves to, at once (for the runtime: no promise, no async frame on a read);
+   * `null` when `get` is not this class's own (a subclass or a test replaced it): read through it then.
+   */
+  [readNow](handle: string): SessionRecord | undefined | null {
+    return this.get === MemoryStore.prototype.get ? this.read(handle) : null;
+  }
+
+  private read(handle: string): SessionRecord | undefined {
     const index = shardOf(handle, this.mask);
     const packed = this.live(index, handle, Date.now());
     if (packed === undefined) return undefined;
     // A read is a use: the session moves away from eviction.
     bump(this.mapOf(index, packed), handle, packed);
-    const data = Object.assign(Object.create(null) as Record<string, unknown>, JSON.parse(packed.slice(jsonStart(packed))) as Record<string, unknown>);
-    const record: SessionRecord = { data, createdAt: time(packed, CREATED_AT), touchedAt: time(packed, TOUCHED_AT) };
+    const json = packed.slice(jsonStart(packed));
+    const data = JSON.parse(json) as Record<string, unknown>;
+    // The parsed object itself loses its prototype: a copy into Object.create(null) would be a
+    // slow dictionary object, built key by key (JSON.parse makes `__proto__` an own key, never the prototype).
+    Object.setPrototypeOf(data, null);
+    const createdAt = time(packed, CREATED_AT);
+    const touchedAt = time(packed, TOUCHED_AT);
     const user = userOf(packed);
-    if (user !== undefined) record.user = user;
-    return record;
+    // Our own JSON: when no reserved key can be in it, the runtime need not walk and copy the data again.
+    if (jsonMayHoldReservedKey(json)) return user === undefined ? { data, createdAt, touchedAt } : { data, createdAt, touchedAt, user };
+    return new CheckedSessionRecord(data, createdAt, touchedAt, user);
   }
 
   async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
@@ -342,9 +380,9 @@ export class MemoryStore implements SessionStore {
     const index = shardOf(handle, this.mask);
     const packed = this.live(index, handle, now);
     if (packed === undefined) return false;
-    // Prototype-less, so that no key given here can reach Object.prototype.
-    const data = Object.create(null) as Record<string, unknown>;
-    if (!patch.clear) Object.assign(data, JSON.parse(packed.slice(jsonStart(packed))));
+    // Prototype-less before any key is assigned, so that no key given here can reach Object.prototype.
+    const data = (patch.clear ? {} : JSON.parse(packed.slice(jsonStart(packed)))) as Record<string, unknown>;
+    Object.setPrototypeOf(data, null);
     for (const key of patch.unset) delete data[key];
     Object.assign(data, patch.set);
     for (const key in patch.incr) {
@@ -462,7 +500,10 @@ export class MemoryStore implements SessionStore {
   async close(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    for (const shard of this.shards) shard.clear();
+    for (const shard of this.shards) {
+      shard.clear();
+      shard.newest = undefined;
+    }
     for (const shard of this.users) shard.clear();
     this.overShare.clear();
     this.forwards.clear();
@@ -525,7 +566,9 @@ export class MemoryStore implements SessionStore {
   }
 
   private insert(index: number, handle: string, packed: Packed, user: string | undefined): void {
-    this.mapOf(index, packed).set(handle, packed);
+    const shard = this.mapOf(index, packed);
+    shard.set(handle, packed);
+    shard.newest = handle;
     this.count++;
     this.index(handle, user);
     if (this.timer === undefined) {
@@ -570,7 +613,10 @@ export class MemoryStore implements SessionStore {
   }
 
   private remove(shard: Shard, handle: string, packed: Packed): void {
-    if (shard.delete(handle)) this.count--;
+    if (shard.delete(handle)) {
+      this.count--;
+      if (shard.newest === handle) shard.newest = undefined;
+    }
     this.unindex(handle, userOf(packed));
   }
 
@@ -619,6 +665,12 @@ export class MemoryStore implements SessionStore {
 
 /** Moves a session to the most-recently-used end of its shard, so eviction takes the least used. */
 function bump(shard: Shard, handle: string, packed: Packed): void {
+  if (shard.newest === handle) {
+    // Already the most recently used: only the value changes, in place.
+    shard.set(handle, packed);
+    return;
+  }
   shard.delete(handle);
   shard.set(handle, packed);
+  shard.newest = handle;
 }
