@@ -340,7 +340,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   }
 
   private commitOwn(session: SessionHandle): Promise<void> {
-    if (this.sealer === undefined && this.nothingToWrite(session)) {
+    if (this.nothingToWrite(session)) {
       // What the full commit would end with, without its async frame (a read's commit).
       this.committed(session, undefined);
       return DONE;
@@ -350,11 +350,14 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
 
   /**
    * True when a commit would write nothing and send no cookie: a stored session the request did
-   * not change, with no touch due and its cookie current, or a new one left empty with nothing to clear.
+   * not change, with no touch due and its cookie current (a sealed one not past its expiry, which
+   * lives in the cookie), or a new one left empty with nothing to clear.
    */
   private nothingToWrite(session: SessionHandle): boolean {
     if (session.inStore) {
-      return session.untracked && !session.touchRequested && !session.cookieStale && Date.now() - session.touchedAt < this.options.touchInterval;
+      if (!session.untracked || session.touchRequested || session.cookieStale) return false;
+      const now = Date.now();
+      return now - session.touchedAt < this.options.touchInterval && (this.sealer === undefined || this.remainingTtl(session, now) > 0);
     }
     return session.movedFrom === undefined && !session.cookieToClear && isEmpty(session.data);
   }
@@ -424,17 +427,13 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   }
 
   /**
-   * True when {@link commit} would write nothing and send no cookie now: nothing changed, no
-   * touch is due, the cookie stands. Errs towards false (a commit then finds nothing to do).
+   * True when {@link commit} would write nothing and send no cookie now: the hooks before the
+   * headers then let the response go at once, and the interceptor passes the handler's result on.
+   * Errs towards false (a commit then finds nothing to do).
    */
   settled(session: SessionHandle): boolean {
-    if (this.legacy !== undefined || session.cleared || session.cookieToClear || session.movedFrom !== undefined) return false;
-    if (session.changed.size > 0 || session.increments.size > 0 || session.watched.size > 0) return false;
-    // A new session with nothing in it is neither stored nor given a cookie.
-    if (!session.inStore) return isEmpty(session.data);
-    if (session.touchRequested || session.cookieStale) return false;
-    const now = Date.now();
-    return now - session.touchedAt < this.options.touchInterval && (this.sealer === undefined || this.remainingTtl(session, now) > 0);
+    // Moving from express-session: a commit may still have the old record and cookie to drop.
+    return this.legacy === undefined && this.nothingToWrite(session);
   }
 
   /** True when the request changed `session` (for sockets, which cannot save a sealed session). */
