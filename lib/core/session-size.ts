@@ -11,11 +11,14 @@ function jsonBytes(value: unknown): number {
  */
 export function assertSessionSize(data: Record<string, unknown>, key: string, value: unknown, limit: number): void {
   if (limit === 0) return;
+  // A value no larger than the one it replaces cannot take the session over the limit, and one
+  // that shrinks a session already over it (the limit was lowered) is let through: no need to
+  // serialize the whole session.
+  if (key in data && jsonBytes(value) <= jsonBytes(data[key])) return;
   const next = { ...data };
   Object.defineProperty(next, key, { value, enumerable: true, writable: true, configurable: true });
   const size = jsonBytes(next);
-  // A change that shrinks a session already over the limit (the limit was lowered) is let through.
-  if (size > limit && !(key in data && jsonBytes(value) <= jsonBytes(data[key]))) throw new SessionTooLargeError(key, size, limit);
+  if (size > limit) throw new SessionTooLargeError(key, size, limit);
 }
 
 /**
