@@ -1,4 +1,4 @@
-import { type PostgresStatements, postgresStatements, qualifiedName } from './postgres.sql.js';
+import { type PostgresStatements, postgresStatements, qualifiedName, statementName } from './postgres.sql.js';
 import { randomBytes } from 'node:crypto';
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { LockPoller } from './store-lock.poller.js';
@@ -12,7 +12,7 @@ export interface PostgresQueryResult {
 
 /** A connection checked out of a {@link PostgresPool}: what the store uses of a `pg` `PoolClient`. */
 export interface PostgresPoolClient {
-  query(config: { text: string; values?: unknown[] }): Promise<PostgresQueryResult>;
+  query(config: { text: string; values?: unknown[]; name?: string }): Promise<PostgresQueryResult>;
   query(text: string): Promise<PostgresQueryResult | PostgresQueryResult[]>;
   /** Returns the connection to the pool; with an error, the pool closes it instead. */
   release(error?: Error | boolean): void;
@@ -34,6 +34,14 @@ export interface PostgresStoreOptions {
    * statements the store has stopped waiting for.
    */
   pool: PostgresPool;
+  /**
+   * Run the store's statements as named prepared statements, so PostgreSQL parses and plans each
+   * once per connection and later requests send only its name and parameters (less CPU in the app
+   * and in the database). Turn it off behind a pooler that cannot keep them: PgBouncer in
+   * transaction mode before 1.21, or with `max_prepared_statements = 0`.
+   * @defaultValue `true`
+   */
+  preparedStatements?: boolean;
   /**
    * The table sessions are kept in.
    * @defaultValue `'sessions'`
@@ -132,6 +140,8 @@ export class PostgresStore implements SessionStore {
   readonly cleanupInterval: number;
   private readonly pool: PostgresPool;
   private readonly sql: PostgresStatements;
+  /** The name each statement is prepared under (by its text), when prepared statements are on. */
+  private readonly names = new Map<string, string>();
   private readonly table: string;
   private readonly lockTable: string;
   private readonly createTable: boolean;
@@ -154,6 +164,11 @@ export class PostgresStore implements SessionStore {
     this.table = qualifiedName(table, schema);
     this.lockTable = qualifiedName(`${table}_locks`, schema);
     this.sql = postgresStatements(table, schema);
+    const prepared = options.preparedStatements ?? true;
+    if (typeof prepared !== 'boolean') throw new SessionError(`PostgresStore: preparedStatements must be true or false, got ${String(options.preparedStatements)}.`);
+    if (prepared) {
+      for (const [key, text] of Object.entries(this.sql)) if (key !== 'createTable') this.names.set(text, statementName(text));
+    }
     this.createTable = options.createTable ?? false;
     if (typeof this.createTable !== 'boolean') throw new SessionError(`PostgresStore: createTable must be true or false, got ${String(options.createTable)}.`);
     this.statementTimeout = positive('statementTimeout', options.statementTimeout, 2_000);
@@ -317,7 +332,7 @@ export class PostgresStore implements SessionStore {
   }
 
   private query(name: string, text: string, values: unknown[], table = this.table): Promise<PostgresQueryResult> {
-    const config = { text, values };
+    const config = { name: this.names.get(text), text, values };
     const operation = (client: PostgresPoolClient): Promise<PostgresQueryResult> => client.query(config);
     // Once the table exists, skip the wait for it: one promise less on every operation.
     if (this.createTable && !this.tableReady) return this.init().then(() => this.run(name, operation, this.statementTimeout, table));
