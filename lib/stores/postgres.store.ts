@@ -140,8 +140,12 @@ export class PostgresStore implements SessionStore {
   readonly cleanupInterval: number;
   private readonly pool: PostgresPool;
   private readonly sql: PostgresStatements;
-  /** The name each statement is prepared under (by its text), when prepared statements are on. */
-  private readonly names = new Map<string, string>();
+  /**
+   * Per statement (by its text): the fixed part of its query config, its text and (with prepared
+   * statements) its name. pg copies every query's config property by property; with these as its
+   * prototype only `values` is left to copy.
+   */
+  private readonly statements = new Map<string, { readonly text: string; readonly name?: string }>();
   private readonly table: string;
   private readonly lockTable: string;
   private readonly createTable: boolean;
@@ -166,8 +170,8 @@ export class PostgresStore implements SessionStore {
     this.sql = postgresStatements(table, schema);
     const prepared = options.preparedStatements ?? true;
     if (typeof prepared !== 'boolean') throw new SessionError(`PostgresStore: preparedStatements must be true or false, got ${String(options.preparedStatements)}.`);
-    if (prepared) {
-      for (const [key, text] of Object.entries(this.sql)) if (key !== 'createTable') this.names.set(text, statementName(text));
+    for (const [key, text] of Object.entries(this.sql)) {
+      if (key !== 'createTable') this.statements.set(text, prepared ? { text, name: statementName(text) } : { text });
     }
     this.createTable = options.createTable ?? false;
     if (typeof this.createTable !== 'boolean') throw new SessionError(`PostgresStore: createTable must be true or false, got ${String(options.createTable)}.`);
@@ -332,7 +336,8 @@ export class PostgresStore implements SessionStore {
   }
 
   private query(name: string, text: string, values: unknown[], table = this.table): Promise<PostgresQueryResult> {
-    const config = { name: this.names.get(text), text, values };
+    const config = Object.create(this.statements.get(text)!) as { text: string; name?: string; values: unknown[] };
+    config.values = values;
     const operation = (client: PostgresPoolClient): Promise<PostgresQueryResult> => client.query(config);
     // Once the table exists, skip the wait for it: one promise less on every operation.
     if (this.createTable && !this.tableReady) return this.init().then(() => this.run(name, operation, this.statementTimeout, table));
