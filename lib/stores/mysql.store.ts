@@ -105,7 +105,10 @@ const ER_NO_SUCH_TABLE = 1146;
 /** InnoDB rolled the statement back to break a deadlock. */
 const ER_LOCK_DEADLOCK = 1213;
 
-function noop(): void {}
+/** The first element of what `mysql2` resolves: the rows, or the result header. */
+function first([result]: [unknown, unknown]): unknown {
+  return result;
+}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message || (error as { code?: string }).code || error.name : String(error);
@@ -209,6 +212,8 @@ export class MysqlStore implements SessionStore {
   private readonly statementTimeout: number;
   private readonly cleanupBatchSize: number;
   private created: Promise<void> | undefined;
+  /** Set once `init()` has created the tables: operations no longer wait for them. */
+  private tablesReady = false;
   private closed = false;
   private readonly lockWaits = new LockPoller();
 
@@ -247,7 +252,9 @@ export class MysqlStore implements SessionStore {
       await connection.query({ sql: this.sql.createLockTable, timeout: remaining() });
     };
     this.created ??= this.run('createTable', create, 10 * this.statementTimeout).then(
-      noop,
+      () => {
+        this.tablesReady = true;
+      },
       (error: unknown) => {
         // Try again on the next operation: the database may be back by then.
         this.created = undefined;
@@ -436,14 +443,12 @@ export class MysqlStore implements SessionStore {
     this.closed = true;
   }
 
-  private async query(name: string, sql: string, values: unknown[], table = this.table): Promise<unknown> {
-    if (this.createTable) await this.init();
-    try {
-      const [result] = await this.run(name, (connection, remaining) => connection.query({ sql, timeout: remaining() }, values), this.statementTimeout);
-      return result;
-    } catch (error) {
-      throw this.failure(name, error, table);
-    }
+  private query(name: string, sql: string, values: unknown[], table = this.table): Promise<unknown> {
+    const operation = (connection: MysqlPoolConnection, remaining: () => number): Promise<unknown> => connection.query({ sql, timeout: remaining() }, values).then(first);
+    const fail = (error: unknown): SessionError => this.failure(name, error, table);
+    // Once the tables exist, skip the wait for them: one promise less on every operation.
+    if (this.createTable && !this.tablesReady) return this.init().then(() => this.run(name, operation, this.statementTimeout, fail), (error: unknown) => Promise.reject(fail(error)));
+    return this.run(name, operation, this.statementTimeout, fail);
   }
 
   /**
@@ -452,8 +457,8 @@ export class MysqlStore implements SessionStore {
    * closes the connection if even that fails), so no half-done transaction is ever reused.
    */
   private async transaction<T>(name: string, steps: (statement: (sql: string, values: unknown[]) => Promise<unknown>) => Promise<T>): Promise<T> {
-    if (this.createTable) await this.init();
     try {
+      if (this.createTable && !this.tablesReady) await this.init();
       return await this.run(
         name,
         async (connection, remaining) => {
@@ -494,39 +499,57 @@ export class MysqlStore implements SessionStore {
    * Runs `operation` on a pooled connection within `timeoutMs`, waiting for the connection
    * included (`remaining()` says how many milliseconds are left). A connection that arrives after
    * the deadline goes straight back unused; one whose statement failed or timed out is closed
-   * rather than reused mid-statement.
+   * rather than reused mid-statement. Failures reject through `mapError` when given. One promise
+   * and one timer of its own per operation: this runs on every request.
    */
-  private run<T>(name: string, operation: (connection: MysqlPoolConnection, remaining: () => number) => Promise<T>, timeoutMs: number): Promise<T> {
-    if (this.closed) return Promise.reject(new SessionError(`MysqlStore: ${name} called after close().`));
+  private run<T>(
+    name: string,
+    operation: (connection: MysqlPoolConnection, remaining: () => number) => Promise<T>,
+    timeoutMs: number,
+    mapError: (error: unknown) => unknown = (error) => error,
+  ): Promise<T> {
+    if (this.closed) return Promise.reject(mapError(new SessionError(`MysqlStore: ${name} called after close().`)));
     const started = Date.now();
-    let expired = false;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        expired = true;
-        reject(new SessionError(`MysqlStore: ${name} got no answer from the database within ${timeoutMs} ms.`));
+    const remaining = (): number => Math.max(1, timeoutMs - (Date.now() - started));
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(mapError(new SessionError(`MysqlStore: ${name} got no answer from the database within ${timeoutMs} ms.`)));
       }, timeoutMs);
       timer.unref();
+      const fail = (error: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(mapError(error));
+      };
+      this.pool.getConnection().then((connection) => {
+        if (settled) {
+          // Timed out while waiting for the connection: dropped unsent.
+          connection.release();
+          return;
+        }
+        const done = (result: T): void => {
+          connection.release();
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(result);
+        };
+        const failed = (error: unknown): void => {
+          // Server errors (a missing table, a deadlock) leave the connection usable; anything else may not.
+          if (typeof (error as { errno?: unknown } | null)?.errno === 'number' && (error as { fatal?: unknown }).fatal !== true) connection.release();
+          else connection.destroy();
+          fail(error);
+        };
+        try {
+          operation(connection, remaining).then(done, failed);
+        } catch (error) {
+          failed(error);
+        }
+      }, fail);
     });
-    const work = (async () => {
-      const connection = await this.pool.getConnection();
-      if (expired) {
-        connection.release();
-        throw new SessionError(`MysqlStore: ${name} dropped unsent after timing out.`);
-      }
-      try {
-        const result = await operation(connection, () => Math.max(1, timeoutMs - (Date.now() - started)));
-        connection.release();
-        return result;
-      } catch (error) {
-        // Server errors (a missing table, a deadlock) leave the connection usable; anything else may not.
-        if (typeof (error as { errno?: unknown }).errno === 'number' && (error as { fatal?: unknown }).fatal !== true) connection.release();
-        else connection.destroy();
-        throw error;
-      }
-    })();
-    work.catch(noop);
-    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
   }
 }
 

@@ -7,6 +7,8 @@
  * instance of the app agrees on it whatever its own clock says.
  */
 
+import { createHash } from 'node:crypto';
+
 /** Quotes one SQL identifier. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -154,4 +156,12 @@ WHERE l.expires_at <= now()`,
     releaseLock: `DELETE FROM ${locks} WHERE handle = $1 AND token = $2`,
     cleanupLocks: `DELETE FROM ${locks} WHERE expires_at <= now()`,
   };
+}
+
+/**
+ * The name `statement` is prepared under on each connection: derived from its text, so stores on
+ * different tables sharing a pool never clash, and within PostgreSQL's 63-byte limit.
+ */
+export function statementName(statement: string): string {
+  return `sessionkit_${createHash('sha1').update(statement).digest('hex').slice(0, 24)}`;
 }

@@ -29,6 +29,11 @@ describeSessionStoreContract(`PostgresStore (${DATABASE_URL})`, () => new Postgr
   dump: () => dumpTable(pool, schema),
 });
 
+// Behind a pooler that cannot keep prepared statements the store sends every statement unnamed: the same contract holds.
+describeSessionStoreContract('PostgresStore without prepared statements', () => new PostgresStore({ pool, schema, table: 'unprepared', createTable: true, preparedStatements: false }), {
+  dump: () => dumpTable(pool, schema, 'unprepared'),
+});
+
 describe('PostgresStore session locks', () => {
   it('lets holders on three instances (three pools) in one at a time', async () => {
     const others = [newPool({ max: 3 }), newPool({ max: 3 })];
@@ -246,6 +251,42 @@ describe('PostgresStore: options and failures', () => {
     expect(() => new PostgresStore({ pool, cleanupBatchSize: 1.5 })).toThrow(/cleanupBatchSize/);
     expect(new PostgresStore({ pool, cleanupInterval: 0 }).cleanupInterval).toBe(0);
     expect(new PostgresStore({ pool }).cleanupInterval).toBe(300_000);
+  });
+
+  it('names its statements (one name per statement and table) unless preparedStatements is false', async () => {
+    const names = async (preparedStatements: boolean | undefined, table: string): Promise<(string | undefined)[]> => {
+      const sent: (string | undefined)[] = [];
+      const wrapped: PostgresPool = {
+        async connect() {
+          const client = await pool.connect();
+          return {
+            query: (config: { name?: string }) => {
+              sent.push(config.name);
+              return client.query(config as never);
+            },
+            release: (error?: Error | boolean) => client.release(error),
+            once: (event: 'error', listener: (error: Error) => void) => client.once(event, listener),
+            removeListener: (event: 'error', listener: (error: Error) => void) => client.removeListener(event, listener),
+          } as PostgresPoolClient;
+        },
+      };
+      const store = new PostgresStore({ pool: wrapped, schema, table, createTable: true, preparedStatements });
+      await store.init();
+      const handle = newHandle();
+      await store.set(handle, recordOf({ a: 1 }), HOUR);
+      await store.get(handle);
+      await store.get(handle);
+      return sent.slice(1);
+    };
+    const named = await names(undefined, 'named_a');
+    expect(named).toHaveLength(3);
+    expect(named.every((name) => /^sessionkit_[0-9a-f]{24}$/.test(name!))).toBe(true);
+    expect(named[1]).toBe(named[2]);
+    expect(named[0]).not.toBe(named[1]);
+    // Another table sharing the pool: other names, so the two stores never clash on a connection.
+    expect((await names(true, 'named_b'))[1]).not.toBe(named[1]);
+    expect(await names(false, 'named_c')).toEqual([undefined, undefined, undefined]);
+    expect(() => new PostgresStore({ pool, preparedStatements: 'yes' as never })).toThrow(/preparedStatements/);
   });
 
   it('quotes names: a table name with quotes and spaces is just a name', async () => {

@@ -1,4 +1,4 @@
-import { type PostgresStatements, postgresStatements, qualifiedName } from './postgres.sql.js';
+import { type PostgresStatements, postgresStatements, qualifiedName, statementName } from './postgres.sql.js';
 import { randomBytes } from 'node:crypto';
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { LockPoller } from './store-lock.poller.js';
@@ -12,7 +12,7 @@ export interface PostgresQueryResult {
 
 /** A connection checked out of a {@link PostgresPool}: what the store uses of a `pg` `PoolClient`. */
 export interface PostgresPoolClient {
-  query(config: { text: string; values?: unknown[]; query_timeout?: number }): Promise<PostgresQueryResult>;
+  query(config: { text: string; values?: unknown[]; name?: string }): Promise<PostgresQueryResult>;
   query(text: string): Promise<PostgresQueryResult | PostgresQueryResult[]>;
   /** Returns the connection to the pool; with an error, the pool closes it instead. */
   release(error?: Error | boolean): void;
@@ -34,6 +34,14 @@ export interface PostgresStoreOptions {
    * statements the store has stopped waiting for.
    */
   pool: PostgresPool;
+  /**
+   * Run the store's statements as named prepared statements, so PostgreSQL parses and plans each
+   * once per connection and later requests send only its name and parameters (less CPU in the app
+   * and in the database). Turn it off behind a pooler that cannot keep them: PgBouncer in
+   * transaction mode before 1.21, or with `max_prepared_statements = 0`.
+   * @defaultValue `true`
+   */
+  preparedStatements?: boolean;
   /**
    * The table sessions are kept in.
    * @defaultValue `'sessions'`
@@ -74,8 +82,6 @@ export interface PostgresStoreOptions {
    */
   cleanupBatchSize?: number;
 }
-
-function noop(): void {}
 
 function positive(name: string, value: unknown, fallback: number, allowZero = false): number {
   const n = value ?? fallback;
@@ -134,12 +140,20 @@ export class PostgresStore implements SessionStore {
   readonly cleanupInterval: number;
   private readonly pool: PostgresPool;
   private readonly sql: PostgresStatements;
+  /**
+   * Per statement (by its text): the fixed part of its query config, its text and (with prepared
+   * statements) its name. pg copies every query's config property by property; with these as its
+   * prototype only `values` is left to copy.
+   */
+  private readonly statements = new Map<string, { readonly text: string; readonly name?: string }>();
   private readonly table: string;
   private readonly lockTable: string;
   private readonly createTable: boolean;
   private readonly statementTimeout: number;
   private readonly cleanupBatchSize: number;
   private created: Promise<void> | undefined;
+  /** Set once `init()` has created the table: operations no longer wait for it. */
+  private tableReady = false;
   private closed = false;
   private readonly lockWaits = new LockPoller();
 
@@ -154,6 +168,11 @@ export class PostgresStore implements SessionStore {
     this.table = qualifiedName(table, schema);
     this.lockTable = qualifiedName(`${table}_locks`, schema);
     this.sql = postgresStatements(table, schema);
+    const prepared = options.preparedStatements ?? true;
+    if (typeof prepared !== 'boolean') throw new SessionError(`PostgresStore: preparedStatements must be true or false, got ${String(options.preparedStatements)}.`);
+    for (const [key, text] of Object.entries(this.sql)) {
+      if (key !== 'createTable') this.statements.set(text, prepared ? { text, name: statementName(text) } : { text });
+    }
     this.createTable = options.createTable ?? false;
     if (typeof this.createTable !== 'boolean') throw new SessionError(`PostgresStore: createTable must be true or false, got ${String(options.createTable)}.`);
     this.statementTimeout = positive('statementTimeout', options.statementTimeout, 2_000);
@@ -169,7 +188,9 @@ export class PostgresStore implements SessionStore {
   init(): Promise<void> {
     if (!this.createTable) return Promise.resolve();
     this.created ??= this.run('createTable', (client) => client.query(this.sql.createTable), 10 * this.statementTimeout).then(
-      noop,
+      () => {
+        this.tableReady = true;
+      },
       (error: unknown) => {
         // Try again on the next operation: the database may be back by then.
         this.created = undefined;
@@ -314,60 +335,82 @@ export class PostgresStore implements SessionStore {
     this.closed = true;
   }
 
-  private async query(name: string, text: string, values: unknown[], table = this.table): Promise<PostgresQueryResult> {
-    if (this.createTable) await this.init();
-    try {
-      return await this.run(name, (client, remaining) => client.query({ text, values, query_timeout: remaining }), this.statementTimeout);
-    } catch (error) {
-      // undefined_table: say how to get one.
-      if ((error as { code?: unknown }).code === '42P01') {
-        throw new SessionError(`PostgresStore: the table ${table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
-      }
-      throw error;
-    }
+  private query(name: string, text: string, values: unknown[], table = this.table): Promise<PostgresQueryResult> {
+    const config = Object.create(this.statements.get(text)!) as { text: string; name?: string; values: unknown[] };
+    config.values = values;
+    const operation = (client: PostgresPoolClient): Promise<PostgresQueryResult> => client.query(config);
+    // Once the table exists, skip the wait for it: one promise less on every operation.
+    if (this.createTable && !this.tableReady) return this.init().then(() => this.run(name, operation, this.statementTimeout, table));
+    return this.run(name, operation, this.statementTimeout, table);
   }
 
   /**
    * Runs `operation` on a pooled connection within `timeoutMs`, waiting for the connection
-   * included. A connection that arrives after the deadline goes straight back unused.
+   * included. A connection that arrives after the deadline goes straight back unused; one whose
+   * statement is still running at the deadline is closed, which frees its place in the pool
+   * whether or not the server ever answers. One promise and one timer per operation: this runs
+   * on every request.
    */
-  private run<T>(name: string, operation: (client: PostgresPoolClient, remainingMs: number) => Promise<T>, timeoutMs: number): Promise<T> {
+  private run<T>(name: string, operation: (client: PostgresPoolClient) => Promise<T>, timeoutMs: number, table = this.table): Promise<T> {
     if (this.closed) return Promise.reject(new SessionError(`PostgresStore: ${name} called after close().`));
-    const started = Date.now();
-    let expired = false;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        expired = true;
-        reject(new SessionError(`PostgresStore: ${name} got no answer from PostgreSQL within ${timeoutMs} ms.`));
-      }, timeoutMs);
-      timer.unref();
-    });
-    const work = (async () => {
-      const client = await this.pool.connect();
-      if (expired) {
-        client.release();
-        throw new SessionError(`PostgresStore: ${name} dropped unsent after timing out.`);
-      }
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let client: PostgresPoolClient | undefined;
       // A connection that breaks while checked out emits `error`; without a listener that would crash the process.
       let broken: Error | undefined;
       const onError = (error: Error): void => {
         broken = error;
       };
-      client.once('error', onError);
-      try {
-        const result = await operation(client, Math.max(1, timeoutMs - (Date.now() - started)));
-        client.removeListener('error', onError);
-        client.release(broken);
-        return result;
-      } catch (error) {
-        client.removeListener('error', onError);
-        // Closes the connection rather than reusing one that may be mid-query or broken.
-        client.release(error instanceof Error ? error : true);
-        throw error;
-      }
-    })();
-    work.catch(noop);
-    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+      const giveBack = (error?: Error | boolean): void => {
+        const checkedOut = client!;
+        client = undefined;
+        checkedOut.removeListener('error', onError);
+        // With an error the pool closes the connection rather than reuse one that may be mid-query or broken.
+        checkedOut.release(error ?? broken);
+      };
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new SessionError(`PostgresStore: ${name} got no answer from PostgreSQL within ${timeoutMs} ms.`));
+        if (client !== undefined) giveBack(new SessionError(`PostgresStore: ${name} timed out.`));
+      }, timeoutMs);
+      timer.unref();
+      const fail = (error: unknown): void => {
+        if (client !== undefined) giveBack(error instanceof Error ? error : true);
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(failure(error, table));
+      };
+      const succeed = (result: T): void => {
+        if (client !== undefined) giveBack();
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      this.pool.connect().then((connected) => {
+        if (settled) {
+          // Timed out while waiting for the connection: dropped unsent.
+          connected.release();
+          return;
+        }
+        client = connected;
+        connected.once('error', onError);
+        try {
+          operation(connected).then(succeed, fail);
+        } catch (error) {
+          fail(error);
+        }
+      }, fail);
+    });
   }
+}
+
+/** The error to reject with for `error`, from a statement on `table`. */
+function failure(error: unknown, table: string): unknown {
+  // undefined_table: say how to get one.
+  if ((error as { code?: unknown } | null)?.code === '42P01') {
+    return new SessionError(`PostgresStore: the table ${table} does not exist. Create it with the DDL in the README, or pass createTable: true.`, { cause: error });
+  }
+  return error;
 }

@@ -261,8 +261,16 @@ export class RedisStore implements SessionStore {
     if (created === undefined) return undefined;
     // Prototype-less: a field named ".__proto__" becomes an own key, never the prototype.
     const data = Object.create(null) as Record<string, unknown>;
+    // Look for continuation fields only in a hash that has some.
+    let pieces = false;
     for (const field in fields) {
-      if (field.startsWith(DATA)) data[field.slice(DATA.length)] = JSON.parse(valueOf(fields, field));
+      if (field.startsWith(MORE)) {
+        pieces = true;
+        break;
+      }
+    }
+    for (const field in fields) {
+      if (field.startsWith(DATA)) data[field.slice(DATA.length)] = JSON.parse(pieces ? valueOf(fields, field) : fields[field]!);
     }
     const record: SessionRecord = { data, createdAt: Number(created), touchedAt: Number(fields[TOUCHED] ?? created) };
     const user = fields[USER];
@@ -315,19 +323,11 @@ export class RedisStore implements SessionStore {
       this.inline, this.luaIndexPrefix, handle, ttlArg(ttlMs), patch.touchedAt, patch.clear ? '1' : '0', userOp, patch.user ?? '',
       unset.length, set.length / 2, incr.length / 2, ...unset, ...set, ...incr,
     ];
-    return this.run('patch', async () => {
-      const reply = await this.script(SCRIPTS.patch, this.key(handle), args);
-      if (!this.applied(reply)) return false;
-      await this.followUp(handle, reply, false);
-      return true;
-    });
+    return this.run('patch', () => this.script(SCRIPTS.patch, this.key(handle), args).then((reply) => this.afterWrite(handle, reply)));
   }
 
   async touch(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    await this.run('touch', async () => {
-      const reply = await this.script(SCRIPTS.touch, this.key(handle), [this.inline, this.luaIndexPrefix, handle, ttlArg(ttlMs), record.touchedAt]);
-      if (this.applied(reply)) await this.followUp(handle, reply, false);
-    });
+    await this.run('touch', () => this.script(SCRIPTS.touch, this.key(handle), [this.inline, this.luaIndexPrefix, handle, ttlArg(ttlMs), record.touchedAt]).then((reply) => this.afterWrite(handle, reply)));
   }
 
   /** Deletes the session, or the forwarding record a move left under `handle` and the session it leads to. */
@@ -501,6 +501,12 @@ export class RedisStore implements SessionStore {
     return Array.isArray(reply) && Number(reply[0]) === 1;
   }
 
+  /** Whether a patch or touch script found the session; on a Cluster, once the index upkeep it asked for is done. */
+  private afterWrite(handle: string, reply: unknown): boolean | Promise<boolean> {
+    if (!this.applied(reply)) return false;
+    return this.cluster ? this.followUp(handle, reply, false).then(() => true) : true;
+  }
+
   /** Cluster mode: carries out on the user indexes what the session script asked for. */
   private async followUp(handle: string, reply: unknown, strict: boolean): Promise<void> {
     if (!this.cluster || !Array.isArray(reply)) return;
@@ -524,40 +530,51 @@ export class RedisStore implements SessionStore {
   }
 
   /** Runs a script by its SHA1, sending its source only when the server does not know it yet. */
-  private async script(script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
-    try {
-      return await this.client.evalsha(script.sha, 1, key, ...args);
-    } catch (error) {
+  private script(script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
+    return this.client.evalsha(script.sha, 1, key, ...args).catch((error: unknown) => {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       return this.client.eval(script.source, 1, key, ...args);
-    }
+    });
   }
 
   /**
    * Runs `operation` within `commandTimeout`, waiting for a (re)connecting client to become ready
-   * first. Whatever `operation` does after the deadline can no longer reject unhandled.
+   * first. Whatever `operation` does after the deadline can no longer reject unhandled. One
+   * promise and one timer per operation: this runs on every request.
    */
   private run<T>(name: string, operation: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new SessionError(`RedisStore: ${name} called after close().`));
-    let expired = false;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        expired = true;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
         reject(new SessionError(`RedisStore: ${name} got no answer from Redis within ${this.commandTimeout} ms (client status: ${this.client.status}).`));
       }, this.commandTimeout);
       timer.unref();
-    });
-    const work = (async () => {
-      if (CONNECTING.has(this.client.status)) {
-        await this.whenReady();
+      const succeed = (result: T): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const fail = (error: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      };
+      const start = (): void => {
         // Too late: the caller was already told it failed, so it must not happen now.
-        if (expired) throw new SessionError(`RedisStore: ${name} dropped unsent after timing out.`);
-      }
-      return operation();
-    })();
-    work.catch(noop);
-    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+        if (settled) return;
+        try {
+          operation().then(succeed, fail);
+        } catch (error) {
+          fail(error);
+        }
+      };
+      if (CONNECTING.has(this.client.status)) void this.whenReady().then(start);
+      else start();
+    });
   }
 
   /** One shared wait for the client's next `ready` event, however many operations wait. */
