@@ -29,9 +29,10 @@ export interface AppSpec {
   wraps?: 'connect-redis';
   /**
    * A nestjs-sessionkit option turned on (`globalInterceptor`: turned off), to measure what it
-   * costs every request; for the bare app, `noopInterceptor` adds a global interceptor that does nothing.
+   * costs every request; for the bare app, `noopInterceptor` adds a global interceptor that does
+   * nothing, and `jsonCopy` makes it the floor's routes keeping each session as JSON (bench/apps/minimal.ts).
    */
-  option?: 'asyncContext' | 'preload' | 'globalInterceptor' | 'noopInterceptor';
+  option?: 'asyncContext' | 'preload' | 'globalInterceptor' | 'noopInterceptor' | 'jsonCopy';
   /** Measured only when named in `--apps` (keeps the default run short; `npm run bench:overhead` measures the options in-process). */
   optional?: boolean;
   /** How the app is shown in tables. */
@@ -46,6 +47,7 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-bare', adapter: 'express', library: 'bare', store: 'none', label: 'bare (no sessions)' },
   { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', option: 'noopInterceptor', label: 'bare + a no-op global interceptor' },
   { name: 'express-minimal', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
+  { name: 'express-minimal-copy', adapter: 'express', library: 'bare', store: 'none', option: 'jsonCopy', optional: true, label: 'hand-written session kept as JSON: a copy per read and change, no library' },
   { name: 'express-minimal-redis', adapter: 'express', library: 'bare', store: 'redis', floor: true, label: 'hand-written session on Redis, ioredis (Redis floor)' },
   { name: 'express-minimal-postgres', adapter: 'express', library: 'bare', store: 'postgres', floor: true, label: 'hand-written session on PostgreSQL, pg (PostgreSQL floor)' },
   { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
@@ -64,6 +66,7 @@ export const APPS: readonly AppSpec[] = [
   { name: 'fastify-bare', adapter: 'fastify', library: 'bare', store: 'none', label: 'bare (no sessions)' },
   { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', option: 'noopInterceptor', label: 'bare + a no-op global interceptor' },
   { name: 'fastify-minimal', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
+  { name: 'fastify-minimal-copy', adapter: 'fastify', library: 'bare', store: 'none', option: 'jsonCopy', optional: true, label: 'hand-written session kept as JSON: a copy per read and change, no library' },
   { name: 'fastify-minimal-redis', adapter: 'fastify', library: 'bare', store: 'redis', floor: true, label: 'hand-written session on Redis, ioredis (Redis floor)' },
   { name: 'fastify-minimal-postgres', adapter: 'fastify', library: 'bare', store: 'postgres', floor: true, label: 'hand-written session on PostgreSQL, pg (PostgreSQL floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },

@@ -19,7 +19,7 @@ import { Pool } from 'pg';
 import { createClient } from 'redis';
 import { type AppSpec, BENCH_MAX_SESSIONS, DATABASE_URL, MYSQL_URL, PG_SCHEMA, REDIS_URL, type ReadyMessage, appSpec, mysqlTableOf, pgTableOf, redisPrefixOf } from '../common.js';
 import { BareAppModule, BareInterceptedAppModule } from './bare.js';
-import { MinimalSessionAppModule } from './minimal.js';
+import { MinimalCopyAppModule, MinimalSessionAppModule } from './minimal.js';
 import { minimalPostgresModule, minimalPostgresTable } from './minimal-postgres.js';
 import { minimalRedisModule } from './minimal-redis.js';
 import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
@@ -108,6 +108,7 @@ async function build(spec: AppSpec): Promise<INestApplication> {
         await pool.query(minimalPostgresTable(table));
         return NestFactory.create(minimalPostgresModule(pool, table), adapter, options);
       }
+      if (spec.option === 'jsonCopy') return NestFactory.create(MinimalCopyAppModule, adapter, options);
       return NestFactory.create(spec.floor ? MinimalSessionAppModule : spec.option === 'noopInterceptor' ? BareInterceptedAppModule : BareAppModule, adapter, options);
 
     case 'nestjs-sessionkit':

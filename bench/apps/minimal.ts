@@ -88,3 +88,61 @@ class MinimalController {
 
 @Module({ controllers: [MinimalController] })
 export class MinimalSessionAppModule {}
+
+/**
+ * The floor's routes with one guarantee more, as nestjs-sessionkit's MemoryStore keeps it: no
+ * object is shared between the store and a request, so each session is kept as JSON, parsed on
+ * every read and parsed and written again on every change. What that copy costs, measured beside
+ * the floor (`--apps=express-minimal-copy,fastify-minimal-copy`).
+ */
+const copies = new Map<string, string>();
+
+function startCopy(res: Reply, data: Record<string, unknown>): void {
+  copies.set(newSessionId(res), JSON.stringify(data));
+}
+
+function readCopy(cookie: string | undefined): Record<string, unknown> | undefined {
+  const id = idOf(cookie);
+  const json = id === undefined ? undefined : copies.get(id);
+  return json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>);
+}
+
+@Controller()
+class MinimalCopyController {
+  @Get('setup')
+  setup(@Res({ passthrough: true }) res: Reply) {
+    startCopy(res, typicalSession());
+    return { ok: true };
+  }
+
+  @Get('read')
+  read(@Headers('cookie') cookie: string | undefined) {
+    return { n: readCopy(cookie)?.['n'] ?? 0 };
+  }
+
+  @Post('change')
+  @HttpCode(200)
+  change(@Headers('cookie') cookie: string | undefined) {
+    const id = idOf(cookie);
+    const data = readCopy(cookie);
+    if (id === undefined || data === undefined) return { n: 0 };
+    const n = ((data['n'] as number | undefined) ?? 0) + 1;
+    data['n'] = n;
+    copies.set(id, JSON.stringify(data));
+    return { n };
+  }
+
+  @Get('first')
+  first(@Res({ passthrough: true }) res: Reply) {
+    startCopy(res, { n: 1 });
+    return { n: 1 };
+  }
+
+  @Get('none')
+  none() {
+    return { ok: true };
+  }
+}
+
+@Module({ controllers: [MinimalCopyController] })
+export class MinimalCopyAppModule {}
