@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Controller, Get, Headers, HttpCode, Module, Post, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpCode, Module, Post, Res, type Type } from '@nestjs/common';
 import { BENCH_SECRET, typicalSession } from '../common.js';
 
 /**
@@ -9,7 +9,6 @@ import { BENCH_SECRET, typicalSession } from '../common.js';
  * change tracking, no save-before-headers, no store abstraction: a floor for what any session
  * library in a Nest app can cost, against which the targets can be judged when "free" is out of reach.
  */
-const sessions = new Map<string, Record<string, unknown>>();
 const verified = new Map<string, string>();
 
 function sign(id: string): string {
@@ -45,49 +44,14 @@ export function newSessionId(res: Reply): string {
   return id;
 }
 
-function startSession(res: Reply, data: Record<string, unknown>): void {
-  sessions.set(newSessionId(res), data);
+/** Where a floor app keeps its sessions: by reference (the floor) or as JSON (the copy app). */
+interface FloorSessions {
+  get(id: string): Record<string, unknown> | undefined;
+  set(id: string, data: Record<string, unknown>): void;
 }
 
-@Controller()
-class MinimalController {
-  @Get('setup')
-  setup(@Res({ passthrough: true }) res: Reply) {
-    startSession(res, typicalSession());
-    return { ok: true };
-  }
-
-  @Get('read')
-  read(@Headers('cookie') cookie: string | undefined) {
-    const id = idOf(cookie);
-    return { n: (id === undefined ? undefined : sessions.get(id)?.['n']) ?? 0 };
-  }
-
-  @Post('change')
-  @HttpCode(200)
-  change(@Headers('cookie') cookie: string | undefined) {
-    const id = idOf(cookie);
-    const data = id === undefined ? undefined : sessions.get(id);
-    if (data === undefined) return { n: 0 };
-    const n = ((data['n'] as number | undefined) ?? 0) + 1;
-    data['n'] = n;
-    return { n };
-  }
-
-  @Get('first')
-  first(@Res({ passthrough: true }) res: Reply) {
-    startSession(res, { n: 1 });
-    return { n: 1 };
-  }
-
-  @Get('none')
-  none() {
-    return { ok: true };
-  }
-}
-
-@Module({ controllers: [MinimalController] })
-export class MinimalSessionAppModule {}
+/** The floor: the `Map` entry itself, changed in place (its `set` after a change is a no-op write). */
+const sessions: FloorSessions = new Map<string, Record<string, unknown>>();
 
 /**
  * The floor's routes with one guarantee more, as nestjs-sessionkit's MemoryStore keeps it: no
@@ -96,53 +60,65 @@ export class MinimalSessionAppModule {}
  * the floor (`--apps=express-minimal-copy,fastify-minimal-copy`).
  */
 const copies = new Map<string, string>();
+const copied: FloorSessions = {
+  get: (id) => {
+    const json = copies.get(id);
+    return json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>);
+  },
+  set: (id, data) => void copies.set(id, JSON.stringify(data)),
+};
 
-function startCopy(res: Reply, data: Record<string, unknown>): void {
-  copies.set(newSessionId(res), JSON.stringify(data));
-}
-
-function readCopy(cookie: string | undefined): Record<string, unknown> | undefined {
-  const id = idOf(cookie);
-  const json = id === undefined ? undefined : copies.get(id);
-  return json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>);
-}
-
-@Controller()
-class MinimalCopyController {
-  @Get('setup')
-  setup(@Res({ passthrough: true }) res: Reply) {
-    startCopy(res, typicalSession());
-    return { ok: true };
-  }
-
-  @Get('read')
-  read(@Headers('cookie') cookie: string | undefined) {
-    return { n: readCopy(cookie)?.['n'] ?? 0 };
-  }
-
-  @Post('change')
-  @HttpCode(200)
-  change(@Headers('cookie') cookie: string | undefined) {
+/** The floor app's module, keeping its sessions in `kept`. */
+function floorModule(kept: FloorSessions): Type<unknown> {
+  const read = (cookie: string | undefined): Record<string, unknown> | undefined => {
     const id = idOf(cookie);
-    const data = readCopy(cookie);
-    if (id === undefined || data === undefined) return { n: 0 };
-    const n = ((data['n'] as number | undefined) ?? 0) + 1;
-    data['n'] = n;
-    copies.set(id, JSON.stringify(data));
-    return { n };
+    return id === undefined ? undefined : kept.get(id);
+  };
+
+  @Controller()
+  class MinimalController {
+    @Get('setup')
+    setup(@Res({ passthrough: true }) res: Reply) {
+      kept.set(newSessionId(res), typicalSession());
+      return { ok: true };
+    }
+
+    @Get('read')
+    read(@Headers('cookie') cookie: string | undefined) {
+      return { n: read(cookie)?.['n'] ?? 0 };
+    }
+
+    @Post('change')
+    @HttpCode(200)
+    change(@Headers('cookie') cookie: string | undefined) {
+      const id = idOf(cookie);
+      const data = id === undefined ? undefined : kept.get(id);
+      if (data === undefined) return { n: 0 };
+      const n = ((data['n'] as number | undefined) ?? 0) + 1;
+      data['n'] = n;
+      kept.set(id!, data);
+      return { n };
+    }
+
+    @Get('first')
+    first(@Res({ passthrough: true }) res: Reply) {
+      kept.set(newSessionId(res), { n: 1 });
+      return { n: 1 };
+    }
+
+    @Get('none')
+    none() {
+      return { ok: true };
+    }
   }
 
-  @Get('first')
-  first(@Res({ passthrough: true }) res: Reply) {
-    startCopy(res, { n: 1 });
-    return { n: 1 };
-  }
-
-  @Get('none')
-  none() {
-    return { ok: true };
-  }
+  @Module({ controllers: [MinimalController] })
+  class MinimalSessionAppModule {}
+  return MinimalSessionAppModule;
 }
 
-@Module({ controllers: [MinimalCopyController] })
-export class MinimalCopyAppModule {}
+/** The floor app. */
+export const MinimalSessionAppModule = floorModule(sessions);
+
+/** The floor's routes with sessions kept as JSON (see `copies`). */
+export const MinimalCopyAppModule = floorModule(copied);
