@@ -135,10 +135,10 @@ interface NodeWrites {
   end: NodeWrite;
 }
 
-/** Set on an Express app's response prototype once its writes are guarded there: the writes under them. */
+/** Set on an Express app's response prototype once its writes are guarded there. */
 const kGuarded = Symbol('nestjs-sessionkit.guarded');
 
-type GuardedResponse = ServerResponse & { [kGuarded]?: NodeWrites };
+type GuardedResponse = ServerResponse & { [kGuarded]?: true };
 
 /** The session context of a response's request, if its request used the session. */
 type ContextOfResponse = (res: ServerResponse) => SessionFlushable | undefined;
@@ -380,7 +380,7 @@ export const sessionHttp = {
     if (isFastifyReply(context.response)) return;
     const res = context.response as GuardedResponse;
     // An app's response: its prototype's writes find the context through the request.
-    if (res[kGuarded] !== undefined) return;
+    if (res[kGuarded] === true) return;
     // Any other response: its own writes are wrapped.
     installWrites(
       res,
@@ -452,7 +452,7 @@ export const sessionHttp = {
           return req === undefined ? undefined : host.contextIf(req);
         };
         installWrites(app.response, guardedWrites(base, contextOf, host));
-        Object.defineProperty(app.response, kGuarded, { configurable: true, value: base });
+        Object.defineProperty(app.response, kGuarded, { configurable: true, value: true });
       }
       Object.defineProperty(app.request, 'session', {
         configurable: true,
