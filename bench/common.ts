@@ -180,8 +180,15 @@ export const BENCH_SECRET = 'bench-secret-that-is-long-enough-0123456789abcdef';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** Every Redis key the benchmark writes starts with this; the harness removes them afterwards. */
-export const REDIS_PREFIX = 'bench:';
+/**
+ * The run's own name, in every Redis prefix, PostgreSQL schema and MySQL table it uses: two runs at
+ * once (from two checkouts) then never write or drop each other's data. The orchestrator's pid,
+ * handed to the app processes it starts through the environment.
+ */
+export const BENCH_RUN = (process.env.BENCH_RUN ??= String(process.pid));
+
+/** Every Redis key the benchmark writes starts with `bench:<run>:`; the harness removes them afterwards. */
+export const REDIS_PREFIX = `bench:${BENCH_RUN}:`;
 
 export function redisPrefixOf(appName: string): string {
   return `${REDIS_PREFIX}${appName}:`;
@@ -189,8 +196,8 @@ export function redisPrefixOf(appName: string): string {
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** The schema every PostgreSQL table of the benchmark lives in; the harness drops it afterwards. */
-export const PG_SCHEMA = 'bench';
+/** The schema every PostgreSQL table of a run lives in; the harness drops it afterwards. */
+export const PG_SCHEMA = `bench_${BENCH_RUN}`;
 
 /** The table of one app (or memory measurement) in {@link PG_SCHEMA}. */
 export function pgTableOf(name: string): string {
@@ -199,8 +206,25 @@ export function pgTableOf(name: string): string {
 
 export const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
-/** Every MySQL/MariaDB table of the benchmark (in `MYSQL_URL`'s database) starts with this; the harness drops them afterwards. */
-export const MYSQL_TABLE_PREFIX = 'bench_';
+/** Every MySQL/MariaDB table of a run (in `MYSQL_URL`'s database) starts with this; the harness drops them afterwards. */
+export const MYSQL_TABLE_PREFIX = `bench_${BENCH_RUN}_`;
+
+/**
+ * The run a Redis prefix, schema or table name belongs to (see {@link BENCH_RUN}), if it is one of
+ * the benchmark's, and whether that run's process is gone: the harness clears what runs that died
+ * before their cleanup left behind, and leaves a run still going alone.
+ */
+export function deadRunOf(name: string): string | undefined {
+  const run = /^bench[_:](\d+)(?:[_:.]|$)/.exec(name)?.[1];
+  if (run === undefined || run === BENCH_RUN) return undefined;
+  try {
+    process.kill(Number(run), 0);
+    return undefined;
+  } catch (error) {
+    // EPERM: a live process of another user.
+    return (error as NodeJS.ErrnoException).code === 'ESRCH' ? run : undefined;
+  }
+}
 
 /** The MySQL/MariaDB table of one app. */
 export function mysqlTableOf(name: string): string {

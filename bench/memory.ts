@@ -165,7 +165,7 @@ async function usedMemory(redis: Redis): Promise<number> {
   return Number(line?.split(':')[1] ?? NaN);
 }
 
-async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {

@@ -59,6 +59,7 @@ import {
   type FixedRates,
   DATABASE_URL,
   type LoadJob,
+  deadRunOf,
   type LoadResult,
   MYSQL_TABLE_PREFIX,
   MYSQL_URL,
@@ -82,7 +83,7 @@ import {
 import { seedSessions } from './client.js';
 import { type ProfileResult, analyseProfile, profileConsoleTable } from './profile.js';
 import { type RedisRunStats, startRedisStats } from './redis-stats.js';
-import { type BytesResult, type MillionResult, deleteKeysUnder } from './memory.js';
+import { type BytesResult, type MillionResult, deleteKeysUnder, keysUnder } from './memory.js';
 import { type BenchReport, type CaseRound, type LostResult, type SeedingResult, consoleReport, markdownReport, summarize, svgChart } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -553,6 +554,13 @@ async function connectRedis(): Promise<{ redis: Redis; version: string } | { err
     await redis.ping();
     const info = await redis.info('server');
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    // What runs that died before their cleanup left behind.
+    const dead = new Set<string>();
+    for (const key of await keysUnder(redis, 'bench:')) {
+      const run = deadRunOf(key);
+      if (run !== undefined) dead.add(run);
+    }
+    for (const run of dead) await deleteKeysUnder(redis, `bench:${run}:`);
     return { redis, version };
   } catch (error) {
     redis.disconnect();
@@ -568,6 +576,8 @@ async function connectPostgres(): Promise<{ pool: Pool; version: string } | { er
   pool.on('error', () => undefined);
   try {
     const version = String((await pool.query('SHOW server_version')).rows[0].server_version);
+    const { rows } = await pool.query<{ name: string }>("SELECT nspname AS name FROM pg_namespace WHERE nspname LIKE 'bench\\_%'");
+    for (const { name } of rows) if (deadRunOf(name) !== undefined) await pool.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
     await pool.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE; CREATE SCHEMA ${PG_SCHEMA}`);
     return { pool, version };
   } catch (error) {
@@ -596,11 +606,13 @@ async function connectMysql(): Promise<{ pool: MysqlPool; version: string } | { 
   }
 }
 
-/** Drops every table of the benchmark (`bench_...` in the database of MYSQL_URL). */
+/** Drops every table of this run (`bench_<run>_...` in the database of MYSQL_URL), and those of runs that died. */
 async function dropMysqlTables(pool: MysqlPool | undefined): Promise<void> {
   if (pool === undefined) return;
-  const [rows] = await pool.query('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ?', [`${MYSQL_TABLE_PREFIX}%`]);
-  for (const { name } of rows as { name: string }[]) await pool.query(`DROP TABLE IF EXISTS \`${name}\``);
+  const [rows] = await pool.query("SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'bench\\_%'");
+  for (const { name } of rows as { name: string }[]) {
+    if (name.startsWith(MYSQL_TABLE_PREFIX) || deadRunOf(name) !== undefined) await pool.query(`DROP TABLE IF EXISTS \`${name}\``);
+  }
 }
 
 /** Drops one app's MySQL/MariaDB table (and MysqlStore's lock table), so that each run starts empty. */
