@@ -5,6 +5,11 @@ function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
 }
 
+/** At most how many bytes of UTF-8 a JSON text of `length` UTF-16 units takes (3 per unit: a surrogate pair's 4 bytes are 2 units). */
+function bytesAtMost(length: number): number {
+  return length * 3;
+}
+
 /**
  * Throws a {@link SessionTooLargeError} if setting `key` to `value` would make `data` larger than
  * `limit` bytes of JSON (`0`: no limit). Checked before the change, so a refused `set()` changes nothing.
@@ -15,6 +20,10 @@ export function assertSessionSize(data: Record<string, unknown>, key: string, va
   // that shrinks a session already over it (the limit was lowered) is let through: no need to
   // serialize the whole session.
   if (key in data && jsonBytes(value) <= jsonBytes(data[key])) return;
+  // Far under the limit (most sets): the session as it is plus `"key":value,` cannot go over it,
+  // whatever the key replaces, so no copy of the session with the new value is made and measured.
+  const bound = (JSON.stringify(data).length + JSON.stringify(key).length + (JSON.stringify(value)?.length ?? 0) + 2);
+  if (bytesAtMost(bound) <= limit) return;
   const next = { ...data };
   Object.defineProperty(next, key, { value, enumerable: true, writable: true, configurable: true });
   const size = jsonBytes(next);
@@ -27,7 +36,9 @@ export function assertSessionSize(data: Record<string, unknown>, key: string, va
  */
 export function assertSavedSize(data: Record<string, unknown>, keys: Iterable<string>, limit: number): void {
   if (limit === 0) return;
-  const size = jsonBytes(data);
+  const json = JSON.stringify(data);
+  if (bytesAtMost(json.length) <= limit) return;
+  const size = Buffer.byteLength(json, 'utf8');
   if (size <= limit) return;
   let culprit = '';
   let largest = -1;
