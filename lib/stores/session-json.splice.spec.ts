@@ -54,6 +54,16 @@ describe('splicedSessionJson', () => {
     expect(spliced(json, patch({ unset: ['b', 'd'], set: { a: 0, z: [1, { y: '}' }] }, incr: { c: 2, w: 1 } }))).toBe('{"a":0,"c":2,"z":[1,{"y":"}"}],"w":1}');
   });
 
+  it('reads from both ends and copies what lies between, read or not', () => {
+    const json = '{"a":1,"b":[{"x":"]"}],"c":"\\\\","d":{"e":"\\"}"},"f":true,"g":null,"h":-1.5e-7}';
+    expect(spliced(json, patch({ set: { b: 0 } }))).toBe('{"a":1,"b":0,"c":"\\\\","d":{"e":"\\"}"},"f":true,"g":null,"h":-1.5e-7}');
+    expect(spliced(json, patch({ set: { g: 0 } }))).toBe('{"a":1,"b":[{"x":"]"}],"c":"\\\\","d":{"e":"\\"}"},"f":true,"g":0,"h":-1.5e-7}');
+    expect(spliced(json, patch({ unset: ['b', 'g'] }))).toBe('{"a":1,"c":"\\\\","d":{"e":"\\"}"},"f":true,"h":-1.5e-7}');
+    expect(spliced(json, patch({ set: { c: 'x' }, incr: { h: 1 } }))).toBe('{"a":1,"b":[{"x":"]"}],"c":"x","d":{"e":"\\"}"},"f":true,"g":null,"h":0.99999985}');
+    expect(spliced(json, patch({ unset: ['d'], set: { z: 1 } }))).toBe('{"a":1,"b":[{"x":"]"}],"c":"\\\\","f":true,"g":null,"h":-1.5e-7,"z":1}');
+    expect(spliced(json, patch({ unset: ['a', 'h'] }))).toBe('{"b":[{"x":"]"}],"c":"\\\\","d":{"e":"\\"}"},"f":true,"g":null}');
+  });
+
   it('replaces an object by a number and a number by an object', () => {
     const json = '{"o":{"p":{"q":[1,2,{"r":"]"}]}},"n":1}';
     expect(spliced(json, patch({ set: { o: 5, n: { deep: ['{'] } } }))).toBe('{"o":5,"n":{"deep":["{"]}}');
@@ -195,7 +205,7 @@ describe('splicedSessionJson against parse, apply and stringify', () => {
   };
   const object = (depth: number): Record<string, unknown> => {
     const entries: [string, unknown][] = [];
-    for (let i = Math.floor(next() * 6); i > 0; i--) entries.push([next() < 0.7 ? pick(KEYS) : text(), value(depth)]);
+    for (let i = Math.floor(next() * (depth === 0 ? 10 : 5)); i > 0; i--) entries.push([next() < 0.7 ? pick(KEYS) : text(), value(depth)]);
     return data(entries);
   };
   const someKeys = (): string[] => Array.from({ length: Math.floor(next() * 3) }, () => (next() < 0.9 ? pick(KEYS) : text()));

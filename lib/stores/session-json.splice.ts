@@ -10,6 +10,7 @@ const UNSET = 1;
 const SET = 2;
 const INCR = 4;
 
+const SPACE = 32;
 const QUOTE = 34;
 const BACKSLASH = 92;
 const COMMA = 44;
@@ -21,6 +22,8 @@ const OPEN_BRACE = 123;
 const CLOSE_BRACE = 125;
 const OPEN_BRACKET = 91;
 const CLOSE_BRACKET = 93;
+const SURROGATE = 0xd800;
+const AFTER_SURROGATES = 0xe000;
 
 /**
  * The session JSON `json.slice(start)` with `patch` applied (`touchedAt` and `user` aside): the
@@ -84,63 +87,59 @@ export function splicedSessionJson(json: string, start: number, patch: SessionPa
   const keys = quoted.length;
 
   const end = json.length;
-  if (json.charCodeAt(start) !== OPEN_BRACE) return undefined;
-  let out = '{';
-  /** Where the stored members copied as they are start, or -1: copied in one slice when the run ends. */
-  let run = -1;
-  let runEnd = -1;
+  if (end - start < 2 || json.charCodeAt(start) !== OPEN_BRACE || json.charCodeAt(end - 1) !== CLOSE_BRACE) return undefined;
+  // The members are read from both ends in turn, up to where every key named was found: a key
+  // changed often (a counter) is often among the last ones added. The members not read between
+  // the two ends, and those read but not named, are copied as they are, in one slice if they touch.
   /** The keys found in the text, one bit each. */
   let found = 0;
   const all = (1 << keys) - 1;
+  /** The start of the first member not read from the front, and the end (its `,` or the last `}`) of the last one not read from the back. */
   let i = start + 1;
-  if (json.charCodeAt(i) === CLOSE_BRACE) i++;
-  else {
-    for (;;) {
-      const member = i;
-      if (json.charCodeAt(i) !== QUOTE) return undefined;
-      const keyEnd = stringEnd(json, i, end);
-      if (keyEnd < 0 || json.charCodeAt(keyEnd) !== COLON) return undefined;
-      const valueStart = keyEnd + 1;
-      const valueEnd = skipValue(json, valueStart, end);
-      if (valueEnd < 0) return undefined;
-      let at = -1;
-      for (let k = 0; k < keys; k++) {
-        const key = quoted[k]!;
-        if (key.length === keyEnd - member && json.startsWith(key, member)) {
-          at = k;
-          break;
-        }
-      }
-      if (at < 0) {
-        if (run < 0) run = member;
-        runEnd = valueEnd;
-      } else {
-        found |= 1 << at;
-        if (run >= 0) {
-          out += out.length > 1 ? `,${json.slice(run, runEnd)}` : json.slice(run, runEnd);
-          run = -1;
-        }
-        // Removed (and added again at the end if set or incremented), or replaced where it is.
-        if ((ops[at]! & UNSET) === 0) {
-          const value = newValue(ops[at]!, values[at], increments[at]!, json, valueStart, valueEnd);
-          if (value !== undefined) out += `${out.length > 1 ? ',' : ''}${quoted[at]!}:${value}`;
-        }
-      }
-      i = valueEnd + 1;
-      const next = json.charCodeAt(valueEnd);
-      if (next === CLOSE_BRACE) break;
-      if (next !== COMMA) return undefined;
-      if (found === all) {
-        // Every key named is behind: the rest is copied unread (JSON.stringify's own text ends with its `}`).
-        if (run < 0) run = i;
-        runEnd = end - 1;
-        i = end;
-        break;
-      }
+  let j = end - 1;
+  /** The members read from the front and from the back, as they are written, but for the runs copied as they are. */
+  let front = '';
+  let back = '';
+  /** The run of members copied as they are at the end of the front part, and at the start of the back part: -1 when none. */
+  let frontRun = -1;
+  let frontRunEnd = -1;
+  let backRun = -1;
+  let backRunEnd = -1;
+  while (found !== all && i < j) {
+    const valueEnd = memberFrom(json, i, j);
+    if (valueEnd < 0) return undefined;
+    const at = keyAt(quoted, json, i, scannedKeyEnd);
+    if (at < 0) {
+      if (frontRun < 0) frontRun = i;
+      frontRunEnd = valueEnd;
+    } else {
+      found |= 1 << at;
+      if (frontRun >= 0) front = joined(front, json.slice(frontRun, frontRunEnd));
+      frontRun = -1;
+      front = joined(front, newMember(ops[at]!, quoted[at]!, values[at], increments[at]!, json, scannedKeyEnd + 1, valueEnd));
     }
+    i = valueEnd + 1;
+    if (found === all || i >= j) break;
+    const member = memberTo(json, j, i);
+    if (member < 0) return undefined;
+    const at2 = keyAt(quoted, json, member, scannedKeyEnd);
+    if (at2 < 0) {
+      if (backRun < 0) backRunEnd = j;
+      backRun = member;
+    } else {
+      found |= 1 << at2;
+      if (backRun >= 0) back = joined(json.slice(backRun, backRunEnd), back);
+      backRun = -1;
+      back = joined(newMember(ops[at2]!, quoted[at2]!, values[at2], increments[at2]!, json, scannedKeyEnd + 1, j), back);
+    }
+    j = member - 1;
   }
-  if (i !== end) return undefined;
-  if (run >= 0) out += out.length > 1 ? `,${json.slice(run, runEnd)}` : json.slice(run, runEnd);
+  // Only `{}` leaves no member between the two ends; elsewhere it is an empty member, `,,` or `,}`.
+  if (i === j && end - start !== 2) return undefined;
+  // What is copied as it is between the two parts: the front's last run, the members not read, the back's first run.
+  const from = frontRun >= 0 ? frontRun : i < j ? i : backRun;
+  const to = backRun >= 0 ? backRunEnd : i < j ? j : frontRunEnd;
+  let out = joined(joined(front, from >= 0 ? json.slice(from, to) : ''), back);
   for (let k = 0; k < keys; k++) {
     const op = ops[k]!;
     if ((op & (SET | INCR)) === 0 || (((found >> k) & 1) === 1 && (op & UNSET) === 0)) continue;
@@ -148,14 +147,14 @@ export function splicedSessionJson(json: string, start: number, patch: SessionPa
     if (value === undefined) continue;
     const key = quoted[k]!;
     if (isIndexLike(key)) return undefined;
-    out += `${out.length > 1 ? ',' : ''}${key}:${value}`;
+    out = joined(out, `${key}:${value}`);
   }
-  return `${out}}`;
+  return `{${out}}`;
 }
 
 /** The index of `key` among the patch's keys, added if new; -1 past {@link MAX_KEYS}. */
 function slot(quoted: string[], ops: number[], key: string): number {
-  const json = JSON.stringify(key);
+  const json = quote(key);
   const at = quoted.indexOf(json);
   if (at >= 0) return at;
   if (quoted.length === MAX_KEYS) return -1;
@@ -169,13 +168,75 @@ function slot(quoted: string[], ops: number[], key: string): number {
  * not set; a value that is not a number counts as 0.
  */
 function newValue(op: number, value: unknown, increment: number, json: string, valueStart: number, valueEnd: number): string | undefined {
-  if ((op & INCR) === 0) return JSON.stringify(value);
+  if ((op & INCR) === 0) return stringify(value);
   let current: unknown = value;
   if ((op & SET) === 0) {
     const c = valueStart < 0 ? -1 : json.charCodeAt(valueStart);
     current = c === MINUS || (c >= ZERO && c <= NINE) ? Number(json.slice(valueStart, valueEnd)) : undefined;
   }
-  return JSON.stringify((typeof current === 'number' ? current : 0) + increment);
+  return stringify((typeof current === 'number' ? current : 0) + increment);
+}
+
+/** JSON.stringify(value), with the usual numbers and plain strings made directly: each call costs more than the splice of a small session. */
+function stringify(value: unknown): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
+  if (typeof value === 'string') return quote(value);
+  return JSON.stringify(value);
+}
+
+/** JSON.stringify(text): directly when no character needs escaping (a control character, `"`, `\` or a surrogate, paired or not). */
+function quote(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < SPACE || c === QUOTE || c === BACKSLASH || (c >= SURROGATE && c < AFTER_SURROGATES)) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
+
+/** The index among the quoted keys of the key written from `member` to `keyEnd`, or -1. */
+function keyAt(quoted: string[], json: string, member: number, keyEnd: number): number {
+  for (let k = 0; k < quoted.length; k++) {
+    const key = quoted[k]!;
+    if (key.length === keyEnd - member && json.startsWith(key, member)) return k;
+  }
+  return -1;
+}
+
+/** `a,b`, or either alone when the other is empty. */
+function joined(a: string, b: string): string {
+  return a === '' ? b : b === '' ? a : `${a},${b}`;
+}
+
+/** A stored member named by the patch, as it is written after the patch: `''` when removed, or dropped by JSON.stringify. */
+function newMember(op: number, key: string, value: unknown, increment: number, json: string, valueStart: number, valueEnd: number): string {
+  // A key removed is added again at the end if it is set or incremented too.
+  if ((op & UNSET) !== 0) return '';
+  const text = newValue(op, value, increment, json, valueStart, valueEnd);
+  return text === undefined ? '' : `${key}:${text}`;
+}
+
+/** Where its key ends, set by {@link memberFrom} and {@link memberTo}: a second result, without allocating a pair. */
+let scannedKeyEnd = 0;
+
+/** Where the member starting at `i` ends: at `j` or at a `,` before; -1 if it does not. */
+function memberFrom(json: string, i: number, j: number): number {
+  if (json.charCodeAt(i) !== QUOTE) return -1;
+  const keyEnd = stringEnd(json, i, j);
+  if (keyEnd < 0 || json.charCodeAt(keyEnd) !== COLON) return -1;
+  const valueEnd = valueFrom(json, keyEnd + 1, j);
+  if (valueEnd < 0 || (valueEnd !== j && json.charCodeAt(valueEnd) !== COMMA)) return -1;
+  scannedKeyEnd = keyEnd;
+  return valueEnd;
+}
+
+/** Where the member ending at `j` starts: at `i` or after a `,`; -1 if it does not. */
+function memberTo(json: string, j: number, i: number): number {
+  const valueStart = valueTo(json, j, i);
+  if (valueStart < i + 3 || json.charCodeAt(valueStart - 1) !== COLON || json.charCodeAt(valueStart - 2) !== QUOTE) return -1;
+  const member = openingQuote(json, valueStart - 2, i);
+  if (member < 0 || (member !== i && json.charCodeAt(member - 1) !== COMMA)) return -1;
+  scannedKeyEnd = valueStart - 1;
+  return member;
 }
 
 /** Where the string starting with the quote at `i` ends (after its closing quote), or -1. */
@@ -188,8 +249,8 @@ function stringEnd(json: string, i: number, end: number): number {
   return -1;
 }
 
-/** Where the value starting at `i` ends, or -1: a string, an object or array (nested at any depth), or a number, `true`, `false` or `null`. */
-function skipValue(json: string, i: number, end: number): number {
+/** Where the value starting at `i` ends, at `end` at most, or -1: a string, an object or array (nested at any depth), or a number, `true`, `false` or `null`. */
+function valueFrom(json: string, i: number, end: number): number {
   const first = json.charCodeAt(i);
   if (first === QUOTE) return stringEnd(json, i, end);
   if (first === OPEN_BRACE || first === OPEN_BRACKET) {
@@ -209,10 +270,50 @@ function skipValue(json: string, i: number, end: number): number {
   }
   // A number or a literal: no comma or brace inside.
   const from = i;
-  while (i < end) {
-    const c = json.charCodeAt(i);
-    if (c === COMMA || c === CLOSE_BRACE) return i === from ? -1 : i;
-    i++;
+  for (let c = json.charCodeAt(i); i < end && c !== COMMA && c !== CLOSE_BRACE; c = json.charCodeAt(++i));
+  return i === from ? -1 : i;
+}
+
+/** Where the value ending at `j` starts, at `i` at least, or -1: {@link valueFrom} backwards. */
+function valueTo(json: string, j: number, i: number): number {
+  let at = j - 1;
+  const last = json.charCodeAt(at);
+  if (last === QUOTE) return openingQuote(json, at, i);
+  if (last === CLOSE_BRACE || last === CLOSE_BRACKET) {
+    let depth = 0;
+    while (at >= i) {
+      const c = json.charCodeAt(at);
+      if (c === QUOTE) {
+        // Outside strings, a quote is the end of one.
+        at = openingQuote(json, at, i) - 1;
+        if (at < -1) return -1;
+        continue;
+      }
+      if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth++;
+      else if ((c === OPEN_BRACE || c === OPEN_BRACKET) && --depth === 0) return at;
+      at--;
+    }
+    return -1;
+  }
+  // A number or a literal: no colon inside.
+  while (at >= i) {
+    if (json.charCodeAt(at) === COLON) return at === j - 1 ? -1 : at + 1;
+    at--;
+  }
+  return -1;
+}
+
+/**
+ * Where the string whose closing quote is at `close` starts (its opening quote), at `i` at least,
+ * or -1. A quote inside a string is escaped, so an odd number of backslashes comes right before
+ * it (`\"`, `\\\"`); the opening quote has none (or an even number, which never happens here).
+ */
+function openingQuote(json: string, close: number, i: number): number {
+  for (let at = close - 1; at >= i; at--) {
+    if (json.charCodeAt(at) !== QUOTE) continue;
+    let before = at - 1;
+    while (json.charCodeAt(before) === BACKSLASH) before--;
+    if (((at - 1 - before) & 1) === 0) return at;
   }
   return -1;
 }
