@@ -191,9 +191,9 @@ describe('splicedSessionJson against parse, apply and stringify', () => {
   const next = random(24);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
   const KEYS = ['a', 'b', 'n', 'role', 'cart', '"q"', 'back\\slash', 'é😀', '', 'a:b', '{', ',', '1', '10', '01', '__proto__', 'n\u0000', '\ud800'];
-  const CHARS = ['a', 'z', '"', '\\', '{', '}', '[', ']', ':', ',', ' ', 'é', '😀', '\ud83d', '\n', '\u0000', '\u2028', 'n', '1'];
+  const CHARS = ['a', 'z', '"', '\\', '\\\\', '\\"', '"\\', '{', '}', '[', ']', ':', ',', ' ', 'é', '😀', '\ud83d', '\udc00', '\n', '\u0000', '\u2028', '\u007f', 'n', '1', '-'];
   const text = (): string => Array.from({ length: Math.floor(next() * 6) }, () => pick(CHARS)).join('');
-  const number = (): number => pick([0, 1, -1, 42, 0.1, -2.5, 1e21, 1e-7, 4242, Number.MAX_SAFE_INTEGER, Math.floor(next() * 1000) - 500, next() * 100]);
+  const number = (): number => pick([0, -0, 1, -1, 42, 0.1, -2.5, 1e21, 1e-7, 5e-324, 4242, Number.MAX_SAFE_INTEGER, Number.NaN, Infinity, Math.floor(next() * 1000) - 500, next() * 100]);
   const value = (depth: number): unknown => {
     const kind = Math.floor(next() * (depth > 2 ? 4 : 6));
     if (kind === 0) return text();
