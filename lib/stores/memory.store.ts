@@ -1,6 +1,7 @@
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { SessionError } from '../core/session.errors.js';
 import { CheckedSessionRecord, jsonMayHoldReservedKey } from '../core/session-value.js';
+import { patchedSessionJson } from './session-json.splice.js';
 
 /**
  * The synchronous read of a store that has one (internal, not exported from the package): see
@@ -380,18 +381,11 @@ export class MemoryStore implements SessionStore {
     const index = shardOf(handle, this.mask);
     const packed = this.live(index, handle, now);
     if (packed === undefined) return false;
-    // Prototype-less before any key is assigned, so that no key given here can reach Object.prototype.
-    const data = (patch.clear ? {} : JSON.parse(packed.slice(jsonStart(packed)))) as Record<string, unknown>;
-    Object.setPrototypeOf(data, null);
-    for (const key of patch.unset) delete data[key];
-    Object.assign(data, patch.set);
-    for (const key in patch.incr) {
-      const current = data[key];
-      data[key] = (typeof current === 'number' ? current : 0) + patch.incr[key]!;
-    }
+    // Spliced into the stored text where it can be: no parse and stringify of the whole session.
+    const json = patchedSessionJson(packed, jsonStart(packed), patch);
     const old = userOf(packed);
     const user = patch.user === undefined ? old : (patch.user ?? undefined);
-    const next = pack(now + ttlMs, time(packed, CREATED_AT), patch.touchedAt, rest(user, JSON.stringify(data)));
+    const next = pack(now + ttlMs, time(packed, CREATED_AT), patch.touchedAt, rest(user, json));
     if (user !== old) {
       // Logged in or out: the session changes index, and Map (anonymous or logged-in).
       this.remove(this.mapOf(index, packed), handle, packed);
