@@ -14,6 +14,18 @@ export interface ReadNowStore {
   [readNow]?(handle: string): SessionRecord | undefined | null;
 }
 
+/**
+ * The synchronous patch of a store that has one (internal, not exported from the package): see
+ * `MemoryStore[patchNow]`. Used by the runtime's commit done at once, and passed on by the
+ * OpenTelemetry wrapper only while nothing is traced or timed.
+ */
+export const patchNow: unique symbol = Symbol('nestjs-sessionkit.patchNow');
+
+/** A store with a synchronous patch (internal): what `patch` resolves to, or `null`, with nothing done, to patch with `patch` instead. */
+export interface PatchNowStore {
+  [patchNow]?(handle: string, patch: SessionPatch, ttlMs: number): boolean | null;
+}
+
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
@@ -376,6 +388,18 @@ export class MemoryStore implements SessionStore {
   }
 
   async patch(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    return this.patchSync(handle, patch, ttlMs);
+  }
+
+  /**
+   * What `patch` resolves to, at once (for the runtime: no promise, no async frame on a commit);
+   * `null`, with nothing written, when `patch` is not this class's own: patch through it then.
+   */
+  [patchNow](handle: string, patch: SessionPatch, ttlMs: number): boolean | null {
+    return this.patch === MemoryStore.prototype.patch ? this.patchSync(handle, patch, ttlMs) : null;
+  }
+
+  private patchSync(handle: string, patch: SessionPatch, ttlMs: number): boolean {
     const now = Date.now();
     const index = shardOf(handle, this.mask);
     const packed = this.live(index, handle, now);
