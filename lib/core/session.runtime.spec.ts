@@ -428,19 +428,37 @@ describe('SessionRuntime, a commit done at once (MemoryStore)', () => {
     expect(res.headers.get('set-cookie')).toMatch(/^sid=; Max-Age=0/);
   });
 
-  it('leaves a first visit and a login under maxSessionsPerUser to the full commit', async () => {
+  it('writes a new session at once too, announcing it; too large, it rejects as the full commit does', async () => {
     cookie = '';
     const first = await changed((s) => s.set('n', 1));
-    expect(first.saving).not.toBe(COMMITTED);
-    await first.saving;
+    expect(first.saving).toBe(COMMITTED);
     expect(store.size).toBe(2);
-    cookie = (first.res.headers.get('set-cookie') as string).split(';')[0]!;
+    expect(store[readNow](first.session.handle)!.data).toEqual({ n: 1 });
+    expect(first.res.headers.get('set-cookie')).toMatch(/^sid=/);
+    await later();
+    expect(events).toEqual([expect.objectContaining({ type: 'created', handle: first.session.handle })]);
 
+    const big = await changed((s) => {
+      s.set('list', []);
+      (s.get('list') as string[]).push('x'.repeat(2_000));
+    });
+    const error = await big.saving.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionTooLargeError);
+    expect(store.size).toBe(2);
+    expect(big.res.headers.get('set-cookie')).toBeUndefined();
+  });
+
+  it('leaves a login under maxSessionsPerUser to the full commit', async () => {
     runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET, maxSessionsPerUser: 1 }), store);
     const login = await changed((s) => s.set('userId', 'u1'));
     expect(login.saving).not.toBe(COMMITTED);
     await login.saving;
-    const same = await changed((s) => s.increment('n'));
-    expect(same.saving).toBe(COMMITTED);
+    expect((await changed((s) => s.increment('n'))).saving).toBe(COMMITTED);
+    cookie = '';
+    const first = await changed((s) => s.set('userId', 'u1'));
+    expect(first.saving).not.toBe(COMMITTED);
+    await first.saving;
+    // The new login took the user's one place.
+    expect(await store.listByUser('u1')).toEqual([expect.objectContaining({ handle: first.session.handle })]);
   });
 });

@@ -17,7 +17,7 @@ import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
 import { CookieStore } from '../stores/cookie.store.js';
 import { ExpressSessionStore } from '../stores/express-session.store.js';
-import { type PatchNowStore, type ReadNowStore, patchNow, readNow } from '../stores/memory.store.js';
+import { type ReadNowStore, type WriteNowStore, patchNow, readNow, setNow } from '../stores/memory.store.js';
 import { LegacySessions } from './legacy-session.js';
 import { SessionSealer } from './session-seal.js';
 import type { SessionService } from '../session.service.js';
@@ -346,25 +346,38 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
   }
 
   /**
-   * {@link commit} done before it returns, where it can be (see `SessionContextHost.commitNow`): a
-   * stored session's changes patched into a store that writes at once (MemoryStore's own `patch`),
-   * by the steps of {@link commitChanges} with no async frame or promise between them. `undefined`,
-   * with nothing written, for the rest: sessions to adopt from express-session (`legacy`),
-   * CookieStore, a new or regenerated session, a touch alone, a login that must make room
-   * (`maxSessionsPerUser`), and a session gone meanwhile (the full commit finds it gone as well,
-   * and ends it as `destroy()` does).
+   * {@link commit} done before it returns, where it can be (see `SessionContextHost.commitNow`):
+   * into a store that writes at once (MemoryStore's own `patch` and `set`), a stored session's
+   * changes, or a new session's first record, by the steps of {@link commitChanges} with no async
+   * frame or promise between them. `undefined`, with nothing written, for the rest: sessions to
+   * adopt from express-session (`legacy`), CookieStore, a regenerated session, a touch alone, a
+   * login that must make room (`maxSessionsPerUser`), and a session gone meanwhile (the full commit
+   * finds it gone as well, and ends it as `destroy()` does).
    */
   commitNow(session: SessionHandle): Promise<void> | undefined {
-    const store = this.store as SessionStore & PatchNowStore;
-    if (this.legacy !== undefined || !session.inStore || session.untracked || store[patchNow] === undefined) return undefined;
+    if (this.legacy !== undefined) return undefined;
+    const store = this.store as SessionStore & WriteNowStore;
     const now = Date.now();
     let setCookie: string | undefined;
     try {
-      const patch = this.checkedPatch(session, now);
-      if (patch === undefined || this.roomNeeded(patch.user, session.storedUser)) return undefined;
-      const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
-      if (store[patchNow](session.handle, patch, ttl) !== true) return undefined;
-      setCookie = this.storedCookie(session, this.patched(session, patch, now, ttl), ttl);
+      if (session.inStore) {
+        if (session.untracked || store[patchNow] === undefined) return undefined;
+        const patch = this.checkedPatch(session, now);
+        if (patch === undefined || this.roomNeeded(patch.user, session.storedUser)) return undefined;
+        const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
+        if (store[patchNow](session.handle, patch, ttl) !== true) return undefined;
+        setCookie = this.storedCookie(session, this.patched(session, patch, now, ttl), ttl);
+      } else {
+        // As writeNew() for a session that was not regenerated and has something to keep.
+        if (session.movedFrom !== undefined || isEmpty(session.data) || store[setNow] === undefined) return undefined;
+        const record = this.fullRecord(session, now);
+        const ttl = this.remainingTtl(record, now);
+        if (ttl <= 0) return undefined;
+        assertSavedSize(session.data, Object.keys(session.data), this.options.maxSessionBytes);
+        if (this.roomNeeded(record.user, undefined) || store[setNow](session.handle, record, ttl) === null) return undefined;
+        this.events.emit({ type: 'created', handle: session.handle, user: record.user });
+        setCookie = this.stored(session, record, now, ttl);
+      }
     } catch (error) {
       return Promise.reject(this.commitFailure(error, session));
     }
@@ -567,9 +580,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       return session.cookieToClear ? this.cookie.clear() : undefined;
     }
     assertSavedSize(session.data, Object.keys(session.data), this.options.maxSessionBytes);
-    if (record.user !== undefined && record.user !== (from === undefined ? undefined : session.storedUser)) {
-      await this.makeRoomForLogin(record.user, session);
-    }
+    if (this.roomNeeded(record.user, from === undefined ? undefined : session.storedUser)) await this.makeRoomForLogin(record.user, session);
     if (from === undefined) {
       await this.store.set(session.handle, record, ttl);
       this.events.emit({ type: 'created', handle: session.handle, user: record.user });
@@ -586,6 +597,11 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       }
       this.events.emit({ type: 'regenerated', handle: session.handle, previousHandle: from, user: record.user });
     }
+    return this.stored(session, record, now, ttl);
+  }
+
+  /** Notes a session's first record under its handle as written; returns its cookie. */
+  private stored(session: SessionHandle, record: SessionRecord, now: number, ttl: number): string {
     session.inStore = true;
     session.storedUser = record.user;
     session.touchedAt = now;

@@ -1,4 +1,4 @@
-import { MemoryStore, patchNow, readNow } from './memory.store.js';
+import { MemoryStore, patchNow, readNow, setNow } from './memory.store.js';
 import type { SessionPatch, SessionRecord } from './session-store.interface.js';
 import { describeSessionStoreContract } from '../testing/index.js';
 
@@ -64,6 +64,15 @@ describe('MemoryStore', () => {
     store.patch = async () => false;
     expect(store[patchNow]('h', patch({ set: { c: 3 } }), 10_000)).toBeNull();
     expect((await store.get('h'))!.data).toEqual({ a: 2, b: 2 });
+  });
+
+  it('sets at once for the runtime as set() does, unless set() is replaced', async () => {
+    expect(store[setNow]('h', record({ a: 1 }, '7'), 10_000)).toBe(true);
+    expect(await store.get('h')).toEqual(record({ a: 1 }, '7'));
+    expect(await store.listByUser('7')).toHaveLength(1);
+    store.set = async () => undefined;
+    expect(store[setNow]('g', record(), 10_000)).toBeNull();
+    expect(store.size).toBe(1);
   });
 
   it('expires records lazily by their ttl', async () => {

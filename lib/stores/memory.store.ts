@@ -15,15 +15,20 @@ export interface ReadNowStore {
 }
 
 /**
- * The synchronous patch of a store that has one (internal, not exported from the package): see
- * `MemoryStore[patchNow]`. Used by the runtime's commit done at once, and passed on by the
- * OpenTelemetry wrapper only while nothing is traced or timed.
+ * The synchronous patch and set of a store that has them (internal, not exported from the
+ * package): see `MemoryStore[patchNow]` and `MemoryStore[setNow]`. Used by the runtime's commit
+ * done at once, and passed on by the OpenTelemetry wrapper only while nothing is traced or timed.
  */
 export const patchNow: unique symbol = Symbol('nestjs-sessionkit.patchNow');
+export const setNow: unique symbol = Symbol('nestjs-sessionkit.setNow');
 
-/** A store with a synchronous patch (internal): what `patch` resolves to, or `null`, with nothing done, to patch with `patch` instead. */
-export interface PatchNowStore {
+/**
+ * A store that writes synchronously (internal): what `patch` resolves to, `true` once set, or
+ * `null`, with nothing done, to write with `patch` or `set` instead.
+ */
+export interface WriteNowStore {
   [patchNow]?(handle: string, patch: SessionPatch, ttlMs: number): boolean | null;
+  [setNow]?(handle: string, record: SessionRecord, ttlMs: number): true | null;
 }
 
 /** Options of {@link MemoryStore}. */
@@ -355,6 +360,13 @@ export class MemoryStore implements SessionStore {
 
   async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
     this.put(handle, record, ttlMs);
+  }
+
+  /** `set`, done at once (for the runtime, as `patchNow`); `null`, with nothing written, when `set` is not this class's own. */
+  [setNow](handle: string, record: SessionRecord, ttlMs: number): true | null {
+    if (this.set !== MemoryStore.prototype.set) return null;
+    this.put(handle, record, ttlMs);
+    return true;
   }
 
   async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
