@@ -413,7 +413,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       } else {
         const patch = this.checkedPatch(session, now);
         const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
-        let written: string | undefined;
+        let refresh: string | undefined;
         if (patch !== undefined) {
           if (this.roomNeeded(patch.user, session.storedUser)) await this.makeRoomForLogin(patch.user, session);
           if (this.store.patch) {
@@ -428,15 +428,15 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
           } else {
             await this.store.set(session.handle, this.fullRecord(session, now), ttl);
           }
-          written = this.patched(session, patch, now, ttl);
+          refresh = this.patched(session, patch, now, ttl);
         } else if (session.touchRequested || now - session.touchedAt >= this.options.touchInterval) {
           const record = this.fullRecord(session, now);
           if (this.store.touch) await this.store.touch(session.handle, record, ttl);
           else await this.store.set(session.handle, record, ttl);
           session.touchedAt = now;
-          if (this.persistent(session)) written = this.issueCookie(session, ttl);
+          if (this.persistent(session)) refresh = this.issueCookie(session, ttl);
         }
-        setCookie = this.storedCookie(session, written, ttl);
+        setCookie = this.storedCookie(session, refresh, ttl);
       }
     } catch (error) {
       throw this.commitFailure(error, session);
