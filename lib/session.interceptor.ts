@@ -1,6 +1,7 @@
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
 import { Observable, Subscriber, finalize } from 'rxjs';
 import { SessionRuntime } from './core/session.runtime.js';
+import { COMMITTED } from './core/session.context.js';
 import { sessionHttp } from './http/session-http.adapter.js';
 import { sessionSourceIf } from './integrations/session-transport.js';
 import { socketSessions } from './integrations/socket-session.js';
@@ -30,7 +31,9 @@ abstract class CommitBeforeReply extends Subscriber<unknown> {
   protected override _next(value: unknown): void {
     if (this.queue !== undefined) return this.after(true, () => this.downstream.next(value));
     const saving = this.commit();
-    if (saving === undefined) return this.downstream.next(value);
+    // Nothing to save, or saved already (a store that writes at once): nothing is queued before
+    // this event, and nothing can fail, so it passes at once, as it would a tick later.
+    if (saving === undefined || saving === COMMITTED) return this.downstream.next(value);
     this.queue = saving.then(
       () => this.downstream.next(value),
       (error: unknown) => this.downstream.error(error),

@@ -3,6 +3,7 @@ import { HandlerRuns, storeFailureApp } from './fixtures/store-failure.fixture.j
 import { adapters, baseUrl, startApp } from './support/app.js';
 import { Client } from './support/client.js';
 import { CountingStore } from './support/stores.js';
+import { MemoryStore, patchNow, setNow } from '../lib/stores/memory.store.js';
 
 const READ_FAILED = 'The session store could not load the session. Please try again shortly.';
 const WRITE_FAILED = 'The session store could not save the session. Please try again shortly.';
@@ -87,6 +88,58 @@ describe.each(adapters)('store failure (%s)', (adapter) => {
     expect((await existing.get('/plain')).status).toBe(200);
 
     store.failWrites = false;
+    expect((await existing.get('/peek')).body).toEqual({ isNew: false, value: 'before' });
+    const third = await existing.post('/set', { value: 'after' });
+    expect(third.status).toBe(200);
+    expect((await existing.get('/peek')).body).toEqual({ isNew: false, value: 'after' });
+  });
+});
+
+describe.each(adapters)('store failure in a commit done at once (MemoryStore, %s)', (adapter) => {
+  // MemoryStore writes before the commit returns; its writes fail here the way CountingStore's do above.
+  const store = new MemoryStore();
+  let failWrites = false;
+  const failing =
+    <A extends unknown[], R>(write: (...args: A) => R) =>
+    (...args: A): R => {
+      if (failWrites) throw new Error('simulated store outage');
+      return write.apply(store, args);
+    };
+  store[patchNow] = failing(MemoryStore.prototype[patchNow]);
+  store[setNow] = failing(MemoryStore.prototype[setNow]);
+  let app: INestApplication;
+  let base: string;
+
+  beforeAll(async () => {
+    app = await startApp(storeFailureApp(store), adapter);
+    base = await baseUrl(app);
+  });
+  afterEach(() => {
+    failWrites = false;
+  });
+  afterAll(async () => {
+    await app.close();
+    await store.close();
+  });
+
+  it('answers 503 when changes cannot be saved, for new and existing sessions, and recovers', async () => {
+    failWrites = true;
+    const fresh = new Client(base);
+    const first = await fresh.post('/set', { value: 'unsaved' });
+    expect(first.status).toBe(503);
+    expect(first.body).toMatchObject({ statusCode: 503, message: WRITE_FAILED });
+    expect(first.setCookies).toEqual([]);
+    expect(store.size).toBe(0);
+
+    failWrites = false;
+    const existing = new Client(base);
+    await existing.post('/set', { value: 'before' });
+    failWrites = true;
+    const second = await existing.post('/set', { value: 'unsaved' });
+    expect(second.status).toBe(503);
+    expect(second.body).toMatchObject({ message: WRITE_FAILED });
+
+    failWrites = false;
     expect((await existing.get('/peek')).body).toEqual({ isNew: false, value: 'before' });
     const third = await existing.post('/set', { value: 'after' });
     expect(third.status).toBe(200);

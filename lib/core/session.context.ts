@@ -1,9 +1,21 @@
 import type { SessionHandle } from './session.handle.js';
 
+/**
+ * The promise of a commit that was over before it returned (internal): shared, since it is
+ * resolved and never rejects. Whoever gets it may go on at once, not a tick later.
+ */
+export const COMMITTED: Promise<void> = Promise.resolve();
+
 /** What a request context needs from the runtime (internal). */
 export interface SessionContextHost {
   read(context: SessionContext): Promise<SessionHandle>;
   commit(session: SessionHandle): Promise<void>;
+  /**
+   * {@link commit}, done before it returns where nothing in it has to wait (a store that writes
+   * at once): {@link COMMITTED}, or a promise already rejected with the error `commit` would give.
+   * `undefined`, with nothing done, where the commit must go through `commit`. Absent: it always must.
+   */
+  commitNow?(session: SessionHandle): Promise<void> | undefined;
   /** True when committing `session` now would write nothing and send no cookie. */
   settled(session: SessionHandle): boolean;
 }
@@ -133,7 +145,10 @@ export class SessionContext {
    * failure the hooks before the headers stand back (the error is the request's answer now).
    */
   commitResult(): Promise<void> {
-    return this.flush().catch((error: unknown) => {
+    const saving = this.flush();
+    // Saved already: nothing can fail any more, and the interceptor passes the result on at once.
+    if (saving === COMMITTED) return saving;
+    return saving.catch((error: unknown) => {
       this.failedInPipeline = true;
       throw error;
     });
@@ -175,6 +190,13 @@ export class SessionContext {
    * refused.
    */
   flush(): Promise<void> {
+    const session = this.handle;
+    if (session !== undefined && this.inFlight === 0 && this.lock === undefined) {
+      // Nothing to wait for (loaded, no commit running, no lock to check): a commit the runtime
+      // can do at once is settled when it returns, so there is nothing to queue or count.
+      const done = this.host.commitNow?.(session);
+      if (done !== undefined) return done;
+    }
     const next = (this.committing ?? Promise.resolve()).then(async () => {
       // A refused lock: the request never ran (its answer is the refusal); writing now would
       // race the holder, and the cookie the browser has stays as it is.

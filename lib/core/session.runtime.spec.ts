@@ -1,9 +1,12 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import { MemoryStore } from '../stores/memory.store.js';
+import { MemoryStore, patchNow, readNow } from '../stores/memory.store.js';
 import { resolveSessionOptions } from '../session-options.js';
 import { SessionRuntime } from './session.runtime.js';
 import { SessionValueError } from './session-value.js';
+import { COMMITTED } from './session.context.js';
+import { SessionStoreUnavailableException, SessionTooLargeError } from './session.errors.js';
+import type { SessionEvent } from './session.events.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
 
 const SECRET = 'a-long-random-enough-test-secret-0123456789';
@@ -316,5 +319,146 @@ describe('SessionRuntime', () => {
 
     await store.inner.set(session.handle, { data: JSON.parse('{"cart":{"__proto__":{"userId":"victim"}}}'), createdAt: Date.now(), touchedAt: Date.now() }, 10_000);
     await expect(request(() => undefined)).rejects.toThrow(/read from the store has a reserved key at "cart\.__proto__"/);
+  });
+});
+
+describe('SessionRuntime, a commit done at once (MemoryStore)', () => {
+  let store: MemoryStore;
+  let runtime: SessionRuntime;
+  let cookie: string;
+  let events: SessionEvent[];
+
+  /** A request of the session: `fn` changes it, then the request's context commits it, as the interceptor does. */
+  async function changed(fn: (s: Awaited<ReturnType<SessionRuntime['load']>>) => unknown) {
+    const req = { headers: { cookie } };
+    const res = response();
+    const session = await runtime.load(req, res);
+    await fn(session);
+    return { session, res, saving: runtime.contextOf(req, res).commitResult() };
+  }
+
+  const later = () => new Promise((resolve) => setImmediate(resolve));
+
+  beforeEach(async () => {
+    store = new MemoryStore();
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET, maxSessionBytes: 1_000 }), store);
+    events = [];
+    runtime.events.forward((event) => events.push(event));
+    cookie = '';
+    const { res, saving } = await changed((s) => s.set('n', 1));
+    await saving;
+    cookie = (res.headers.get('set-cookie') as string).split(';')[0]!;
+    await later();
+    events.length = 0;
+  });
+  afterEach(() => store.close());
+
+  it('writes a change to a stored session before it returns, with no promise to wait for', async () => {
+    const { session, saving } = await changed((s) => {
+      s.increment('n');
+      s.set('a', 'x');
+    });
+    expect(saving).toBe(COMMITTED);
+    expect(store[readNow](session.handle)!.data).toEqual({ n: 2, a: 'x' });
+    // Saved: nothing is left for the hooks before the headers.
+    expect(runtime.settled(session)).toBe(true);
+  });
+
+  it('refreshes a persistent cookie at once, as the full commit does', async () => {
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET, cookie: { persistent: true } }), store);
+    const { res, saving } = await changed((s) => s.increment('n'));
+    expect(saving).toBe(COMMITTED);
+    expect(res.headers.get('set-cookie')).toMatch(/^sid=[^;]+; Max-Age=\d+/);
+  });
+
+  it('rejects with the same 503 and store-error event as the full commit when the store fails', async () => {
+    const failure = new Error('out of memory');
+    store[patchNow] = () => {
+      throw failure;
+    };
+    const { session, saving } = await changed((s) => s.increment('n'));
+    const error = await saving.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStoreUnavailableException);
+    expect((error as SessionStoreUnavailableException).getStatus()).toBe(503);
+    expect((error as Error).cause).toBe(failure);
+    // Nothing was saved: the change is still there for a retry.
+    expect(runtime.settled(session)).toBe(false);
+    await later();
+    expect(events).toEqual([expect.objectContaining({ type: 'store-error', operation: 'write', handle: session.handle, error: failure })]);
+
+    // The full commit (a store whose patch is replaced) gives the same.
+    events.length = 0;
+    delete (store as { [patchNow]?: unknown })[patchNow];
+    store.patch = () => Promise.reject(failure);
+    const full = await changed((s) => s.increment('n'));
+    expect(full.saving).not.toBe(COMMITTED);
+    const fullError = await full.saving.catch((e: unknown) => e);
+    expect(fullError).toBeInstanceOf(SessionStoreUnavailableException);
+    expect((fullError as Error).message).toBe((error as Error).message);
+    expect((fullError as Error).cause).toBe(failure);
+    await later();
+    expect(events).toEqual([expect.objectContaining({ type: 'store-error', operation: 'write', handle: full.session.handle, error: failure })]);
+  });
+
+  it('rejects with the same SessionTooLargeError as the full commit, writing nothing', async () => {
+    await (await changed((s) => s.set('list', []))).saving;
+    // Grown in place, past what set() could check.
+    const { session, saving } = await changed((s) => (s.get('list') as string[]).push('x'.repeat(2_000)));
+    const error = await saving.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionTooLargeError);
+    expect(store[readNow](session.handle)!.data).toEqual({ n: 1, list: [] });
+    const full = await runtime.commit(session).catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(SessionTooLargeError);
+    expect((full as Error).message).toBe((error as Error).message);
+    await later();
+    expect(events).toEqual([]);
+  });
+
+  it('leaves a session destroyed meanwhile to the full commit: it stays destroyed and its cookie is cleared', async () => {
+    const { session, res, saving } = await changed(async (s) => {
+      // A logout from another tab lands while this request runs.
+      await store.destroy(s.handle);
+      s.increment('n');
+    });
+    expect(saving).not.toBe(COMMITTED);
+    await saving;
+    expect(store.size).toBe(0);
+    expect(session.inStore).toBe(false);
+    expect(session.all()).toEqual({});
+    expect(res.headers.get('set-cookie')).toMatch(/^sid=; Max-Age=0/);
+  });
+
+  it('writes a new session at once too, announcing it; too large, it rejects as the full commit does', async () => {
+    cookie = '';
+    const first = await changed((s) => s.set('n', 1));
+    expect(first.saving).toBe(COMMITTED);
+    expect(store.size).toBe(2);
+    expect(store[readNow](first.session.handle)!.data).toEqual({ n: 1 });
+    expect(first.res.headers.get('set-cookie')).toMatch(/^sid=/);
+    await later();
+    expect(events).toEqual([expect.objectContaining({ type: 'created', handle: first.session.handle })]);
+
+    const big = await changed((s) => {
+      s.set('list', []);
+      (s.get('list') as string[]).push('x'.repeat(2_000));
+    });
+    const error = await big.saving.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionTooLargeError);
+    expect(store.size).toBe(2);
+    expect(big.res.headers.get('set-cookie')).toBeUndefined();
+  });
+
+  it('leaves a login under maxSessionsPerUser to the full commit', async () => {
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET, maxSessionsPerUser: 1 }), store);
+    const login = await changed((s) => s.set('userId', 'u1'));
+    expect(login.saving).not.toBe(COMMITTED);
+    await login.saving;
+    expect((await changed((s) => s.increment('n'))).saving).toBe(COMMITTED);
+    cookie = '';
+    const first = await changed((s) => s.set('userId', 'u1'));
+    expect(first.saving).not.toBe(COMMITTED);
+    await first.saving;
+    // The new login took the user's one place.
+    expect(await store.listByUser('u1')).toEqual([expect.objectContaining({ handle: first.session.handle })]);
   });
 });

@@ -5,7 +5,7 @@ import { SessionCookieTooLargeError, SessionNotLoadedError, SessionResponseSentE
 import { SessionHandle, type SessionHandleHost } from './session.handle.js';
 import { type SessionHttpHost, type SessionHttpResponse, sessionHttp } from '../http/session-http.adapter.js';
 import { type RequestSessionCookieInfo, type RequestSessionSource, createRequestSession } from '../integrations/request-session.facade.js';
-import { SessionContext, type SessionContextHost } from './session.context.js';
+import { COMMITTED, SessionContext, type SessionContextHost } from './session.context.js';
 import type { ResolvedSessionOptions } from '../session-options.js';
 import type { SessionPatch, SessionRecord, SessionStore } from '../stores/session-store.interface.js';
 import { SessionValueError, assertStorable, emptySessionData, storedRecordData } from './session-value.js';
@@ -17,7 +17,7 @@ import { privateCacheControl } from '../http/cache-control.js';
 import { makeRoomForLogin } from './session-limit.js';
 import { CookieStore } from '../stores/cookie.store.js';
 import { ExpressSessionStore } from '../stores/express-session.store.js';
-import { type ReadNowStore, readNow } from '../stores/memory.store.js';
+import { type ReadNowStore, type WriteNowStore, patchNow, readNow, setNow } from '../stores/memory.store.js';
 import { LegacySessions } from './legacy-session.js';
 import { SessionSealer } from './session-seal.js';
 import type { SessionService } from '../session.service.js';
@@ -27,9 +27,6 @@ import { graphqlFailure } from '../integrations/session-transport.js';
 const kContext = Symbol('nestjs-sessionkit.context');
 
 type RequestWithContext = { [kContext]?: SessionContext };
-
-/** A settled promise handed back by commits that had nothing to do (never rejected, so safe to share). */
-const DONE: Promise<void> = Promise.resolve();
 
 function isEmpty(data: Record<string, unknown>): boolean {
   for (const _ in data) return false;
@@ -343,9 +340,53 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     if (this.nothingToWrite(session)) {
       // What the full commit would end with, without its async frame (a read's commit).
       this.committed(session, undefined);
-      return DONE;
+      return COMMITTED;
     }
     return this.commitChanges(session);
+  }
+
+  /**
+   * {@link commit} done before it returns, where it can be (see `SessionContextHost.commitNow`):
+   * into a store that writes at once (MemoryStore's own `patch` and `set`), a stored session's
+   * changes, or a new session's first record, by the steps of {@link commitChanges} with no async
+   * frame or promise between them. `undefined`, with nothing written, for the rest: sessions to
+   * adopt from express-session (`legacy`), CookieStore, a regenerated session, a touch alone, a
+   * login that must make room (`maxSessionsPerUser`), and a session gone meanwhile (the full commit
+   * finds it gone as well, and ends it as `destroy()` does).
+   */
+  commitNow(session: SessionHandle): Promise<void> | undefined {
+    if (this.legacy !== undefined) return undefined;
+    const store = this.store as SessionStore & WriteNowStore;
+    const now = Date.now();
+    let setCookie: string | undefined;
+    try {
+      if (session.inStore) {
+        if (session.untracked || store[patchNow] === undefined) return undefined;
+        const patch = this.checkedPatch(session, now);
+        if (patch === undefined || this.roomNeeded(patch.user, session.storedUser)) return undefined;
+        const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
+        if (store[patchNow](session.handle, patch, ttl) !== true) return undefined;
+        setCookie = this.storedCookie(session, this.patched(session, patch, now, ttl), ttl);
+      } else {
+        // As writeNew() for a session that was not regenerated and has something to keep.
+        if (session.movedFrom !== undefined || isEmpty(session.data) || store[setNow] === undefined) return undefined;
+        const record = this.fullRecord(session, now);
+        const ttl = this.remainingTtl(record, now);
+        if (ttl <= 0) return undefined;
+        assertSavedSize(session.data, Object.keys(session.data), this.options.maxSessionBytes);
+        if (this.roomNeeded(record.user, undefined) || store[setNow](session.handle, record, ttl) === null) return undefined;
+        this.events.emit({ type: 'created', handle: session.handle, user: record.user });
+        setCookie = this.stored(session, record, now, ttl);
+      }
+    } catch (error) {
+      return Promise.reject(this.commitFailure(error, session));
+    }
+    try {
+      this.committed(session, setCookie);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return COMMITTED;
   }
 
   /**
@@ -366,16 +407,15 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     if (this.sealer !== undefined) return this.commitSealed(session, this.sealer);
     const now = Date.now();
     let setCookie: string | undefined;
-    let refresh = false;
     try {
       if (!session.inStore) {
         setCookie = await this.writeNew(session, now);
       } else {
-        const patch = this.buildPatch(session, now);
+        const patch = this.checkedPatch(session, now);
         const ttl = this.remainingTtl({ createdAt: session.createdAt, touchedAt: now }, now);
+        let refresh: string | undefined;
         if (patch !== undefined) {
-          if (!isEmpty(patch.set)) assertSavedSize(session.data, Object.keys(patch.set), this.options.maxSessionBytes);
-          if (typeof patch.user === 'string' && patch.user !== session.storedUser) await this.makeRoomForLogin(patch.user, session);
+          if (this.roomNeeded(patch.user, session.storedUser)) await this.makeRoomForLogin(patch.user, session);
           if (this.store.patch) {
             // false: destroyed or expired meanwhile; it must stay gone. The handle goes on as after
             // destroy() (new id, no data, cookie cleared), so a later commit of this request
@@ -388,30 +428,59 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
           } else {
             await this.store.set(session.handle, this.fullRecord(session, now), ttl);
           }
-          if (session.inStore && patch.user !== undefined) session.storedUser = patch.user ?? undefined;
-          session.touchedAt = now;
-          // The expiry moved with the write: a persistent cookie must move with it.
-          if (session.inStore && this.persistent(session)) setCookie = this.issueCookie(session, ttl);
+          refresh = this.patched(session, patch, now, ttl);
         } else if (session.touchRequested || now - session.touchedAt >= this.options.touchInterval) {
           const record = this.fullRecord(session, now);
           if (this.store.touch) await this.store.touch(session.handle, record, ttl);
           else await this.store.set(session.handle, record, ttl);
           session.touchedAt = now;
-          if (this.persistent(session)) setCookie = this.issueCookie(session, ttl);
+          if (this.persistent(session)) refresh = this.issueCookie(session, ttl);
         }
-        // Up to here a cookie only refreshes the Max-Age of the cookie the browser holds.
-        refresh = setCookie !== undefined;
-        if (session.cookieStale && session.inStore) [setCookie, refresh] = [this.issueCookie(session, ttl), false];
-        else if (!session.inStore && session.cookieToClear) [setCookie, refresh] = [this.cookie.clear(), false];
+        setCookie = this.storedCookie(session, refresh, ttl);
       }
     } catch (error) {
-      if (error instanceof SessionValueError || error instanceof SessionTooLargeError) throw error;
-      throw this.storeFailure('write', error, session.handle);
+      throw this.commitFailure(error, session);
     }
+    this.committed(session, setCookie);
+  }
+
+  /** What the request changed in a stored session, checked against `maxSessionBytes`, or `undefined` if nothing. */
+  private checkedPatch(session: SessionHandle, now: number): SessionPatch | undefined {
+    const patch = this.buildPatch(session, now);
+    if (patch !== undefined && !isEmpty(patch.set)) assertSavedSize(session.data, Object.keys(patch.set), this.options.maxSessionBytes);
+    return patch;
+  }
+
+  /** True when a patch logging the session in as `user` must first make room for it under `maxSessionsPerUser`. */
+  private roomNeeded(user: string | null | undefined, storedUser: string | undefined): user is string {
+    return typeof user === 'string' && user !== storedUser && this.options.maxSessionsPerUser !== undefined;
+  }
+
+  /** Notes a patch as written (unless the session was gone); returns the cookie that refreshes a persistent cookie's Max-Age. */
+  private patched(session: SessionHandle, patch: SessionPatch, now: number, ttl: number): string | undefined {
+    if (session.inStore && patch.user !== undefined) session.storedUser = patch.user ?? undefined;
+    session.touchedAt = now;
+    // The expiry moved with the write: a persistent cookie must move with it.
+    return session.inStore && this.persistent(session) ? this.issueCookie(session, ttl) : undefined;
+  }
+
+  /**
+   * The cookie to send after a stored session's commit, given `refresh`, the one that refreshes
+   * the Max-Age of the cookie the browser holds: a new cookie when the old one is stale, a clearing
+   * one when the session is gone.
+   */
+  private storedCookie(session: SessionHandle, refresh: string | undefined, ttl: number): string | undefined {
+    if (session.cookieStale && session.inStore) return this.issueCookie(session, ttl);
+    if (!session.inStore && session.cookieToClear) return this.cookie.clear();
     // After the headers left (a streamed body), a refresh is skipped: the browser's cookie still
     // names the session, and the store has the new expiry; the next response carries the cookie.
-    if (refresh && sessionHttp.headersSent(session.response)) setCookie = undefined;
-    this.committed(session, setCookie);
+    return refresh !== undefined && sessionHttp.headersSent(session.response) ? undefined : refresh;
+  }
+
+  /** What a failed commit rejects with: a value refused or too large as it is, anything else as the store's failure. */
+  private commitFailure(error: unknown, session: SessionHandle): unknown {
+    if (error instanceof SessionValueError || error instanceof SessionTooLargeError) return error;
+    return this.storeFailure('write', error, session.handle);
   }
 
   /** Resets what the request changed, now saved, and sends the cookie if it changed. */
@@ -511,9 +580,7 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       return session.cookieToClear ? this.cookie.clear() : undefined;
     }
     assertSavedSize(session.data, Object.keys(session.data), this.options.maxSessionBytes);
-    if (record.user !== undefined && record.user !== (from === undefined ? undefined : session.storedUser)) {
-      await this.makeRoomForLogin(record.user, session);
-    }
+    if (this.roomNeeded(record.user, from === undefined ? undefined : session.storedUser)) await this.makeRoomForLogin(record.user, session);
     if (from === undefined) {
       await this.store.set(session.handle, record, ttl);
       this.events.emit({ type: 'created', handle: session.handle, user: record.user });
@@ -530,6 +597,11 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
       }
       this.events.emit({ type: 'regenerated', handle: session.handle, previousHandle: from, user: record.user });
     }
+    return this.stored(session, record, now, ttl);
+  }
+
+  /** Notes a session's first record under its handle as written; returns its cookie. */
+  private stored(session: SessionHandle, record: SessionRecord, now: number, ttl: number): string {
     session.inStore = true;
     session.storedUser = record.user;
     session.touchedAt = now;

@@ -139,7 +139,7 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
       // The runtime checked the store's class in its constructor; from here on it calls the wrapper.
       (runtime as { store: SessionStore }).store = instrumentedStore(runtime.store, this);
     }
-    const { read, commit } = runtime;
+    const { read, commit, commitNow } = runtime;
     // Every argument passes through: the wrapper must not change what the runtime does. Called
     // with their receiver rather than bound, and without a rest array: this runs on every request,
     // mostly with no SDK registered.
@@ -159,6 +159,8 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
       }
       return this.commit(tracer, session, () => commit.call(runtime, session));
     };
+    // A commit done at once has no span and no metrics: offered only while there are none to make.
+    runtime.commitNow = (session: SessionHandle) => (this.active ? undefined : commitNow.call(runtime, session));
     runtime.telemetry = this;
     if (this.metrics !== undefined) runtime.events.forward((event) => this.metrics!.count(event));
   }

@@ -1,5 +1,5 @@
 import type { SessionPatch, SessionRecord, SessionStore, SessionStoreUserEntry } from '../stores/session-store.interface.js';
-import { type ReadNowStore, readNow } from '../stores/memory.store.js';
+import { type ReadNowStore, type WriteNowStore, patchNow, readNow, setNow } from '../stores/memory.store.js';
 
 /** The store calls that are traced and timed. */
 export type StoreOperation = 'get' | 'set' | 'patch' | 'touch' | 'move' | 'destroy' | 'listByUser' | 'destroyByUser';
@@ -60,6 +60,14 @@ export function instrumentedStore(inner: SessionStore, observer: StoreCallObserv
   if (now !== undefined) {
     // The synchronous read skips the wrapper: offered only while there is nothing to trace or time.
     (store as ReadNowStore)[readNow] = (handle) => (observer.active ? null : now.call(inner, handle));
+  }
+  // The same for the synchronous writes.
+  const { [patchNow]: patchAtOnce, [setNow]: setAtOnce } = inner as WriteNowStore;
+  if (patchAtOnce !== undefined) {
+    (store as WriteNowStore)[patchNow] = (handle, change, ttl) => (observer.active ? null : patchAtOnce.call(inner, handle, change, ttl));
+  }
+  if (setAtOnce !== undefined) {
+    (store as WriteNowStore)[setNow] = (handle, record, ttl) => (observer.active ? null : setAtOnce.call(inner, handle, record, ttl));
   }
   // Everything else goes straight to the store, whatever the store has (countSessions at metric
   // collection, ping for health checks, lock, forwardingTtl, startup and shutdown calls), so a

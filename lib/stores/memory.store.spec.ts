@@ -1,4 +1,4 @@
-import { MemoryStore, readNow } from './memory.store.js';
+import { MemoryStore, patchNow, readNow, setNow } from './memory.store.js';
 import type { SessionPatch, SessionRecord } from './session-store.interface.js';
 import { describeSessionStoreContract } from '../testing/index.js';
 
@@ -43,6 +43,36 @@ describe('MemoryStore', () => {
     await audited.close();
     store.get = async () => undefined;
     expect(store[readNow]('h')).toBeNull();
+  });
+
+  it('patches at once for the runtime as patch() does, unless patch() is replaced', async () => {
+    await store.set('h', record({ a: 1 }), 10_000);
+    expect(store[patchNow]('h', patch({ set: { b: 2 }, incr: { a: 1 } }), 10_000)).toBe(true);
+    expect(await store.get('h')).toEqual({ data: { a: 2, b: 2 }, createdAt: 1000, touchedAt: 3000 });
+    expect(store[patchNow]('missing', patch({ set: { b: 2 } }), 10_000)).toBe(false);
+    expect(store.size).toBe(1);
+    class AuditedStore extends MemoryStore {
+      override async patch(handle: string, change: SessionPatch, ttlMs: number): Promise<boolean> {
+        return super.patch(handle, change, ttlMs);
+      }
+    }
+    const audited = new AuditedStore();
+    await audited.set('h', record({ a: 1 }), 10_000);
+    expect(audited[patchNow]('h', patch({ set: { b: 2 } }), 10_000)).toBeNull();
+    expect((await audited.get('h'))!.data).toEqual({ a: 1 });
+    await audited.close();
+    store.patch = async () => false;
+    expect(store[patchNow]('h', patch({ set: { c: 3 } }), 10_000)).toBeNull();
+    expect((await store.get('h'))!.data).toEqual({ a: 2, b: 2 });
+  });
+
+  it('sets at once for the runtime as set() does, unless set() is replaced', async () => {
+    expect(store[setNow]('h', record({ a: 1 }, '7'), 10_000)).toBe(true);
+    expect(await store.get('h')).toEqual(record({ a: 1 }, '7'));
+    expect(await store.listByUser('7')).toHaveLength(1);
+    store.set = async () => undefined;
+    expect(store[setNow]('g', record(), 10_000)).toBeNull();
+    expect(store.size).toBe(1);
   });
 
   it('expires records lazily by their ttl', async () => {

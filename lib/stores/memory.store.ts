@@ -15,6 +15,23 @@ export interface ReadNowStore {
   [readNow]?(handle: string): SessionRecord | undefined | null;
 }
 
+/**
+ * The synchronous patch and set of a store that has them (internal, not exported from the
+ * package): see `MemoryStore[patchNow]` and `MemoryStore[setNow]`. Used by the runtime's commit
+ * done at once, and passed on by the OpenTelemetry wrapper only while nothing is traced or timed.
+ */
+export const patchNow: unique symbol = Symbol('nestjs-sessionkit.patchNow');
+export const setNow: unique symbol = Symbol('nestjs-sessionkit.setNow');
+
+/**
+ * A store that writes synchronously (internal): what `patch` resolves to, `true` once set, or
+ * `null`, with nothing done, to write with `patch` or `set` instead.
+ */
+export interface WriteNowStore {
+  [patchNow]?(handle: string, patch: SessionPatch, ttlMs: number): boolean | null;
+  [setNow]?(handle: string, record: SessionRecord, ttlMs: number): true | null;
+}
+
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /**
@@ -346,6 +363,13 @@ export class MemoryStore implements SessionStore {
     this.put(handle, record, ttlMs);
   }
 
+  /** `set`, done at once (for the runtime, as `patchNow`); `null`, with nothing written, when `set` is not this class's own. */
+  [setNow](handle: string, record: SessionRecord, ttlMs: number): true | null {
+    if (this.set !== MemoryStore.prototype.set) return null;
+    this.put(handle, record, ttlMs);
+    return true;
+  }
+
   async move(from: string, to: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
     const index = shardOf(from, this.mask);
     const packed = this.live(index, from, Date.now());
@@ -377,6 +401,18 @@ export class MemoryStore implements SessionStore {
   }
 
   async patch(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    return this.patchSync(handle, patch, ttlMs);
+  }
+
+  /**
+   * What `patch` resolves to, at once (for the runtime: no promise, no async frame on a commit);
+   * `null`, with nothing written, when `patch` is not this class's own: patch through it then.
+   */
+  [patchNow](handle: string, patch: SessionPatch, ttlMs: number): boolean | null {
+    return this.patch === MemoryStore.prototype.patch ? this.patchSync(handle, patch, ttlMs) : null;
+  }
+
+  private patchSync(handle: string, patch: SessionPatch, ttlMs: number): boolean {
     const now = Date.now();
     const index = shardOf(handle, this.mask);
     const packed = this.live(index, handle, now);
