@@ -511,8 +511,9 @@ export class RedisStore implements SessionStore {
     return `${this.prefix}user:${user}`;
   }
 
+  /** Whether a session script did its work: 1 on one server, 0 when the session was gone, a list starting with 1 on a Cluster. */
   private applied(reply: unknown): boolean {
-    return Array.isArray(reply) && Number(reply[0]) === 1;
+    return reply === 1 || (Array.isArray(reply) && Number(reply[0]) === 1);
   }
 
   /** Whether a patch or touch script found the session; on a Cluster, once the index upkeep it asked for is done. */
