@@ -245,6 +245,23 @@ describe('RedisStore options and failures', () => {
     }
   });
 
+  it('keeps the user index of a patched session under a keyPrefix and a prefix that are not ASCII', async () => {
+    const prefixed = newRedis(REDIS_URL, { keyPrefix: `${prefix}kpé:` });
+    try {
+      const store = new RedisStore({ client: prefixed, prefix: 'äpp€:' });
+      const handle = newHandle();
+      await store.set(handle, recordOf({ n: 1 }), HOUR);
+      expect(await store.patch(handle, patchOf({ set: { userId: 'ü' }, user: 'ü' }), HOUR)).toBe(true);
+      expect(await client.zscore(`${prefix}kpé:äpp€:user:ü`, handle)).not.toBeNull();
+      expect(await store.patch(handle, patchOf({ incr: { n: 1 } }), HOUR)).toBe(true);
+      expect((await store.listByUser('ü')).map((e) => e.handle)).toEqual([handle]);
+      expect(await store.patch(handle, patchOf({ unset: ['userId'], user: null }), HOUR)).toBe(true);
+      expect(await client.exists(`${prefix}kpé:äpp€:user:ü`)).toBe(0);
+    } finally {
+      await closeClient(prefixed);
+    }
+  });
+
   it('rejects within commandTimeout when Redis cannot be reached, and drops the queued work', async () => {
     const port = await freePort();
     // Default ioredis options: enableOfflineQueue true, so commands alone would wait for a server forever.
