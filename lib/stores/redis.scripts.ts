@@ -26,14 +26,23 @@ local function idx_rem(ik, h, now)
   redis.call('ZREM', ik, h)
   idx_fix(ik, now)
 end
-local function hset_range(k, a, first, last)
+-- Runs cmd on k with the values a[first..last], at most 1000 a call; the replies that are lists, joined.
+local function batch(cmd, k, a, first, last)
+  if first > last then return {} end
+  if last - first < 1000 then return redis.call(cmd, k, unpack(a, first, last)) end
+  local out = {}
   local i = first
   while i <= last do
     local j = math.min(i + 999, last)
-    redis.call('HSET', k, unpack(a, i, j))
+    local r = redis.call(cmd, k, unpack(a, i, j))
+    if type(r) == 'table' then
+      for x = 1, #r do out[#out + 1] = r[x] end
+    end
     i = j + 1
   end
+  return out
 end
+local function hset_range(k, a, first, last) batch('HSET', k, a, first, last) end
 -- Deletes the continuation fields (+1.key, +2.key, ...) of data field f; true if there were any.
 local function del_more(k, f)
   local i = 1
@@ -79,15 +88,19 @@ local function cluster_index(k, old, cur, now, ttl)
   if old and old ~= cur then rem = 1 end
   return {1, put, cur or '', xs, rem, old or ''}
 end
--- The end of every session write: the expiry, then the user index, in this script (one server)
--- or by the client afterwards (Cluster: the index is in another hash slot).
-local function finish(k, old, cur, now, ttl, inline)
-  local out = {1}
-  if not inline then out = cluster_index(k, old, cur, now, ttl) end
-  redis.call('PEXPIRE', k, ARGV[4])
+-- The end of every session write: the expiry (ttl, milliseconds, as the client sent it), then
+-- the user index of handle h (index keys: ip .. user), in this script (one server) or by the
+-- client afterwards (Cluster: the index is in another hash slot). Reads the clock only for an index.
+-- Returns 1 on one server (a number: the client decodes it faster than a list).
+local function finish(k, old, cur, ttl, inline, ip, h)
+  local n = tonumber(ttl)
+  local now = (old or cur) and now_ms()
+  local out = 1
+  if not inline then out = cluster_index(k, old, cur, now, n) end
+  redis.call('PEXPIRE', k, ttl)
   if inline then
-    if old and old ~= cur then idx_rem(ARGV[2] .. old, ARGV[3], now) end
-    if cur then idx_put(ARGV[2] .. cur, ARGV[3], now + ttl, now, false) end
+    if old and old ~= cur then idx_rem(ip .. old, h, now) end
+    if cur then idx_put(ip .. cur, h, now + n, now, false) end
   end
   return out
 end
@@ -96,60 +109,97 @@ end
 // KEYS[1] session. ARGV: inline, index prefix, handle, ttl, createdAt, touchedAt, hasUser, user, field/value pairs...
 const SET_LUA = `${LUA_HELPERS}
 local k = KEYS[1]
-local inline = ARGV[1] == '1'
-local ttl = tonumber(ARGV[4])
-local now = now_ms()
 local old = redis.call('HGET', k, '@u')
 local user = write_record(k, 9)
-return finish(k, old, user, now, ttl, inline)
+return finish(k, old, user, ARGV[4], ARGV[1] == '1', ARGV[2], ARGV[3])
 `;
 
-// KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt, clear, user op (k keep, s set, d delete), user,
-// #unset, #set pairs, #incr pairs, then unset fields, set field/value pairs, incr field/amount pairs.
+// KEYS[1] session: the session key prefix (as Lua must spell it) then the handle.
+// ARGV[1]: 'ICU plen ttl touchedAt nu ns ni': I inline ('1' or '0'), C clear ('1' or '0'), U user op (k keep,
+// s set, d delete), plen the byte length of the key prefix, then the counts of unset fields, of set field/value
+// pairs and of incr field/amount pairs. ARGV[2] the user when U is 's'. Then the unset fields, set pairs and
+// incr pairs. One header argument rather than nine: each argument costs the client some encoding.
 const PATCH_LUA = `${LUA_HELPERS}
 local k = KEYS[1]
-if redis.call('HEXISTS', k, '@c') == 0 then return {0} end
-local inline = ARGV[1] == '1'
-local ttl = tonumber(ARGV[4])
-local now = now_ms()
-local old = redis.call('HGET', k, '@u')
-if ARGV[6] == '1' then
+local inline, clear, op, plen, ttl, touched, nu, ns, ni = string.match(ARGV[1], '^(.)(.)(.) (%d+) (%S+) (%S+) (%d+) (%d+) (%d+)$')
+plen, nu, ns, ni = tonumber(plen), tonumber(nu), tonumber(ns), tonumber(ni)
+local us = op == 's' and 3 or 2
+local ss = us + nu
+local is = ss + 2 * ns
+local ie = is + 2 * ni - 1
+-- One read: the session's existence and user, the values to add to, then whether each value written, removed
+-- or added to has pieces (+1 field) to delete.
+local q = {'@c', '@u'}
+for i = is, ie, 2 do q[#q + 1] = ARGV[i] end
+local pq = #q
+for i = us, ss - 1 do q[#q + 1] = '+1' .. ARGV[i] end
+for i = ss, is - 1, 2 do
+  if string.byte(ARGV[i], 1) == 46 then q[#q + 1] = '+1' .. ARGV[i] end
+end
+local pi = #q
+for i = is, ie, 2 do q[#q + 1] = '+1' .. ARGV[i] end
+local f = batch('HMGET', k, q, 1, #q)
+if not f[1] then return 0 end
+local old = f[2]
+local del = {}
+if clear == '1' then
   -- Data fields ('.') and their continuations ('+').
-  for _, f in ipairs(redis.call('HKEYS', k)) do
-    local b = string.byte(f, 1)
-    if b == 46 or b == 43 then redis.call('HDEL', k, f) end
+  for _, x in ipairs(redis.call('HKEYS', k)) do
+    local b = string.byte(x, 1)
+    if b == 46 or b == 43 then del[#del + 1] = x end
   end
 end
-local nu, ns, ni = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-local p = 12
-for i = p, p + nu - 1 do
-  redis.call('HDEL', k, ARGV[i])
-  del_more(k, ARGV[i])
+for i = us, ss - 1 do del[#del + 1] = ARGV[i] end
+local cur = old
+if op == 's' then
+  cur = ARGV[2]
+elseif op == 'd' then
+  cur = false
+  del[#del + 1] = '@u'
 end
-p = p + nu
--- A new value replaces every piece of the old one.
-for i = p, p + 2 * ns - 1, 2 do
-  if string.byte(ARGV[i], 1) == 46 then del_more(k, ARGV[i]) end
+batch('HDEL', k, del, 1, #del)
+-- A value written, removed or added to loses every piece of the old one (only values of 65 bytes or more have any).
+for j = pq + 1, #q do
+  if f[j] then del_more(k, string.sub(q[j], 3)) end
 end
-hset_range(k, ARGV, p, p + 2 * ns - 1)
-p = p + 2 * ns
-for i = p, p + 2 * ni - 1, 2 do
-  local v = redis.call('HGET', k, ARGV[i])
+-- One write: the set pairs, the sums, the user, the touch.
+local w = {}
+for i = ss, is - 1 do w[#w + 1] = ARGV[i] end
+-- What this patch's removals and writes leave in a field it also adds to: the core never puts one key in two
+-- lists, but the sum must be what applying them in turn would give.
+local after, strip = {}, {}
+if ni > 0 and nu + ns > 0 then
+  for i = us, ss - 1 do after[ARGV[i]] = false end
+  for i = ss, is - 1, 2 do after[ARGV[i]] = ARGV[i + 1] end
+end
+for i = is, ie, 2 do
+  local j = (i - is) / 2 + 1
+  local v, long = f[2 + j], f[pi + j]
+  if clear == '1' then v, long = false, false end
+  local left = after[ARGV[i]]
+  if left ~= nil then
+    v, long = left, after['+1' .. ARGV[i]] ~= nil
+    -- The pieces just written go once the sum is.
+    if long then strip[#strip + 1] = ARGV[i] end
+  end
   local n = 0
   -- A value in pieces is long, so never a number.
-  if not del_more(k, ARGV[i]) and v and string.find(v, '^%-?%d') then n = tonumber(v) or 0 end
-  redis.call('HSET', k, ARGV[i], jnum(n + tonumber(ARGV[i + 1])))
+  if not long and v and string.find(v, '^%-?%d') then n = tonumber(v) or 0 end
+  w[#w + 1] = ARGV[i]
+  w[#w + 1] = jnum(n + tonumber(ARGV[i + 1]))
 end
-local cur = old
-if ARGV[7] == 's' then
-  cur = ARGV[8]
-  redis.call('HSET', k, '@u', cur)
-elseif ARGV[7] == 'd' then
-  cur = false
-  redis.call('HDEL', k, '@u')
+if op == 's' then
+  w[#w + 1] = '@u'
+  w[#w + 1] = cur
 end
-redis.call('HSET', k, '@t', ARGV[5])
-return finish(k, old, cur, now, ttl, inline)
+w[#w + 1] = '@t'
+w[#w + 1] = touched
+hset_range(k, w, 1, #w)
+for _, x in ipairs(strip) do del_more(k, x) end
+local ip, h
+-- The index prefix and the handle, from the key (needed only for a user index this script keeps).
+if inline == '1' and (old or cur) then ip, h = string.sub(k, 1, plen) .. 'user:', string.sub(k, plen + 1) end
+return finish(k, old, cur, ttl, inline == '1', ip, h)
 `;
 
 // KEYS[1] the old session. ARGV: inline, index prefix, new handle, ttl, createdAt, touchedAt, hasUser, user,
@@ -160,9 +210,10 @@ return finish(k, old, cur, now, ttl, inline)
 // old one; when the claim fails, the client destroys the new one (which has no cookie yet).
 const MOVE_LUA = `${LUA_HELPERS}
 local from = KEYS[1]
-if redis.call('HEXISTS', from, '@c') == 0 then return {0} end
+local f = redis.call('HMGET', from, '@c', '@u')
+if not f[1] then return 0 end
 local inline = ARGV[1] == '1'
-local olduser = redis.call('HGET', from, '@u')
+local olduser = f[2]
 redis.call('DEL', from)
 redis.call('HSET', from, '@m', ARGV[3])
 redis.call('PEXPIRE', from, ARGV[11])
@@ -170,24 +221,19 @@ if not inline then
   if olduser then return {1, 1, olduser} end
   return {1, 0, ''}
 end
-local now = now_ms()
-local ttl = tonumber(ARGV[4])
-if olduser then idx_rem(ARGV[2] .. olduser, ARGV[10], now) end
+if olduser then idx_rem(ARGV[2] .. olduser, ARGV[10], now_ms()) end
 local k = ARGV[9] .. ARGV[3]
 local user = write_record(k, 12)
-return finish(k, false, user, now, ttl, inline)
+return finish(k, false, user, ARGV[4], inline, ARGV[2], ARGV[3])
 `;
 
 // KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt.
 const TOUCH_LUA = `${LUA_HELPERS}
 local k = KEYS[1]
-if redis.call('HEXISTS', k, '@c') == 0 then return {0} end
-local inline = ARGV[1] == '1'
-local ttl = tonumber(ARGV[4])
-local now = now_ms()
-local user = redis.call('HGET', k, '@u')
+local f = redis.call('HMGET', k, '@c', '@u')
+if not f[1] then return 0 end
 redis.call('HSET', k, '@t', ARGV[5])
-return finish(k, user, user, now, ttl, inline)
+return finish(k, f[2], f[2], ARGV[4], ARGV[1] == '1', ARGV[2], ARGV[3])
 `;
 
 // KEYS[1] session. ARGV: inline, index prefix, handle, session key prefix, expected user ('' for any).

@@ -166,6 +166,18 @@ describe('RedisStore value pieces', () => {
     expect((await client.hkeys(key)).filter((f) => !f.startsWith('@'))).toEqual(['.a']);
   });
 
+  it('adds to what the rest of the patch leaves: after a clear, a value set or removed in the same patch', async () => {
+    const handle = newHandle();
+    const key = `${prefix}vp:${handle}`;
+    await store.set(handle, recordOf({ n: 10, m: 20, k: 30, long: 5 }), HOUR);
+    const patch = patchOf({ set: { n: 5, long: 'x'.repeat(100) }, unset: ['m'], incr: { n: 2, m: 3, long: 1, k: 1 } });
+    expect(await store.patch(handle, patch, HOUR)).toBe(true);
+    expect((await store.get(handle))!.data).toEqual({ n: 7, m: 3, long: 1, k: 31 });
+    expect((await client.hkeys(key)).filter((f) => f.startsWith('+'))).toEqual([]);
+    expect(await store.patch(handle, patchOf({ clear: true, incr: { n: 4 } }), HOUR)).toBe(true);
+    expect((await store.get(handle))!.data).toEqual({ n: 4 });
+  });
+
   it('keeps a value over 1 KiB whole', async () => {
     const handle = newHandle();
     await store.set(handle, recordOf({ huge }), HOUR);
@@ -228,6 +240,23 @@ describe('RedisStore options and failures', () => {
       expect((await store.listByUser('kp')).map((e) => e.handle)).toEqual([handle]);
       await store.destroy(handle);
       expect(await client.exists(`${prefix}kp:app:user:kp`)).toBe(0);
+    } finally {
+      await closeClient(prefixed);
+    }
+  });
+
+  it('keeps the user index of a patched session under a keyPrefix and a prefix that are not ASCII', async () => {
+    const prefixed = newRedis(REDIS_URL, { keyPrefix: `${prefix}kpé:` });
+    try {
+      const store = new RedisStore({ client: prefixed, prefix: 'äpp€:' });
+      const handle = newHandle();
+      await store.set(handle, recordOf({ n: 1 }), HOUR);
+      expect(await store.patch(handle, patchOf({ set: { userId: 'ü' }, user: 'ü' }), HOUR)).toBe(true);
+      expect(await client.zscore(`${prefix}kpé:äpp€:user:ü`, handle)).not.toBeNull();
+      expect(await store.patch(handle, patchOf({ incr: { n: 1 } }), HOUR)).toBe(true);
+      expect((await store.listByUser('ü')).map((e) => e.handle)).toEqual([handle]);
+      expect(await store.patch(handle, patchOf({ unset: ['userId'], user: null }), HOUR)).toBe(true);
+      expect(await client.exists(`${prefix}kpé:äpp€:user:ü`)).toBe(0);
     } finally {
       await closeClient(prefixed);
     }

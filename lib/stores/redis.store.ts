@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { LockPoller } from './store-lock.poller.js';
 import { SessionError } from '../core/session.errors.js';
+import { emptySessionData } from '../core/session-value.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -74,6 +75,8 @@ const MOVED_TO = '@m';
 const DATA = '.';
 /** Continuation fields of a long value: `+1.key`, `+2.key`, ... after `.key`. */
 const MORE = '+';
+const DATA_CODE = DATA.charCodeAt(0);
+const MORE_CODE = MORE.charCodeAt(0);
 
 /**
  * Values longer than this many bytes are split over several fields. Redis keeps a small hash in
@@ -228,6 +231,8 @@ export class RedisStore implements SessionStore {
   private readonly luaIndexPrefix: string;
   /** Prefix of session keys as Lua scripts must spell them (ioredis' keyPrefix included). */
   private readonly luaKeyPrefix: string;
+  /** Its length in bytes, as Lua counts: the patch script finds the handle in the key after it. */
+  private readonly luaKeyPrefixBytes: number;
   private readyWaiter: Promise<void> | undefined;
   private stopWaiting: (() => void) | undefined;
   private closed = false;
@@ -253,6 +258,7 @@ export class RedisStore implements SessionStore {
     const keyPrefix = client.options?.keyPrefix;
     this.luaKeyPrefix = `${keyPrefix === undefined || keyPrefix === null ? '' : String(keyPrefix)}${this.prefix}`;
     this.luaIndexPrefix = `${this.luaKeyPrefix}user:`;
+    this.luaKeyPrefixBytes = Buffer.byteLength(this.luaKeyPrefix);
   }
 
   async get(handle: string): Promise<SessionRecord | undefined> {
@@ -260,17 +266,17 @@ export class RedisStore implements SessionStore {
     const created = fields[CREATED];
     if (created === undefined) return undefined;
     // Prototype-less: a field named ".__proto__" becomes an own key, never the prototype.
-    const data = Object.create(null) as Record<string, unknown>;
+    const data = emptySessionData();
     // Look for continuation fields only in a hash that has some.
     let pieces = false;
     for (const field in fields) {
-      if (field.startsWith(MORE)) {
+      if (field.charCodeAt(0) === MORE_CODE) {
         pieces = true;
         break;
       }
     }
     for (const field in fields) {
-      if (field.startsWith(DATA)) data[field.slice(DATA.length)] = JSON.parse(pieces ? valueOf(fields, field) : fields[field]!);
+      if (field.charCodeAt(0) === DATA_CODE) data[field.slice(1)] = JSON.parse(pieces ? valueOf(fields, field) : fields[field]!);
     }
     const record: SessionRecord = { data, createdAt: Number(created), touchedAt: Number(fields[TOUCHED] ?? created) };
     const user = fields[USER];
@@ -309,20 +315,28 @@ export class RedisStore implements SessionStore {
   }
 
   async patch(handle: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
-    const userOp = patch.user === undefined ? 'k' : patch.user === null ? 'd' : 's';
-    const unset = patch.unset.map((key) => DATA + key);
-    const set: string[] = [];
+    const user = patch.user;
+    // args[0], the header, is written last: it counts what follows.
+    const args: string[] = [''];
+    if (typeof user === 'string') args.push(user);
+    for (const key of patch.unset) args.push(DATA + key);
+    let unset = patch.unset.length;
+    let set: string[] | undefined;
     for (const key of Object.keys(patch.set)) {
       const json = JSON.stringify(patch.set[key]);
-      if (json === undefined) unset.push(DATA + key);
-      else pushValue(set, DATA + key, json);
+      if (json === undefined) {
+        args.push(DATA + key);
+        unset++;
+      } else pushValue((set ??= []), DATA + key, json);
     }
-    const incr: string[] = [];
-    for (const key of Object.keys(patch.incr)) incr.push(DATA + key, String(patch.incr[key]));
-    const args: (string | number)[] = [
-      this.inline, this.luaIndexPrefix, handle, ttlArg(ttlMs), patch.touchedAt, patch.clear ? '1' : '0', userOp, patch.user ?? '',
-      unset.length, set.length / 2, incr.length / 2, ...unset, ...set, ...incr,
-    ];
+    if (set !== undefined) for (const item of set) args.push(item);
+    let incr = 0;
+    for (const key of Object.keys(patch.incr)) {
+      args.push(DATA + key, String(patch.incr[key]));
+      incr++;
+    }
+    const userOp = user === undefined ? 'k' : user === null ? 'd' : 's';
+    args[0] = `${this.inline}${patch.clear ? '1' : '0'}${userOp} ${this.luaKeyPrefixBytes} ${ttlArg(ttlMs)} ${patch.touchedAt} ${unset} ${(set?.length ?? 0) / 2} ${incr}`;
     return this.run('patch', () => this.script(SCRIPTS.patch, this.key(handle), args).then((reply) => this.afterWrite(handle, reply)));
   }
 
@@ -497,8 +511,9 @@ export class RedisStore implements SessionStore {
     return `${this.prefix}user:${user}`;
   }
 
+  /** Whether a session script did its work: 1 on one server, 0 when the session was gone, a list starting with 1 on a Cluster. */
   private applied(reply: unknown): boolean {
-    return Array.isArray(reply) && Number(reply[0]) === 1;
+    return reply === 1 || (Array.isArray(reply) && Number(reply[0]) === 1);
   }
 
   /** Whether a patch or touch script found the session; on a Cluster, once the index upkeep it asked for is done. */
