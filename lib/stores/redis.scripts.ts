@@ -254,25 +254,34 @@ if inline == '1' and f[2] then ip, h = split_key(k, plen) end
 return finish(k, f[2], f[2], ttl, inline == '1', ip, h)
 `;
 
-// KEYS[1] session. ARGV: inline, index prefix, handle, session key prefix, expected user ('' for any).
+// KEYS[1] session: the session key prefix (as Lua must spell it) then the handle.
+// ARGV[1]: 'I plen user': I inline ('1' or '0'), plen the byte length of the key prefix, the expected user ('' for
+// any; last: the rest of the header, whatever it holds).
 // Deletes the session, or a forwarding record and (one server) the session it leads to, following further moves.
-// With an expected user, a session of someone else is left alone. Returns {1, had user?, user, forwarded to, deleted a session?}:
-// on a Cluster the client removes the user's index member and destroys where it was forwarded to.
+// With an expected user, a session of someone else is left alone. Returns, on one server, 1 if it deleted a
+// session, else 0; on a Cluster {1, had user?, user, forwarded to, deleted a session?}: the client removes the
+// user's index member and destroys where it was forwarded to.
 const DESTROY_LUA = `${LUA_HELPERS}
-local k, h = KEYS[1], ARGV[3]
-local inline = ARGV[1] == '1'
+local inline, plen, expected = string.match(ARGV[1], '^(.) (%d+) (.*)$')
+local k = KEYS[1]
+local ip, h = split_key(k, plen)
+local kp = string.sub(k, 1, tonumber(plen))
 for _ = 1, 8 do
   local f = redis.call('HMGET', k, '@c', '@u', '@m')
-  if f[1] and ARGV[5] ~= '' and f[2] ~= ARGV[5] then return {1, 0, '', '', 0} end
+  if f[1] and expected ~= '' and f[2] ~= expected then
+    if inline ~= '1' then return {1, 0, '', '', 0} end
+    return 0
+  end
   redis.call('DEL', k)
   local gone = f[1] and 1 or 0
-  if not inline then return {1, f[2] and 1 or 0, f[2] or '', f[3] or '', gone} end
-  if f[2] then idx_rem(ARGV[2] .. f[2], h, now_ms()) end
-  if not f[3] then return {1, 0, '', '', gone} end
+  if inline ~= '1' then return {1, f[2] and 1 or 0, f[2] or '', f[3] or '', gone} end
+  if f[2] then idx_rem(ip .. f[2], h, now_ms()) end
+  if not f[3] then return gone end
   h = f[3]
-  k = ARGV[4] .. h
+  k = kp .. h
 end
-return {1, 0, '', '', 0}
+if inline ~= '1' then return {1, 0, '', '', 0} end
+return 0
 `;
 
 // KEYS[1] user index. ARGV: inline, session key prefix, user, except handle ('' for none).

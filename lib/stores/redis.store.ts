@@ -377,9 +377,10 @@ export class RedisStore implements SessionStore {
     let deleted = false;
     let current = handle;
     for (let hop = 0; hop < 8; hop++) {
-      const reply = (await this.script(SCRIPTS.destroy, this.key(current), [this.inline, this.luaIndexPrefix, current, this.luaKeyPrefix, user])) as unknown[];
+      const reply = await this.script(SCRIPTS.destroy, this.key(current), [`${this.inline} ${this.luaKeyPrefixBytes} ${user}`]);
+      // One server: a number, the script having followed the moves itself.
+      if (!Array.isArray(reply)) return deleted || reply === 1;
       deleted ||= Number(reply[4]) === 1;
-      if (!this.cluster) break;
       if (Number(reply[1]) === 1) {
         // Best effort: a member left behind is dropped by listByUser, its session being gone.
         await this.script(SCRIPTS.index, this.indexKey(String(reply[2])), ['rem', current]).catch(noop);
@@ -495,9 +496,10 @@ export class RedisStore implements SessionStore {
   }
 
   /** Runs the set script. A failed index write fails it: the new session never gets its cookie, so it is unreachable. */
-  private async write(handle: string, args: string[]): Promise<void> {
-    const reply = await this.script(SCRIPTS.set, this.key(handle), args);
-    await this.followUp(handle, reply, true);
+  private write(handle: string, args: string[]): Promise<unknown> {
+    const written = this.script(SCRIPTS.set, this.key(handle), args);
+    // On one server the script kept the index itself: no follow-up to wait for.
+    return this.cluster ? written.then((reply) => this.followUp(handle, reply, true)) : written;
   }
 
   private get inline(): string {
