@@ -49,15 +49,18 @@ local function del_more(k, f)
   while redis.call('HDEL', k, '+' .. i .. f) == 1 do i = i + 1 end
   return i > 1
 end
--- Replaces the hash k with a record: created and touched at ARGV[5] and ARGV[6], the user ARGV[8]
--- when ARGV[7] is '1', data fields from ARGV[first] on. Returns the user, or false.
-local function write_record(k, first)
-  local user = ARGV[7] == '1' and ARGV[8] or false
+-- Replaces the hash k with a record: created and touched at the given times, the user (or false), data fields
+-- from ARGV[first] on.
+local function write_record(k, created, touched, user, first)
   redis.call('DEL', k)
-  redis.call('HSET', k, '@c', ARGV[5], '@t', ARGV[6])
+  redis.call('HSET', k, '@c', created, '@t', touched)
   if user then redis.call('HSET', k, '@u', user) end
   hset_range(k, ARGV, first, #ARGV)
-  return user
+end
+-- The user index prefix and the handle of session key k, whose first plen bytes are the session key prefix.
+local function split_key(k, plen)
+  plen = tonumber(plen)
+  return string.sub(k, 1, plen) .. 'user:', string.sub(k, plen + 1)
 end
 -- A JSON number that JSON.parse reads back as exactly n (shortest of 15 to 17 digits).
 local function jnum(n)
@@ -106,12 +109,19 @@ local function finish(k, old, cur, ttl, inline, ip, h)
 end
 `;
 
-// KEYS[1] session. ARGV: inline, index prefix, handle, ttl, createdAt, touchedAt, hasUser, user, field/value pairs...
+// KEYS[1] session: the session key prefix (as Lua must spell it) then the handle.
+// ARGV[1]: 'IU plen ttl createdAt touchedAt': I inline ('1' or '0'), U '1' when the session has a user, plen the
+// byte length of the key prefix. ARGV[2] the user when U is '1'. Then the field/value pairs. One header argument
+// rather than eight: each argument costs the client some encoding.
 const SET_LUA = `${LUA_HELPERS}
 local k = KEYS[1]
+local inline, has, plen, ttl, created, touched = string.match(ARGV[1], '^(.)(.) (%d+) (%S+) (%S+) (%S+)$')
+local user = has == '1' and ARGV[2]
 local old = redis.call('HGET', k, '@u')
-local user = write_record(k, 9)
-return finish(k, old, user, ARGV[4], ARGV[1] == '1', ARGV[2], ARGV[3])
+write_record(k, created, touched, user, user and 3 or 2)
+local ip, h
+if inline == '1' and (old or user) then ip, h = split_key(k, plen) end
+return finish(k, old, user, ttl, inline == '1', ip, h)
 `;
 
 // KEYS[1] session: the session key prefix (as Lua must spell it) then the handle.
@@ -122,7 +132,7 @@ return finish(k, old, user, ARGV[4], ARGV[1] == '1', ARGV[2], ARGV[3])
 const PATCH_LUA = `${LUA_HELPERS}
 local k = KEYS[1]
 local inline, clear, op, plen, ttl, touched, nu, ns, ni = string.match(ARGV[1], '^(.)(.)(.) (%d+) (%S+) (%S+) (%d+) (%d+) (%d+)$')
-plen, nu, ns, ni = tonumber(plen), tonumber(nu), tonumber(ns), tonumber(ni)
+nu, ns, ni = tonumber(nu), tonumber(ns), tonumber(ni)
 local us = op == 's' and 3 or 2
 local ss = us + nu
 local is = ss + 2 * ns
@@ -198,63 +208,80 @@ hset_range(k, w, 1, #w)
 for _, x in ipairs(strip) do del_more(k, x) end
 local ip, h
 -- The index prefix and the handle, from the key (needed only for a user index this script keeps).
-if inline == '1' and (old or cur) then ip, h = string.sub(k, 1, plen) .. 'user:', string.sub(k, plen + 1) end
+if inline == '1' and (old or cur) then ip, h = split_key(k, plen) end
 return finish(k, old, cur, ttl, inline == '1', ip, h)
 `;
 
-// KEYS[1] the old session. ARGV: inline, index prefix, new handle, ttl, createdAt, touchedAt, hasUser, user,
-// session key prefix (as Lua must spell it), old handle, forwarding ttl, field/value pairs...
+// KEYS[1] the old session: the session key prefix (as Lua must spell it) then the old handle.
+// ARGV[1]: 'IU plen ttl createdAt touchedAt forwardingTtl to': as for SET_LUA, then the forwarding record's ttl and
+// the new handle (last: the rest of the header, whatever it holds). Then, on one server, what SET_LUA takes after
+// its header: the user when U is '1', the field/value pairs.
 // Only if the old session still exists: replaces it with a forwarding record (field @m: the new handle, no @c,
 // so nothing but DESTROY_LUA sees it) and (one server) writes the new session like SET_LUA. On a Cluster the new
 // key is in another hash slot: the client has written the new session already, and the script only claims the
 // old one; when the claim fails, the client destroys the new one (which has no cookie yet).
 const MOVE_LUA = `${LUA_HELPERS}
 local from = KEYS[1]
+local inline, has, plen, ttl, created, touched, fttl, to = string.match(ARGV[1], '^(.)(.) (%d+) (%S+) (%S+) (%S+) (%S+) (.*)$')
 local f = redis.call('HMGET', from, '@c', '@u')
 if not f[1] then return 0 end
-local inline = ARGV[1] == '1'
 local olduser = f[2]
 redis.call('DEL', from)
-redis.call('HSET', from, '@m', ARGV[3])
-redis.call('PEXPIRE', from, ARGV[11])
-if not inline then
+redis.call('HSET', from, '@m', to)
+redis.call('PEXPIRE', from, fttl)
+if inline ~= '1' then
   if olduser then return {1, 1, olduser} end
   return {1, 0, ''}
 end
-if olduser then idx_rem(ARGV[2] .. olduser, ARGV[10], now_ms()) end
-local k = ARGV[9] .. ARGV[3]
-local user = write_record(k, 12)
-return finish(k, false, user, ARGV[4], inline, ARGV[2], ARGV[3])
+local ip, h = split_key(from, plen)
+if olduser then idx_rem(ip .. olduser, h, now_ms()) end
+local k = string.sub(from, 1, tonumber(plen)) .. to
+local user = has == '1' and ARGV[2]
+write_record(k, created, touched, user, user and 3 or 2)
+return finish(k, false, user, ttl, true, ip, to)
 `;
 
-// KEYS[1] session. ARGV: inline, index prefix, handle, ttl, touchedAt.
+// KEYS[1] session: the session key prefix (as Lua must spell it) then the handle.
+// ARGV[1]: 'I plen ttl touchedAt': I inline ('1' or '0'), plen the byte length of the key prefix.
 const TOUCH_LUA = `${LUA_HELPERS}
 local k = KEYS[1]
+local inline, plen, ttl, touched = string.match(ARGV[1], '^(.) (%d+) (%S+) (%S+)$')
 local f = redis.call('HMGET', k, '@c', '@u')
 if not f[1] then return 0 end
-redis.call('HSET', k, '@t', ARGV[5])
-return finish(k, f[2], f[2], ARGV[4], ARGV[1] == '1', ARGV[2], ARGV[3])
+redis.call('HSET', k, '@t', touched)
+local ip, h
+if inline == '1' and f[2] then ip, h = split_key(k, plen) end
+return finish(k, f[2], f[2], ttl, inline == '1', ip, h)
 `;
 
-// KEYS[1] session. ARGV: inline, index prefix, handle, session key prefix, expected user ('' for any).
+// KEYS[1] session: the session key prefix (as Lua must spell it) then the handle.
+// ARGV[1]: 'I plen user': I inline ('1' or '0'), plen the byte length of the key prefix, the expected user ('' for
+// any; last: the rest of the header, whatever it holds).
 // Deletes the session, or a forwarding record and (one server) the session it leads to, following further moves.
-// With an expected user, a session of someone else is left alone. Returns {1, had user?, user, forwarded to, deleted a session?}:
-// on a Cluster the client removes the user's index member and destroys where it was forwarded to.
+// With an expected user, a session of someone else is left alone. Returns, on one server, 1 if it deleted a
+// session, else 0; on a Cluster {1, had user?, user, forwarded to, deleted a session?}: the client removes the
+// user's index member and destroys where it was forwarded to.
 const DESTROY_LUA = `${LUA_HELPERS}
-local k, h = KEYS[1], ARGV[3]
-local inline = ARGV[1] == '1'
+local inline, plen, expected = string.match(ARGV[1], '^(.) (%d+) (.*)$')
+local k = KEYS[1]
+local ip, h = split_key(k, plen)
+local kp = string.sub(k, 1, tonumber(plen))
 for _ = 1, 8 do
   local f = redis.call('HMGET', k, '@c', '@u', '@m')
-  if f[1] and ARGV[5] ~= '' and f[2] ~= ARGV[5] then return {1, 0, '', '', 0} end
+  if f[1] and expected ~= '' and f[2] ~= expected then
+    if inline ~= '1' then return {1, 0, '', '', 0} end
+    return 0
+  end
   redis.call('DEL', k)
   local gone = f[1] and 1 or 0
-  if not inline then return {1, f[2] and 1 or 0, f[2] or '', f[3] or '', gone} end
-  if f[2] then idx_rem(ARGV[2] .. f[2], h, now_ms()) end
-  if not f[3] then return {1, 0, '', '', gone} end
+  if inline ~= '1' then return {1, f[2] and 1 or 0, f[2] or '', f[3] or '', gone} end
+  if f[2] then idx_rem(ip .. f[2], h, now_ms()) end
+  if not f[3] then return gone end
   h = f[3]
-  k = ARGV[4] .. h
+  k = kp .. h
 end
-return {1, 0, '', '', 0}
+if inline ~= '1' then return {1, 0, '', '', 0} end
+return 0
 `;
 
 // KEYS[1] user index. ARGV: inline, session key prefix, user, except handle ('' for none).

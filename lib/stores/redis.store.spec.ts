@@ -262,6 +262,31 @@ describe('RedisStore options and failures', () => {
     }
   });
 
+  it('keeps the user index of sessions set, touched and moved under a keyPrefix and a prefix that are not ASCII', async () => {
+    const prefixed = newRedis(REDIS_URL, { keyPrefix: `${prefix}kpß:` });
+    try {
+      const store = new RedisStore({ client: prefixed, prefix: 'äpp€:' });
+      const index = `${prefix}kpß:äpp€:user:ü ser`;
+      const from = newHandle();
+      await store.set(from, recordOf({ n: 1 }, 'ü ser'), HOUR);
+      expect(await client.zscore(index, from)).not.toBeNull();
+      await store.touch(from, recordOf({ n: 1 }, 'ü ser'), HOUR);
+      expect((await store.listByUser('ü ser')).map((e) => e.handle)).toEqual([from]);
+      // The new handle ends the script's header: whatever it holds, spaces included, it arrives whole.
+      const to = `${newHandle()} é x`;
+      expect(await store.move(from, to, recordOf({ n: 2 }, 'ü ser'), HOUR)).toBe(true);
+      expect(await client.zscore(index, from)).toBeNull();
+      expect(await client.zscore(index, to)).not.toBeNull();
+      expect((await store.get(to))?.data).toEqual({ n: 2 });
+      expect(await client.hget(`${prefix}kpß:äpp€:${from}`, '@m')).toBe(to);
+      await store.destroy(from);
+      expect(await store.get(to)).toBeUndefined();
+      expect(await client.exists(index)).toBe(0);
+    } finally {
+      await closeClient(prefixed);
+    }
+  });
+
   it('rejects within commandTimeout when Redis cannot be reached, and drops the queued work', async () => {
     const port = await freePort();
     // Default ioredis options: enableOfflineQueue true, so commands alone would wait for a server forever.
