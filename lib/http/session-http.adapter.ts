@@ -119,7 +119,9 @@ function keepSetCookie(res: ServerResponse, args: unknown[]): void {
  */
 function saveBeforeEnd(res: ServerResponse, end: ServerResponse['end'], context: SessionFlushable, host: SessionHttpHost): void {
   res.end = function (this: ServerResponse, ...args: unknown[]) {
-    context.flushLeft().then(
+    const saving = context.flushLeft();
+    if (saving === COMMITTED) return (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+    saving.then(
       () => void (end as (...a: unknown[]) => ServerResponse).apply(res, args),
       (error: unknown) => {
         host.logLate(error);
@@ -274,8 +276,10 @@ function guardedWrites(base: NodeWrites, contextOf: ContextOfResponse, host: Ses
         waiting.hold(() => base.end.apply(this, args), false);
         return this;
       }
-      // Headers sent before the body ended: save what changed since, then end.
-      context.flushLeft().then(
+      // Headers sent before the body ended: save what changed since, then end (now, if saved at once).
+      const saving = context.flushLeft();
+      if (saving === COMMITTED) return base.end.apply(this, args);
+      saving.then(
         () => base.end.apply(this, args),
         (error: unknown) => {
           host.logLate(error);
