@@ -9,6 +9,12 @@ export const COMMITTED: Promise<void> = Promise.resolve();
 /** What a request context needs from the runtime (internal). */
 export interface SessionContextHost {
   read(context: SessionContext): Promise<SessionHandle>;
+  /**
+   * {@link read}, done before it returns where nothing in it has to wait (a store that reads at
+   * once, a first visit, a sealed cookie): the session, or thrown, the error `read` would reject
+   * with. `undefined`, with nothing done, where the read must go through `read`. Absent: it always must.
+   */
+  readNow?(context: SessionContext): SessionHandle | undefined;
   commit(session: SessionHandle): Promise<void>;
   /**
    * {@link commit}, done before it returns where nothing in it has to wait (a store that writes
@@ -104,10 +110,21 @@ export class SessionContext {
     if (this.preloadError !== undefined) return Promise.reject(this.preloadError);
     if (this.loading === undefined) {
       const lock = this.lock;
+      if (lock === undefined && this.host.readNow !== undefined) {
+        let session: SessionHandle | undefined;
+        try {
+          session = this.host.readNow(this);
+        } catch (error) {
+          // As a failed read below: nothing kept, so a later caller of the same request may retry.
+          return Promise.reject(error);
+        }
+        // Read at once: one settled promise for every caller, and no closures to run a tick later.
+        if (session !== undefined) return (this.loading = this.loadedNow(session));
+      }
       this.loading = (lock === undefined ? this.host.read(this) : lock.taken.then(() => this.host.read(this))).then(
         (session) => {
           this.handle = session;
-          for (const write of this.queued?.splice(0) ?? []) write(session);
+          this.applyQueued(session);
           return session;
         },
         (error: unknown) => {
@@ -118,6 +135,26 @@ export class SessionContext {
       );
     }
     return this.loading;
+  }
+
+  /**
+   * The promise of a load that read `session` at once: as the load's `then` below would settle,
+   * fulfilled with it, or rejected with what a queued write threw (the session stays loaded).
+   */
+  private loadedNow(session: SessionHandle): Promise<SessionHandle> {
+    this.handle = session;
+    try {
+      this.applyQueued(session);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return Promise.resolve(session);
+  }
+
+  private applyQueued(session: SessionHandle): void {
+    const queued = this.queued;
+    // Most loads have nothing queued: no array taken out for them.
+    if (queued !== undefined) for (const write of queued.splice(0)) write(session);
   }
 
   /** Loads ahead of the app's middleware; a failure is kept for whoever needs the session. */

@@ -462,3 +462,100 @@ describe('SessionRuntime, a commit done at once (MemoryStore)', () => {
     expect(await store.listByUser('u1')).toEqual([expect.objectContaining({ handle: first.session.handle })]);
   });
 });
+
+describe('SessionRuntime, a load done at once (MemoryStore)', () => {
+  let store: MemoryStore;
+  let runtime: SessionRuntime;
+  let cookie: string;
+  let handle: string;
+  let events: SessionEvent[];
+
+  const later = () => new Promise((resolve) => setImmediate(resolve));
+  const contextOf = (header: string) => runtime.contextOf({ headers: { cookie: header } }, response());
+
+  beforeEach(async () => {
+    store = new MemoryStore();
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET }), store);
+    const req = { headers: { cookie: '' } };
+    const res = response();
+    const session = await runtime.load(req, res);
+    session.set('n', 1);
+    await runtime.contextOf(req, res).commitResult();
+    cookie = (res.headers.get('set-cookie') as string).split(';')[0]!;
+    handle = session.handle;
+    await later();
+    events = [];
+    runtime.events.forward((event) => events.push(event));
+  });
+  afterEach(() => store.close());
+
+  it('loads a stored session before load() returns: one settled promise for every caller', async () => {
+    const context = contextOf(cookie);
+    const loading = context.load();
+    expect(context.loaded?.get('n')).toBe(1);
+    expect(context.load()).toBe(loading);
+    expect(await loading).toBe(context.loaded);
+  });
+
+  it('loads a first visit at once, and applies a write made through req.session before the load', () => {
+    const context = contextOf('');
+    context.write((session) => session.set('a', 'x'));
+    expect(context.loaded?.inStore).toBe(false);
+    expect(context.loaded?.get('a')).toBe('x');
+  });
+
+  it('rejects with the same 503 and store-error event as the full read, and a later load of the request retries', async () => {
+    const failure = new Error('out of memory');
+    const readAtOnce = store[readNow];
+    store[readNow] = () => {
+      throw failure;
+    };
+    const context = contextOf(cookie);
+    const error = await context.load().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStoreUnavailableException);
+    expect((error as SessionStoreUnavailableException).getStatus()).toBe(503);
+    expect((error as Error).cause).toBe(failure);
+    expect(context.loaded).toBeUndefined();
+    await later();
+    expect(events).toEqual([expect.objectContaining({ type: 'store-error', operation: 'read', handle, error: failure })]);
+
+    // The store is back: the same request loads its session.
+    store[readNow] = readAtOnce;
+    expect((await context.load()).get('n')).toBe(1);
+
+    // The full read (a store whose get is replaced) fails alike.
+    events.length = 0;
+    store.get = () => Promise.reject(failure);
+    const full = await contextOf(cookie)
+      .load()
+      .catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(SessionStoreUnavailableException);
+    expect((full as Error).message).toBe((error as Error).message);
+    expect((full as Error).cause).toBe(failure);
+    await later();
+    expect(events).toEqual([expect.objectContaining({ type: 'store-error', operation: 'read', handle, error: failure })]);
+  });
+
+  it('starts afresh at once from a record expired by its clock, destroying it and announcing the expiry', async () => {
+    // The store still keeps a record whose idle timeout passed.
+    store[readNow] = () => ({ data: { n: 1 }, createdAt: 1, touchedAt: 1 });
+    const context = contextOf(cookie);
+    void context.load();
+    const session = context.loaded!;
+    expect(session.inStore).toBe(false);
+    expect(session.handle).not.toBe(handle);
+    expect(session.staleHandle).toBe(handle);
+    expect(session.all()).toEqual({});
+    await later();
+    expect(store.size).toBe(0);
+    expect(events).toEqual([expect.objectContaining({ type: 'expired', handle })]);
+  });
+
+  it('leaves a store that must be waited for to the full read', async () => {
+    store.get = MemoryStore.prototype.get.bind(store);
+    const context = contextOf(cookie);
+    const loading = context.load();
+    expect(context.loaded).toBeUndefined();
+    expect((await loading).get('n')).toBe(1);
+  });
+});

@@ -209,6 +209,31 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
     return this.readOwn(context).then((session) => legacy.read(session, sessionHttp.cookieHeader(context.request)));
   }
 
+  /**
+   * {@link read} done before it returns, where it can be (see `SessionContextHost.readNow`): a
+   * sealed cookie, a first visit, or a record from a store that reads at once (MemoryStore's own
+   * `get`). Throws what `read` would reject with. `undefined`, with nothing read, for the rest:
+   * sessions that may adopt an express-session session (`legacy`), stores that must be waited for,
+   * and a store that declines to read at once (the instrumented store while it traces or times).
+   */
+  readNow(context: SessionContext): SessionHandle | undefined {
+    if (this.legacy !== undefined) return undefined;
+    if (this.sealer !== undefined) return this.readSealed(context, this.sealer);
+    const store = this.store as SessionStore & ReadNowStore;
+    // Checked before the cookie is verified, so that a store read later does not verify it twice.
+    if (store[readNow] === undefined) return undefined;
+    const header = sessionHttp.cookieHeader(context.request);
+    const cookie = this.cookie.read(header);
+    if (cookie === undefined) return this.fresh(context, this.cookie.carried(header) ? '' : undefined);
+    let stored: SessionRecord | undefined | null;
+    try {
+      stored = store[readNow](cookie.handle);
+    } catch (error) {
+      throw this.storeFailure('read', error, cookie.handle);
+    }
+    return stored === null ? undefined : this.found(context, cookie, stored);
+  }
+
   private readOwn(context: SessionContext): Promise<SessionHandle> {
     // Only a read that must wait for the store gets an async frame: a first visit (no cookie)
     // and a store that reads at once (MemoryStore) get none.

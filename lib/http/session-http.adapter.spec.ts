@@ -1,6 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type SessionFlushable, type SessionHttpHost, sessionHttp } from './session-http.adapter.js';
+import { COMMITTED } from '../core/session.context.js';
 
 /** A request's session context whose save the test settles by hand. */
 class ManualContext implements SessionFlushable {
@@ -8,6 +9,8 @@ class ManualContext implements SessionFlushable {
   /** What is left to save: `settleLeft()` is true only once nothing is. */
   pending = true;
   flushes = 0;
+  /** The save is over before `flushLeft()` returns (a store that writes at once). */
+  atOnce = false;
   private settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   constructor(
     readonly request: object,
@@ -15,6 +18,10 @@ class ManualContext implements SessionFlushable {
   ) {}
   flushLeft(): Promise<void> {
     this.flushes++;
+    if (this.atOnce) {
+      this.pending = false;
+      return COMMITTED;
+    }
     return new Promise((resolve, reject) => {
       this.settle = {
         resolve: () => {
@@ -136,5 +143,23 @@ describe('sessionHttp.commitBeforeHeaders on a Node response that is not an Expr
     const reply = await fetch(served.url);
     expect(await reply.text()).toBe('head tail');
     expect(served.contexts[0]!.flushes).toBe(1);
+  });
+
+  it('lets writes go at once, in order, when the save was over before it returned', async () => {
+    const served = await serve((context, res) => {
+      context.atOnce = true;
+      res.writeHead(201, { 'content-type': 'text/plain' });
+      expect(res.headersSent).toBe(true);
+      expect(res.write('a')).toBe(true);
+      // Changed while the body streams: saved again before the end, at once as well.
+      context.pending = true;
+      res.end('b');
+      expect(res.writableEnded).toBe(true);
+    });
+    server = served.server;
+    const reply = await fetch(served.url);
+    expect(reply.status).toBe(201);
+    expect(await reply.text()).toBe('ab');
+    expect(served.contexts[0]!.flushes).toBe(2);
   });
 });

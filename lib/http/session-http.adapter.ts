@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { COMMITTED } from '../core/session.context.js';
 
 /** What the core needs of a request: its headers (Express `Request` and Fastify `FastifyRequest` both qualify). */
 export interface SessionHttpRequest {
@@ -30,7 +31,10 @@ export interface SessionFlushable {
   readonly request: object;
   /** True once anything asked for the session. */
   readonly started: boolean;
-  /** Saves what is left to save (nothing after the interceptor's save failed: its error answers). */
+  /**
+   * Saves what is left to save (nothing after the interceptor's save failed: its error answers):
+   * the shared `COMMITTED` where the save was over before it returned.
+   */
   flushLeft(): Promise<void>;
   /** As {@link flushLeft} when nothing is left to save, at once: false when `flushLeft()` must run. */
   settleLeft(): boolean;
@@ -115,7 +119,9 @@ function keepSetCookie(res: ServerResponse, args: unknown[]): void {
  */
 function saveBeforeEnd(res: ServerResponse, end: ServerResponse['end'], context: SessionFlushable, host: SessionHttpHost): void {
   res.end = function (this: ServerResponse, ...args: unknown[]) {
-    context.flushLeft().then(
+    const saving = context.flushLeft();
+    if (saving === COMMITTED) return (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+    saving.then(
       () => void (end as (...a: unknown[]) => ServerResponse).apply(res, args),
       (error: unknown) => {
         host.logLate(error);
@@ -158,9 +164,10 @@ class HeldResponse {
     private readonly base: NodeWrites,
     private readonly context: SessionFlushable,
     private readonly host: SessionHttpHost,
+    saving: Promise<void>,
   ) {
     holding.set(res, this);
-    context.flushLeft().then(
+    saving.then(
       () => this.release(),
       (error: unknown) => this.fail(error),
     );
@@ -198,6 +205,18 @@ class HeldResponse {
 }
 
 /**
+ * Saves what is left before a response's first write: the {@link HeldResponse} its writes wait
+ * in, or none when the save was over before it returned (the response is `released` at once, as
+ * a held one is once its save is done).
+ */
+function holdFor(res: ServerResponse, base: NodeWrites, context: SessionFlushable, host: SessionHttpHost): HeldResponse | undefined {
+  const saving = context.flushLeft();
+  if (saving !== COMMITTED) return new HeldResponse(res, base, context, host, saving);
+  holding.set(res, 'released');
+  return undefined;
+}
+
+/**
  * Responses whose first write waited for a save: held while it runs, then `released` (their writes
  * go out, Node's own implicit `writeHead` included), or `failed` (the failure's answer went out).
  */
@@ -218,7 +237,7 @@ function guardedWrites(base: NodeWrites, contextOf: ContextOfResponse, host: Ses
     const state = holding.get(res);
     if (state !== undefined) return typeof state === 'object' ? state : undefined;
     if (res.headersSent || context.settleLeft()) return undefined;
-    return new HeldResponse(res, base, context, host);
+    return holdFor(res, base, context, host);
   };
   return {
     writeHead(this: ServerResponse, ...args: unknown[]) {
@@ -252,11 +271,15 @@ function guardedWrites(base: NodeWrites, contextOf: ContextOfResponse, host: Ses
       }
       if (state === 'failed' || context.settleLeft()) return base.end.apply(this, args);
       if (state === undefined && !this.headersSent) {
-        new HeldResponse(this, base, context, host).hold(() => base.end.apply(this, args), false);
+        const waiting = holdFor(this, base, context, host);
+        if (waiting === undefined) return base.end.apply(this, args);
+        waiting.hold(() => base.end.apply(this, args), false);
         return this;
       }
-      // Headers sent before the body ended: save what changed since, then end.
-      context.flushLeft().then(
+      // Headers sent before the body ended: save what changed since, then end (now, if saved at once).
+      const saving = context.flushLeft();
+      if (saving === COMMITTED) return base.end.apply(this, args);
+      saving.then(
         () => base.end.apply(this, args),
         (error: unknown) => {
           host.logLate(error);
@@ -424,7 +447,13 @@ export const sessionHttp = {
         // The first send answers; this one is dropped.
         if (r[kSaving]) return;
         r[kSaving] = true;
-        context.flushLeft().then(
+        const saving = context.flushLeft();
+        if (saving === COMMITTED) {
+          // Saved before it returned: the payload goes on now, not a tick later.
+          if (isStream(payload)) saveBeforeEnd(reply.raw, reply.raw.end, context, host);
+          return done(null, payload);
+        }
+        saving.then(
           () => {
             // A streamed body is written after this hook: changes made meanwhile are saved before it ends.
             if (isStream(payload)) saveBeforeEnd(reply.raw, reply.raw.end, context, host);

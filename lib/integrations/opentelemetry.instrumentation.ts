@@ -139,7 +139,7 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
       // The runtime checked the store's class in its constructor; from here on it calls the wrapper.
       (runtime as { store: SessionStore }).store = instrumentedStore(runtime.store, this);
     }
-    const { read, commit, commitNow } = runtime;
+    const { read, readNow, commit, commitNow } = runtime;
     // Every argument passes through: the wrapper must not change what the runtime does. Called
     // with their receiver rather than bound, and without a rest array: this runs on every request,
     // mostly with no SDK registered.
@@ -147,6 +147,8 @@ export class SessionTelemetry implements SessionRuntimeTelemetry {
       const tracer = this.tracer();
       return tracer === undefined ? read.call(runtime, context, adopt) : this.load(tracer, () => read.call(runtime, context, adopt));
     };
+    // A read done at once has no span and no metrics: offered only while there are none to make.
+    runtime.readNow = (context: SessionContext) => (this.active ? undefined : readNow.call(runtime, context));
     runtime.commit = (session: SessionHandle) => {
       const tracer = this.tracer();
       if (tracer === undefined) {
