@@ -218,44 +218,42 @@ export class SessionRuntime implements SessionHandleHost, SessionContextHost, Se
    */
   readNow(context: SessionContext): SessionHandle | undefined {
     if (this.legacy !== undefined) return undefined;
-    if (this.sealer !== undefined) return this.readSealed(context, this.sealer);
-    const store = this.store as SessionStore & ReadNowStore;
     // Checked before the cookie is verified, so that a store read later does not verify it twice.
-    if (store[readNow] === undefined) return undefined;
-    const header = sessionHttp.cookieHeader(context.request);
-    const cookie = this.cookie.read(header);
-    if (cookie === undefined) return this.fresh(context, this.cookie.carried(header) ? '' : undefined);
-    let stored: SessionRecord | undefined | null;
-    try {
-      stored = store[readNow](cookie.handle);
-    } catch (error) {
-      throw this.storeFailure('read', error, cookie.handle);
-    }
-    return stored === null ? undefined : this.found(context, cookie, stored);
+    if (this.sealer === undefined && (this.store as SessionStore & ReadNowStore)[readNow] === undefined) return undefined;
+    const read = this.readAtOnce(context);
+    return read instanceof SessionHandle ? read : undefined;
   }
 
   private readOwn(context: SessionContext): Promise<SessionHandle> {
     // Only a read that must wait for the store gets an async frame: a first visit (no cookie)
     // and a store that reads at once (MemoryStore) get none.
     try {
-      if (this.sealer !== undefined) return Promise.resolve(this.readSealed(context, this.sealer));
-      const header = sessionHttp.cookieHeader(context.request);
-      const cookie = this.cookie.read(header);
-      if (cookie === undefined) return Promise.resolve(this.fresh(context, this.cookie.carried(header) ? '' : undefined));
-      const store = this.store as SessionStore & ReadNowStore;
-      if (store[readNow] !== undefined) {
-        let stored: SessionRecord | undefined | null;
-        try {
-          stored = store[readNow](cookie.handle);
-        } catch (error) {
-          throw this.storeFailure('read', error, cookie.handle);
-        }
-        if (stored !== null) return Promise.resolve(this.found(context, cookie, stored));
-      }
-      return this.readStored(context, cookie);
+      const read = this.readAtOnce(context);
+      return read instanceof SessionHandle ? Promise.resolve(read) : this.readStored(context, read);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * The request's session where it can be read at once (a sealed cookie, a first visit, a store
+   * that reads at once), or else the verified cookie whose record must be read from the store.
+   * Throws what a read rejects with.
+   */
+  private readAtOnce(context: SessionContext): SessionHandle | VerifiedCookie {
+    if (this.sealer !== undefined) return this.readSealed(context, this.sealer);
+    const header = sessionHttp.cookieHeader(context.request);
+    const cookie = this.cookie.read(header);
+    if (cookie === undefined) return this.fresh(context, this.cookie.carried(header) ? '' : undefined);
+    const store = this.store as SessionStore & ReadNowStore;
+    if (store[readNow] === undefined) return cookie;
+    let stored: SessionRecord | undefined | null;
+    try {
+      stored = store[readNow](cookie.handle);
+    } catch (error) {
+      throw this.storeFailure('read', error, cookie.handle);
+    }
+    return stored === null ? cookie : this.found(context, cookie, stored);
   }
 
   /** The session the request's verified cookie names, read from the store. */
