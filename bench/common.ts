@@ -308,3 +308,9 @@ export interface LoadResult {
   /** The fixed request rate asked of autocannon (`overallRate`), if any. */
   rate?: number;
 }
+
+/**
+ * Set to `1` in an app's environment when the run measures "change with lock": only then does a
+ * nestjs-sessionkit app register its `@SessionLock()` route, whose global guard runs on every route.
+ */
+export const LOCKED_ROUTE_ENV = 'BENCH_LOCKED_ROUTE';

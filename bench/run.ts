@@ -59,6 +59,7 @@ import {
   type FixedRates,
   DATABASE_URL,
   type LoadJob,
+  LOCKED_ROUTE_ENV,
   deadRunOf,
   type LoadResult,
   MYSQL_TABLE_PREFIX,
@@ -234,10 +235,15 @@ interface RunningApp {
   stderr: () => string;
 }
 
-function startApp(spec: AppSpec, pinning: Pinning, nodeArgs: string[] = []): Promise<RunningApp> {
+/**
+ * Starts `spec`, with the locked route (`@SessionLock()`, "change with lock") only when
+ * `scenarios` include it: a `@SessionLock()` handler adds a global guard to every route of the app.
+ */
+function startApp(spec: AppSpec, pinning: Pinning, scenarios: readonly Scenario[], nodeArgs: string[] = []): Promise<RunningApp> {
   const [cmd, args] = command(pinning.app, [...nodeArgs, APP_MAIN, spec.name]);
+  const lockedRoute = scenarios.some((s) => s.name === 'change-lock') ? '1' : '0';
   // The IPC channel carries only the harness's questions about sent Redis commands, never per request.
-  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, NODE_ENV: 'production', [LOCKED_ROUTE_ENV]: lockedRoute }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
@@ -494,7 +500,7 @@ async function profileCase(spec: AppSpec, scenario: Scenario, options: Options, 
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${spec.name}-${scenario.name}.cpuprofile`);
   rmSync(file, { force: true });
-  const app = await startApp(spec, pinning, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${basename(file)}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`]);
+  const app = await startApp(spec, pinning, [scenario], ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${basename(file)}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`]);
   let from: number;
   let to: number;
   let result: LoadResult;
@@ -857,7 +863,7 @@ async function main(): Promise<void> {
       if (mine.length === 0) continue;
       let app: RunningApp;
       try {
-        app = await startApp(spec, pinning);
+        app = await startApp(spec, pinning, mine);
       } catch (error) {
         notes.push(`Round ${round}: ${spec.name} did not start: ${error instanceof Error ? error.message : String(error)}`);
         log(`  ${notes[notes.length - 1]}`);
@@ -889,7 +895,7 @@ async function main(): Promise<void> {
     try {
       for (const spec of manyApps) {
         try {
-          const app = await startApp(spec, pinning);
+          const app = await startApp(spec, pinning, manySessions);
           const clients = new ClientState(app, seedings, 0);
           running.set(spec.name, { app, clients, warmed: false });
           await clients.job(manySessions[0]!, options.connections);
@@ -941,7 +947,7 @@ async function main(): Promise<void> {
     for (const spec of apps.filter((a) => a.library !== 'bare')) {
       let app: RunningApp;
       try {
-        app = await startApp(spec, pinning);
+        app = await startApp(spec, pinning, []);
       } catch (error) {
         notes.push(`Lost updates: ${spec.name} did not start: ${error instanceof Error ? error.message : String(error)}`);
         continue;

@@ -1,4 +1,4 @@
-import { type CanActivate, type ExecutionContext, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import type { CanActivate, ExecutionContext, OnApplicationBootstrap } from '@nestjs/common';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 import { type ResolvedSessionLockOptions, type SessionLockOptions, lockContext, resolveLockOptions } from './core/session-lock.js';
 import { SessionError, SessionGoneError, SessionStatelessError } from './core/session.errors.js';
@@ -104,18 +104,43 @@ export async function takeSessionLock(runtime: SessionRuntime, session: SessionC
 }
 
 /**
+ * The first `Class.method` (or `Class`) marked with `@SessionLock()` among the app's controllers
+ * and providers (resolvers, gateways), or `undefined` when none is. Read from the classes, so it
+ * can run while the app's instances are being made.
+ */
+export function lockedHandlerIn(modules: ModulesContainer): string | undefined {
+  for (const module of modules.values()) {
+    for (const wrapper of [...module.controllers.values(), ...module.providers.values()]) {
+      const type = wrapper.metatype as unknown;
+      if (typeof type !== 'function' || type.prototype === undefined) continue;
+      if (reflector.get(SESSION_LOCK_METADATA, type as Handler) !== undefined) return type.name;
+      for (let proto = type.prototype as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+        for (const name of Object.getOwnPropertyNames(proto)) {
+          const method = Object.getOwnPropertyDescriptor(proto, name)?.value as unknown;
+          if (typeof method === 'function' && name !== 'constructor' && reflector.get(SESSION_LOCK_METADATA, method as Handler) !== undefined) {
+            return `${type.name}.${name}`;
+          }
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
  * Takes the session lock of `@SessionLock()` handlers (internal). `SessionModule` registers it as
  * a global guard, so it runs before the guards of controllers and handlers (which may load the
- * session). On any other handler it only looks up the handler's metadata, cached per handler.
- * Socket messages take theirs in `SessionInterceptor`, after every guard: a guard that
- * refuses a message then leaves nothing to free. At startup it refuses `@SessionLock()` with a
- * store that cannot lock.
+ * session), but only in an app with a `@SessionLock()` handler: Nest runs every global guard on
+ * every route, and an app without one pays nothing. On any other handler it only looks up the
+ * handler's metadata, cached per handler. Socket messages take theirs in `SessionInterceptor`,
+ * after every guard: a guard that refuses a message then leaves nothing to free. At startup it
+ * refuses `@SessionLock()` with a store that cannot lock.
  */
-@Injectable()
 export class SessionLockGuard implements CanActivate, OnApplicationBootstrap {
   constructor(
-    @Inject(SessionRuntime) private readonly runtime: SessionRuntime,
-    @Inject(ModulesContainer) private readonly modules: ModulesContainer,
+    private readonly runtime: SessionRuntime,
+    /** The first handler with `@SessionLock()`, named in the startup error. */
+    private readonly where: string,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -136,27 +161,6 @@ export class SessionLockGuard implements CanActivate, OnApplicationBootstrap {
 
   /** Refuses `@SessionLock()` when the store cannot lock: a clear error at startup, not a failure per request. */
   onApplicationBootstrap(): void {
-    const where = this.lockedHandler();
-    if (where !== undefined) assertCanLock(this.runtime, where);
-  }
-
-  /** The first `Class.method` (or `Class`) of the app marked with `@SessionLock()`, if any. */
-  private lockedHandler(): string | undefined {
-    for (const module of this.modules.values()) {
-      for (const wrapper of [...module.controllers.values(), ...module.providers.values()]) {
-        const type = wrapper.metatype as unknown;
-        if (typeof type !== 'function' || type.prototype === undefined) continue;
-        if (reflector.get(SESSION_LOCK_METADATA, type as Handler) !== undefined) return type.name;
-        for (let proto = type.prototype as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
-          for (const name of Object.getOwnPropertyNames(proto)) {
-            const method = Object.getOwnPropertyDescriptor(proto, name)?.value as unknown;
-            if (typeof method === 'function' && name !== 'constructor' && reflector.get(SESSION_LOCK_METADATA, method as Handler) !== undefined) {
-              return `${type.name}.${name}`;
-            }
-          }
-        }
-      }
-    }
-    return undefined;
+    assertCanLock(this.runtime, this.where);
   }
 }

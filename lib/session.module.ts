@@ -23,7 +23,7 @@ import { SessionStoreLifecycle, assertNoForeignStoreProvider, storeClassError } 
 import type { SessionStore } from './stores/session-store.interface.js';
 import { SessionEventEmitterBridge } from './integrations/event-emitter.bridge.js';
 import { SessionTelemetryShutdown, instrumentedRuntime } from './integrations/opentelemetry.instrumentation.js';
-import { SessionLockGuard } from './session-lock.guard.js';
+import { SessionLockGuard, lockedHandlerIn } from './session-lock.guard.js';
 
 const builder = new ConfigurableModuleBuilder<SessionModuleOptions>()
   .setClassMethodName('forRoot')
@@ -118,8 +118,16 @@ class SessionHttpWiring implements OnApplicationBootstrap {
     SessionEventEmitterBridge,
     SessionStoreLifecycle,
     SessionTelemetryShutdown,
-    // Takes the lock of @SessionLock() handlers, before the app's controller and handler guards.
-    { provide: APP_GUARD, useClass: SessionLockGuard },
+    {
+      // Takes the lock of @SessionLock() handlers, before the app's controller and handler guards;
+      // none (null: Nest skips it) in an app without such a handler, whose routes then run no guard of ours.
+      provide: APP_GUARD,
+      inject: [SessionRuntime, ModulesContainer],
+      useFactory: (runtime: SessionRuntime, modules: ModulesContainer) => {
+        const where = lockedHandlerIn(modules);
+        return where === undefined ? null : new SessionLockGuard(runtime, where);
+      },
+    },
     SessionInterceptor,
     {
       provide: APP_INTERCEPTOR,

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { CookieStore, type SessionRecord, type SessionStore } from 'nestjs-sessionkit';
-import { Controller, Module, Post } from '@nestjs/common';
+import { Controller, Module, Post, type Type } from '@nestjs/common';
+import { ApplicationConfig } from '@nestjs/core';
 import { SessionLock, SessionModule } from 'nestjs-sessionkit';
 import { SECRET, adapters, baseUrl, startApp, startupError } from './support/app.js';
 import { Client } from './support/client.js';
@@ -128,5 +129,35 @@ describe.each(adapters)('@SessionLock() at startup (%s)', (adapter) => {
     class BadOptionsModule {}
     const error = await startupError(BadOptionsModule, adapter);
     expect(error.message).toMatch(/SessionModule: lock: ttlMs must be a number of milliseconds/);
+  });
+});
+
+@Controller()
+class UnlockedController {
+  @Post('x')
+  x() {
+    return {};
+  }
+}
+
+describe.each(adapters)('the global lock guard (%s)', (adapter) => {
+  // Nest runs every global guard on every route: an app without @SessionLock() should have none of ours.
+  async function globalGuardsOf(controller: Type<unknown>): Promise<string[]> {
+    @Module({ imports: [SessionModule.forRoot({ secret: SECRET, cookie: { secure: false } })], controllers: [controller] })
+    class GuardAppModule {}
+    const app = await startApp(GuardAppModule, adapter);
+    try {
+      return app.get(ApplicationConfig).getGlobalGuards().filter((guard) => guard != null).map((guard) => guard.constructor.name);
+    } finally {
+      await app.close();
+    }
+  }
+
+  it('is registered in an app with a @SessionLock() handler', async () => {
+    expect(await globalGuardsOf(LockedController)).toEqual(['SessionLockGuard']);
+  });
+
+  it('is not registered in an app without one', async () => {
+    expect(await globalGuardsOf(UnlockedController)).toEqual([]);
   });
 });

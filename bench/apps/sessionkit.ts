@@ -1,6 +1,6 @@
 import { Controller, type DynamicModule, Get, HttpCode, Module, Post, Query } from '@nestjs/common';
 import { CookieStore, Session, SessionLock, SessionModule, type SessionModuleOptions, type SessionStore } from 'nestjs-sessionkit';
-import { BENCH_SECRET, typicalSession } from '../common.js';
+import { BENCH_SECRET, LOCKED_ROUTE_ENV, typicalSession } from '../common.js';
 
 /** The routes as a user of nestjs-sessionkit writes them. */
 @Controller()
@@ -56,7 +56,8 @@ export function sessionKitModule(store: SessionStore, extra: Partial<SessionModu
   return {
     module: SessionKitAppModule,
     imports: [SessionModule.forRoot({ secret: BENCH_SECRET, cookie: { secure: false }, store, ...extra })],
-    // CookieStore cannot lock (the app would refuse to start), so its app has no locked route.
-    controllers: store instanceof CookieStore ? [SessionKitController] : [SessionKitController, SessionKitLockController],
+    // The locked route only where the run measures it (its global guard runs on every route), and
+    // never with CookieStore, which cannot lock (the app would refuse to start).
+    controllers: process.env[LOCKED_ROUTE_ENV] === '1' && !(store instanceof CookieStore) ? [SessionKitController, SessionKitLockController] : [SessionKitController],
   };
 }
