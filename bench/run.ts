@@ -536,15 +536,35 @@ async function profileOnly(options: Options): Promise<void> {
   const pinning = detectPinning();
   log(`Profiling ${scenario.label} on ${names.join(', ')}: ${options.firstWarmup} s warm-up, ${options.profileSeconds} s profiled, sampling every ${PROFILE_INTERVAL_US} µs; profiles in bench-dist/profiles/`);
   const results: ProfileResult[] = [];
-  for (const name of names) {
-    const spec = appSpec(name);
-    if (!scenarioApplies(scenario, spec)) {
-      log(`  ${name}: the scenario ${scenario.name} does not run on this app`);
-      continue;
+  // The run's own namespaces, as a full run makes them: the apps on PostgreSQL expect their schema.
+  const stores = new Set(names.map((name) => appSpec(name).store));
+  const pg = stores.has('postgres') ? await connectPostgres() : undefined;
+  const mysql = stores.has('mysql') ? await connectMysql() : undefined;
+  const redis = stores.has('redis') ? await connectRedis() : undefined;
+  try {
+    for (const name of names) {
+      const spec = appSpec(name);
+      if (!scenarioApplies(scenario, spec)) {
+        log(`  ${name}: the scenario ${scenario.name} does not run on this app`);
+        continue;
+      }
+      const result = await profileCase(spec, scenario, options, pinning, []);
+      results.push(result);
+      process.stdout.write(`\n${profileConsoleTable(result)}\n`);
     }
-    const result = await profileCase(spec, scenario, options, pinning, []);
-    results.push(result);
-    process.stdout.write(`\n${profileConsoleTable(result)}\n`);
+  } finally {
+    if (redis !== undefined && 'redis' in redis) {
+      await deleteKeysUnder(redis.redis, REDIS_PREFIX);
+      redis.redis.disconnect();
+    }
+    if (pg !== undefined && 'pool' in pg) {
+      await pg.pool.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE`);
+      await pg.pool.end();
+    }
+    if (mysql !== undefined && 'pool' in mysql) {
+      await dropMysqlTables(mysql.pool);
+      await mysql.pool.end();
+    }
   }
   mkdirSync(join(root, 'bench-dist'), { recursive: true });
   writeFileSync(join(root, 'bench-dist', `profile-${scenario.name}.json`), JSON.stringify(results, null, 2));
