@@ -87,6 +87,14 @@ export function isBare(app: AppSpec): boolean {
 }
 
 /**
+ * Whether an app keeps no sessions: the bare app, with or without a no-op global interceptor. These
+ * get a dummy cookie; every other app (the floors and hand-written variants too) a real one from its /setup.
+ */
+export function keepsNoSessions(app: AppSpec): boolean {
+  return app.library === 'bare' && !app.floor && (app.option === undefined || app.option === 'noopInterceptor');
+}
+
+/**
  * The store of the floor an app is compared with: the Redis floor for an app on Redis, the
  * PostgreSQL floor for one on PostgreSQL, the in-memory floor (`none`) for every other.
  */
@@ -154,7 +162,7 @@ const manySessionApps = (app: AppSpec): boolean =>
 
 /** "change with lock" runs on the bare apps (ratio base) and the nestjs-sessionkit apps whose store can lock (not CookieStore), with defaults. */
 const lockingApps = (app: AppSpec): boolean =>
-  (app.library === 'bare' && !app.floor) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.store !== 'cookie');
+  keepsNoSessions(app) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.store !== 'cookie');
 
 /**
  * In the order they run against each app: first visit after the one-session cases (it fills the

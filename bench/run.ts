@@ -73,6 +73,7 @@ import {
   appSpec,
   floorStoreOf,
   isBare,
+  keepsNoSessions,
   mysqlTableOf,
   onSql,
   rateOf,
@@ -445,8 +446,8 @@ class ClientState {
     const headers: Record<string, string> = {};
     if (scenario.withCookie) {
       // The bare apps get a cookie header of the same size, so requests are byte for byte alike;
-      // the floors, hand-written sessions, get a real one from their /setup like every session app.
-      this.cookie ??= this.app.spec.library === 'bare' && !this.app.spec.floor ? BARE_COOKIE : await createSession(this.app);
+      // the floors and the other hand-written sessions get a real one from their /setup like every session app.
+      this.cookie ??= keepsNoSessions(this.app.spec) ? BARE_COOKIE : await createSession(this.app);
       headers.cookie = this.cookie;
     }
     return (seconds) => ({ url, method: scenario.method, headers, connections, duration: seconds });
@@ -455,7 +456,7 @@ class ClientState {
   private async many(count: number): Promise<string> {
     if (this.cookiesFile !== undefined) return this.cookiesFile;
     let cookies: string[];
-    if (this.app.spec.library === 'bare' && !this.app.spec.floor) {
+    if (keepsNoSessions(this.app.spec)) {
       cookies = Array.from({ length: count }, (_, i) => bareCookie(i));
     } else {
       log(`  seeding ${count.toLocaleString('en-US')} sessions in ${this.app.spec.name} ...`);
