@@ -30,9 +30,12 @@ export interface AppSpec {
   /**
    * A nestjs-sessionkit option turned on (`globalInterceptor`: turned off), to measure what it
    * costs every request; for the bare app, `noopInterceptor` adds a global interceptor that does
-   * nothing, and `jsonCopy` makes it the floor's routes keeping each session as JSON (bench/apps/minimal.ts).
+   * nothing, `jsonCopy` makes it the floor's routes keeping each session as JSON (bench/apps/minimal.ts),
+   * and `sameWork` the floor's session work done in the library's shape, by hand (a parameter
+   * decorator loading a JSON copy, a global interceptor saving it: bench/apps/minimal-same.ts), the
+   * yardstick that tells what that shape costs in Nest from what nestjs-sessionkit adds to it.
    */
-  option?: 'asyncContext' | 'preload' | 'globalInterceptor' | 'noopInterceptor' | 'jsonCopy';
+  option?: 'asyncContext' | 'preload' | 'globalInterceptor' | 'noopInterceptor' | 'jsonCopy' | 'sameWork';
   /** Measured only when named in `--apps` (keeps the default run short; `npm run bench:overhead` measures the options in-process). */
   optional?: boolean;
   /** How the app is shown in tables. */
@@ -48,6 +51,7 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-bare-interceptor', adapter: 'express', library: 'bare', store: 'none', option: 'noopInterceptor', label: 'bare + a no-op global interceptor' },
   { name: 'express-minimal', adapter: 'express', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
   { name: 'express-minimal-copy', adapter: 'express', library: 'bare', store: 'none', option: 'jsonCopy', optional: true, label: 'hand-written session kept as JSON: a copy per read and change, no library' },
+  { name: 'express-minimal-same', adapter: 'express', library: 'bare', store: 'none', option: 'sameWork', label: 'hand-written session doing the library\'s work (decorator load, JSON copy, interceptor save), no library' },
   { name: 'express-minimal-redis', adapter: 'express', library: 'bare', store: 'redis', floor: true, label: 'hand-written session on Redis, ioredis (Redis floor)' },
   { name: 'express-minimal-postgres', adapter: 'express', library: 'bare', store: 'postgres', floor: true, label: 'hand-written session on PostgreSQL, pg (PostgreSQL floor)' },
   { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
@@ -67,6 +71,7 @@ export const APPS: readonly AppSpec[] = [
   { name: 'fastify-bare-interceptor', adapter: 'fastify', library: 'bare', store: 'none', option: 'noopInterceptor', label: 'bare + a no-op global interceptor' },
   { name: 'fastify-minimal', adapter: 'fastify', library: 'bare', store: 'none', floor: true, label: 'hand-written session, no library (floor)' },
   { name: 'fastify-minimal-copy', adapter: 'fastify', library: 'bare', store: 'none', option: 'jsonCopy', optional: true, label: 'hand-written session kept as JSON: a copy per read and change, no library' },
+  { name: 'fastify-minimal-same', adapter: 'fastify', library: 'bare', store: 'none', option: 'sameWork', label: 'hand-written session doing the library\'s work (decorator load, JSON copy, interceptor save), no library' },
   { name: 'fastify-minimal-redis', adapter: 'fastify', library: 'bare', store: 'redis', floor: true, label: 'hand-written session on Redis, ioredis (Redis floor)' },
   { name: 'fastify-minimal-postgres', adapter: 'fastify', library: 'bare', store: 'postgres', floor: true, label: 'hand-written session on PostgreSQL, pg (PostgreSQL floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
@@ -84,6 +89,14 @@ export const APPS: readonly AppSpec[] = [
 /** The bare app of an adapter (the ceiling ratios are relative to): no sessions, no floor, no option. */
 export function isBare(app: AppSpec): boolean {
   return app.library === 'bare' && !app.floor && app.option === undefined;
+}
+
+/**
+ * Whether an app keeps no sessions: the bare app, with or without a no-op global interceptor. These
+ * get a dummy cookie; every other app (the floors and hand-written variants too) a real one from its /setup.
+ */
+export function keepsNoSessions(app: AppSpec): boolean {
+  return app.library === 'bare' && !app.floor && (app.option === undefined || app.option === 'noopInterceptor');
 }
 
 /**
@@ -154,7 +167,7 @@ const manySessionApps = (app: AppSpec): boolean =>
 
 /** "change with lock" runs on the bare apps (ratio base) and the nestjs-sessionkit apps whose store can lock (not CookieStore), with defaults. */
 const lockingApps = (app: AppSpec): boolean =>
-  (app.library === 'bare' && !app.floor) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.store !== 'cookie');
+  keepsNoSessions(app) || (app.library === 'nestjs-sessionkit' && app.option === undefined && app.store !== 'cookie');
 
 /**
  * In the order they run against each app: first visit after the one-session cases (it fills the

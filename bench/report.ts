@@ -80,6 +80,13 @@ export interface CaseSummary {
   aboveBare: Stat | null;
   /** The same to the floor of the app's store (in memory, Redis or PostgreSQL; null: the floor itself, or not measured). */
   aboveFloor: Stat | null;
+  /**
+   * For nestjs-sessionkit MemoryStore apps in the cases with a MemoryStore target (read, change,
+   * first visit): the same to the same-work app of the adapter (the floor's work in the library's
+   * shape, by hand: bench/apps/minimal-same.ts), what the library adds beyond that shape (absent
+   * otherwise or when the same-work app was not measured).
+   */
+  aboveSameWork?: Stat;
   /** The issue's target for this case, judged on CPU per request at the fixed rate (absent: none). */
   target?: CpuTarget;
   pass: boolean | undefined;
@@ -269,6 +276,14 @@ export function loaderBound(s: CaseSummary): boolean {
   return s.loaderCpu.median >= LOADER_BOUND_SHARE;
 }
 
+/**
+ * Whether a case is one the same-work app explains: a nestjs-sessionkit MemoryStore app in a
+ * scenario with a MemoryStore target against the floor (read, change, first visit).
+ */
+function explainedBySameWork(app: AppSpec, scenario: ScenarioName): boolean {
+  return app.library === 'nestjs-sessionkit' && app.store === 'memory' && app.wraps === undefined && (scenario === 'read' || scenario === 'change' || scenario === 'first');
+}
+
 export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario[], rounds: CaseRound[]): CaseSummary[] {
   const summaries: CaseSummary[] = [];
   for (const scenario of scenarios) {
@@ -299,6 +314,7 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
       };
       const rpsAtRate = atRate.length > 0 ? stat(atRate.map((r) => r.rps)) : null;
       const target = cpuTarget(app, scenario.name, apps, rounds, rate);
+      const sameWork = explainedBySameWork(app, scenario.name) ? cpuAbove(apps.find((a) => a.adapter === app.adapter && a.option === 'sameWork')) : null;
       summaries.push({
         app,
         scenario,
@@ -316,6 +332,7 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
         sustained: rate === undefined || rpsAtRate === null ? undefined : rpsAtRate.median >= SUSTAINED_SHARE * rate,
         aboveBare: cpuAbove(bare),
         aboveFloor: cpuAbove(floor),
+        ...(sameWork === null ? {} : { aboveSameWork: sameWork }),
         ...(target === undefined ? {} : { target }),
         pass: target === undefined ? undefined : target.excess.median <= target.limit,
         failures: mine.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts + (r.atRate === undefined ? 0 : r.atRate.non2xx + r.atRate.errors + r.atRate.timeouts), 0),
@@ -406,12 +423,17 @@ function cpuRows(report: BenchReport): string[][] {
       s.app.floor ? `0 (${s.app.store === 'none' ? 'floor' : `${s.app.store} floor`})` : usStat(s.aboveFloor, true, s.rounds),
       s.target === undefined ? '' : `${s.target.rule} ≤ ${s.target.limit} µs`,
       verdict(s.pass),
-      s.sustained === false ? `did not sustain the rate (${int(s.rpsAtRate!.median)} of ${int(s.rate!)} req/s): CPU at saturation` : '',
+      [
+        s.aboveSameWork === undefined ? '' : `${usStat(s.aboveSameWork, true, s.rounds)} µs above the same work by hand`,
+        s.sustained === false ? `did not sustain the rate (${int(s.rpsAtRate!.median)} of ${int(s.rate!)} req/s): CPU at saturation` : '',
+      ]
+        .filter((note) => note !== '')
+        .join('; '),
     ]);
 }
 
 const CPU_NOTE =
-  'The app process\'s CPU time (utime+stime) per response over the run at the fixed rate, every app of an adapter at the same rate; "above bare" and "above floor" are per-round differences to the bare app and to the floor of the app\'s store (in memory; Redis for apps on Redis; PostgreSQL for apps on PostgreSQL) in the same round, median and interquartile range over the rounds. The targets are judged on these figures. autocannon\'s rate limit gives each connection its share of a second\'s requests, sent as fast as the app answers from the start of each second and then paused: the load is equal on average, in bursts.';
+  'The app process\'s CPU time (utime+stime) per response over the run at the fixed rate, every app of an adapter at the same rate; "above bare" and "above floor" are per-round differences to the bare app and to the floor of the app\'s store (in memory; Redis for apps on Redis; PostgreSQL for apps on PostgreSQL) in the same round, median and interquartile range over the rounds. The targets are judged on these figures. For nestjs-sessionkit MemoryStore in read, change and first visit, the note gives the same per-round difference to the same-work app of the adapter ("hand-written session doing the library\'s work": the floor\'s session work in the library\'s shape, by hand, see "The floor: a session written by hand"): what the library adds beyond the cost of that shape, which the same-work app\'s own "above floor" figure measures. autocannon\'s rate limit gives each connection its share of a second\'s requests, sent as fast as the app answers from the start of each second and then paused: the load is equal on average, in bursts.';
 
 /** Peers an app is compared with: the other libraries on the same kind of store, same adapter. */
 function peersOf(app: AppSpec, apps: readonly AppSpec[]): AppSpec[] {
@@ -958,7 +980,7 @@ const PROFILE_NOTE =
   'One short run per scenario and adapter of the nestjs-sessionkit MemoryStore app under `node --cpu-prof` (sampling every 250 µs), after a warm-up; the samples taken while the load generator ran are summed by category and divided by the responses of that run. A sample counts for the function that was running: the library\'s functions by file and name (the Cookie header read, the HMAC check of a received cookie and its store handle, a new id with its HMAC and handle, the stores, the session handle and value checks and the patch, the Set-Cookie value), packages by their folder under node_modules, Node\'s own modules as Node. V8 builtins and Node\'s crypto and buffer code count for the library function that called them; `JSON.parse`, `JSON.stringify` and `structuredClone` show no frame of their own, so their time is told apart by the source line of the library function that called them. The profiler adds its own cost, so the totals are above the CPU µs/req of the table above; compare categories within a column. `npm run bench -- --profile=<scenario> --apps=<app>` prints the same table, and the functions with the most self time, for any case; the profiles stay in bench-dist/profiles/.';
 
 const FLOOR_NOTE =
-  'The "hand-written session, no library (floor)" app of each adapter (bench/apps/minimal.ts) is the smallest Nest app that does a session\'s work: the same routes, each finding the `sid` cookie in the Cookie header, checking its HMAC-SHA256 once (later a Map lookup), reading or changing one entry of a plain Map, and on a first visit drawing 32 random bytes, signing them and setting the cookie. It has no expiry, no change tracking, no save before the headers, no store interface, no size or value checks and no eviction: it is what any session layer in a Nest app costs at the least, so a target above the floor\'s own ratio to bare is out of reach for any library. "ratio to floor" is what nestjs-sessionkit costs beyond that minimum. The Redis floor (bench/apps/minimal-redis.ts) keeps the session in a Redis hash through ioredis: one `HGETALL` per read (every field JSON-parsed), that `HGETALL` and one `HSET` per change, one `HSET` per first visit; the PostgreSQL floor (bench/apps/minimal-postgres.ts) one query per request through pg (`SELECT`, `UPDATE ... RETURNING`, `INSERT` on a table of id and jsonb). Apps on Redis and PostgreSQL are compared with the floor of their store. The bare app with a no-op global interceptor (a global interceptor returning `next.handle()`) is what Nest\'s interceptor pipeline alone costs, the yardstick of a library\'s own global interceptor on the route without session.';
+  'The "hand-written session, no library (floor)" app of each adapter (bench/apps/minimal.ts) is the smallest Nest app that does a session\'s work: the same routes, each finding the `sid` cookie in the Cookie header, checking its HMAC-SHA256 once (later a Map lookup), reading or changing one entry of a plain Map, and on a first visit drawing 32 random bytes, signing them and setting the cookie. It has no expiry, no change tracking, no save before the headers, no store interface, no size or value checks and no eviction: it is what any session layer in a Nest app costs at the least, so a target above the floor\'s own ratio to bare is out of reach for any library. "ratio to floor" is what nestjs-sessionkit costs beyond that minimum. The Redis floor (bench/apps/minimal-redis.ts) keeps the session in a Redis hash through ioredis: one `HGETALL` per read (every field JSON-parsed), that `HGETALL` and one `HSET` per change, one `HSET` per first visit; the PostgreSQL floor (bench/apps/minimal-postgres.ts) one query per request through pg (`SELECT`, `UPDATE ... RETURNING`, `INSERT` on a table of id and jsonb). Apps on Redis and PostgreSQL are compared with the floor of their store. The bare app with a no-op global interceptor (a global interceptor returning `next.handle()`) is what Nest\'s interceptor pipeline alone costs, the yardstick of a library\'s own global interceptor on the route without session. Two hand-written variants of the in-memory floor (same cookie, same checks, no library) tell the library\'s structural costs apart. "Hand-written session kept as JSON" (bench/apps/minimal.ts, on request: `--apps=express-minimal-copy,fastify-minimal-copy`) keeps each session as JSON, parsed on every read and parsed and written again on every change: what MemoryStore\'s guarantee that no object is shared between the store and a request costs. "Hand-written session doing the library\'s work" (bench/apps/minimal-same.ts, in every run) does the floor\'s work in nestjs-sessionkit\'s shape: the session is loaded only on the routes that ask for it, by a parameter decorator (`createParamDecorator`), as a copy parsed from JSON and held on the request; a global interceptor (`APP_INTERCEPTOR`) saves it as JSON after the handler and before the response is written, only if the handler changed it, and sets the signed cookie of a new one; the route without session parses nothing. Its "above floor" is what that shape costs in Nest; how far a MemoryStore app is above it (the note column of the CPU table, and the notes on missed targets) is what the library\'s own code adds. The MemoryStore targets stay judged against the floor, as the issue sets them.';
 
 /** How nestjs-sessionkit's default MemoryStore app did against the floor, per adapter, from this run's medians. */
 function kitAgainstFloor(report: BenchReport): string {
@@ -971,6 +993,25 @@ function kitAgainstFloor(report: BenchReport): string {
     parts.push(`${adapterLabel(adapter)}: ${mine.map((s) => `${s.scenario.label} ${s.floorRatio!.median.toFixed(2)}`).join(', ')}`);
   }
   return parts.length === 0 ? '' : ` nestjs-sessionkit MemoryStore, req/s ÷ floor req/s: ${parts.join('; ')}.`;
+}
+
+/**
+ * For a MemoryStore miss: how much of the excess over the floor the same-work app (the floor's work
+ * in the library's shape, by hand) has too, and how far the library is above it; '' without one.
+ */
+function sameWorkText(report: BenchReport, s: CaseSummary): string {
+  const sameWork = report.summaries.find((x) => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter && x.app.option === 'sameWork');
+  if (s.aboveSameWork === undefined || sameWork?.aboveFloor == null) return '';
+  const range = (st: Stat): string => (s.rounds > 1 && Number.isFinite(st.q1) ? ` (IQR ${signedUs(st.q1)}…${signedUs(st.q3)})` : '');
+  const shape = sameWork.aboveFloor;
+  let text = ` The same work written by hand in the library's shape (bench/apps/minimal-same.ts: loaded by a parameter decorator as a copy parsed from JSON, saved as JSON by a global interceptor before the response) is ${signedUs(shape.median)} µs${range(shape)} above the floor: the cost of that shape in Nest (interceptor pipeline, parameter decorator, JSON copy)`;
+  if (s.target !== undefined && shape.median > s.target.limit) text += `, alone above the limit of ${s.target.limit} µs`;
+  const above = s.aboveSameWork.median;
+  text +=
+    above > 0
+      ? `. nestjs-sessionkit is ${fixed(above, 1)} µs above that app${range(s.aboveSameWork)}: what the library's own code adds.`
+      : `. nestjs-sessionkit is ${fixed(-above, 1)} µs below that app${range(s.aboveSameWork)}: the whole excess is the shape's.`;
+  return text;
 }
 
 /** The categories of the session layer in a profile, for the notes on missed targets. */
@@ -993,6 +1034,7 @@ function missLines(report: BenchReport): string[] {
     let line = `- **${s.scenario.label}, ${adapterLabel(s.app.adapter)}, ${s.app.label}:** ${t.rule} = ${signedUs(t.excess.median)} µs of CPU per request at ${int(s.rate ?? NaN)} req/s against a limit of ${t.limit} µs.`;
     line += ` The app used ${fixed(s.cpuAtRate?.median ?? NaN, 1)} µs per request (${signedUs(s.aboveBare?.median ?? NaN)} above bare, ${signedUs(s.aboveFloor?.median ?? NaN)} above its floor).`;
     if (s.sustained === false) line += ' It did not sustain the fixed rate, so the figure is its CPU at saturation: lower the rate.';
+    line += sameWorkText(report, s);
     const profile = report.profiles?.find((p) => p.scenario === s.scenario.name && p.app.startsWith(s.app.adapter));
     if (profile !== undefined) {
       const session = SESSION_CATEGORIES.map((c) => [c, profile.usPerRequest[c]] as const)
@@ -1038,7 +1080,8 @@ const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, 
  * with a tick at the target where the issue sets one.
  */
 export function svgChart(report: BenchReport): string {
-  const rows = report.summaries.filter((s) => s.cpuAtRate !== null && !isBare(s.app) && s.app.option !== 'noopInterceptor');
+  // The hand-written variants of the floor (JSON copy, same work) are yardsticks of the notes, not bars.
+  const rows = report.summaries.filter((s) => s.cpuAtRate !== null && !isBare(s.app) && s.app.option !== 'noopInterceptor' && s.app.option !== 'jsonCopy' && s.app.option !== 'sameWork');
   /** Median over rounds of the CPU at `rate` of the first app `match` finds in the scenario. */
   const cpuOf = (scenario: ScenarioName, rate: number | undefined, match: (a: AppSpec) => boolean): number | undefined => {
     const app = report.apps.find(match);

@@ -19,10 +19,12 @@
  * and for --duration seconds at saturation. The targets are judged on the app's CPU µs per
  * request at the fixed rate above bare and above the floor (hand-written sessions in memory, on
  * Redis and on PostgreSQL), per round, median and IQR over the rounds; the saturation run gives
- * throughput and latency beside them. A case whose app did not sustain the rate is flagged.
+ * throughput and latency beside them. A case whose app did not sustain the rate is flagged. The
+ * same-work apps (the floor's work in the library's shape, by hand: bench/apps/minimal-same.ts)
+ * run by default too: the MemoryStore rows say how far the library is above them.
  *
  * One scenario in about a minute, for a developer: `npm run bench -- --quick --scenarios=read
- * --apps=express-sessionkit-memory` (one round of 2 + 2 s per case; bare and the floor come along,
+ * --apps=express-sessionkit-memory` (one round of 2 + 2 s per case; bare, the floor and the same-work app come along,
  * no memory part, no lost updates, no profile, no docs written).
  *
  * `npm run bench -- --profile=<scenario> [--apps=name,name] [--profile-seconds=S]` measures nothing
@@ -74,6 +76,7 @@ import {
   appSpec,
   floorStoreOf,
   isBare,
+  keepsNoSessions,
   mysqlTableOf,
   onSql,
   rateOf,
@@ -451,8 +454,8 @@ class ClientState {
     const headers: Record<string, string> = {};
     if (scenario.withCookie) {
       // The bare apps get a cookie header of the same size, so requests are byte for byte alike;
-      // the floors, hand-written sessions, get a real one from their /setup like every session app.
-      this.cookie ??= this.app.spec.library === 'bare' && !this.app.spec.floor ? BARE_COOKIE : await createSession(this.app);
+      // the floors and the other hand-written sessions get a real one from their /setup like every session app.
+      this.cookie ??= keepsNoSessions(this.app.spec) ? BARE_COOKIE : await createSession(this.app);
       headers.cookie = this.cookie;
     }
     return (seconds) => ({ url, method: scenario.method, headers, connections, duration: seconds });
@@ -461,7 +464,7 @@ class ClientState {
   private async many(count: number): Promise<string> {
     if (this.cookiesFile !== undefined) return this.cookiesFile;
     let cookies: string[];
-    if (this.app.spec.library === 'bare' && !this.app.spec.floor) {
+    if (keepsNoSessions(this.app.spec)) {
       cookies = Array.from({ length: count }, (_, i) => bareCookie(i));
     } else {
       log(`  seeding ${count.toLocaleString('en-US')} sessions in ${this.app.spec.name} ...`);
@@ -747,6 +750,7 @@ async function main(): Promise<void> {
     // Every figure is relative to the bare app and a floor of the same adapter, so these are
     // measured with the apps named: the bare app, the in-memory floor, the floor of each store
     // named, the bare app with a no-op interceptor when the route without session is measured,
+    // the same-work app when a nestjs-sessionkit MemoryStore app is (it explains that app's misses),
     // and the nestjs-sessionkit MemoryStore app when its RedisStore app is named (the Redis target builds on it).
     const base = (a: AppSpec): boolean => {
       const mine = wanted.filter((w) => w.adapter === a.adapter);
@@ -755,6 +759,7 @@ async function main(): Promise<void> {
       if (a.library !== 'bare') return false;
       if (isBare(a)) return true;
       if (a.floor) return a.store === 'none' || mine.some((w) => floorStoreOf(w) === a.store);
+      if (a.option === 'sameWork') return mine.some((w) => w.library === 'nestjs-sessionkit' && w.store === 'memory') && scenarios.some((s) => s.name !== 'none' && s.sessions === undefined);
       return a.option === 'noopInterceptor' && scenarios.some((s) => s.name === 'none');
     };
     apps = apps.filter((a) => wanted.includes(a) || base(a));

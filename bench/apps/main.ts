@@ -21,6 +21,7 @@ import { type AppSpec, BENCH_MAX_SESSIONS, DATABASE_URL, MYSQL_URL, PG_SCHEMA, R
 import { BareAppModule, BareInterceptedAppModule } from './bare.js';
 import { MinimalCopyAppModule, MinimalSessionAppModule } from './minimal.js';
 import { minimalPostgresModule, minimalPostgresTable } from './minimal-postgres.js';
+import { MinimalSameWorkAppModule } from './minimal-same.js';
 import { minimalRedisModule } from './minimal-redis.js';
 import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
 import { FastifySessionAppModule, useFastifySession } from './fastify-session.js';
@@ -109,6 +110,7 @@ async function build(spec: AppSpec): Promise<INestApplication> {
         return NestFactory.create(minimalPostgresModule(pool, table), adapter, options);
       }
       if (spec.option === 'jsonCopy') return NestFactory.create(MinimalCopyAppModule, adapter, options);
+      if (spec.option === 'sameWork') return NestFactory.create(MinimalSameWorkAppModule, adapter, options);
       return NestFactory.create(spec.floor ? MinimalSessionAppModule : spec.option === 'noopInterceptor' ? BareInterceptedAppModule : BareAppModule, adapter, options);
 
     case 'nestjs-sessionkit':
