@@ -1,14 +1,16 @@
 import { type ExecutionContext, createParamDecorator } from '@nestjs/common';
 import type { SessionData, SessionHandleApi } from './core/session.interface.js';
-import { loadSession, sessionSource } from './integrations/session-transport.js';
+import { sessionParam, sessionSource } from './integrations/session-transport.js';
 import { socketSessions } from './integrations/socket-session.js';
 import { SessionInterceptor } from './session.interceptor.js';
 
 // Nest awaits what a parameter decorator returns before calling the handler, so the session is
-// loaded here, on first use, for handlers that ask for it and no other.
+// loaded here, on first use, for handlers that ask for it and no other. Loaded already, it is
+// passed as it is: Nest calls the handler at once with a parameter that is not a promise.
 const SessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
-  const loading = loadSession(sessionSource(context));
-  return key === undefined ? loading : loading.then((session) => session.get(key));
+  const session = sessionParam(sessionSource(context));
+  if (key === undefined) return session;
+  return session instanceof Promise ? session.then((loaded) => loaded.get(key)) : session.get(key);
 });
 
 /**

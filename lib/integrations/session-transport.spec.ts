@@ -1,6 +1,10 @@
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { SessionContextError } from '../core/session.errors.js';
-import { graphqlFailure, sessionSource, sessionSourceIf } from './session-transport.js';
+import { resolveSessionOptions } from '../session-options.js';
+import { SessionRuntime } from '../core/session.runtime.js';
+import { MemoryStore } from '../stores/memory.store.js';
+import type { SessionRecord, SessionStore } from '../stores/session-store.interface.js';
+import { graphqlFailure, sessionParam, sessionSource, sessionSourceIf } from './session-transport.js';
 
 function host(type: string, args: unknown[]): ExecutionContextHost {
   const context = new ExecutionContextHost(args);
@@ -72,5 +76,52 @@ describe('graphqlFailure', () => {
       errors: [{ message: 'store down', extensions: { code: 'SERVICE_UNAVAILABLE', status: 503 } }],
     });
     expect(graphqlFailure({ headers: {} }, 503, 'store down')).toBeUndefined();
+  });
+});
+
+describe('sessionParam', () => {
+  const SECRET = 'a-long-random-enough-test-secret-0123456789';
+
+  /** An Express-like response: the header methods the core uses. */
+  function response() {
+    const headers = new Map<string, unknown>();
+    return { headersSent: false, getHeader: (name: string) => headers.get(name), setHeader: (name: string, value: unknown) => void headers.set(name, value), headers };
+  }
+
+  /** A cookie of a session holding { n: 7 }, saved through `runtime`. */
+  async function cookieOf(runtime: SessionRuntime): Promise<string> {
+    const res = response();
+    const session = await runtime.load({ headers: {} }, res);
+    session.set('n', 7);
+    await runtime.commit(session);
+    return String(res.headers.get('set-cookie')).split(';')[0]!;
+  }
+
+  it('hands over a session read at once as it is, not as a promise', async () => {
+    const runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET }), new MemoryStore());
+    const cookie = await cookieOf(runtime);
+    const req = { headers: { cookie } };
+    const session = sessionParam({ transport: 'http', req, res: response() }, runtime);
+    expect(session).not.toBeInstanceOf(Promise);
+    expect((session as Exclude<typeof session, Promise<unknown>>).get('n')).toBe(7);
+  });
+
+  it('hands over a promise while the store still reads, and the session itself once it is loaded', async () => {
+    // A store of the user's own, with no synchronous read: every read goes through get().
+    const inner = new MemoryStore();
+    const store: SessionStore = {
+      get: (handle) => inner.get(handle),
+      set: (handle: string, record: SessionRecord, ttl: number) => inner.set(handle, record, ttl),
+      destroy: (handle) => inner.destroy(handle),
+    };
+    const runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET }), store);
+    const cookie = await cookieOf(runtime);
+    const source = { transport: 'http' as const, req: { headers: { cookie } }, res: response() };
+    const loading = sessionParam(source, runtime);
+    expect(loading).toBeInstanceOf(Promise);
+    const session = await loading;
+    expect(session.get('n')).toBe(7);
+    // Loaded now: a second parameter of the same request gets the same session at once.
+    expect(sessionParam(source, runtime)).toBe(session);
   });
 });

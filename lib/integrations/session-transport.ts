@@ -90,14 +90,32 @@ export function graphqlFailure(request: object, status: number, message: string)
  */
 export function loadSession(source: SessionSource, runtime?: SessionRuntime): Promise<SessionHandle> {
   if (source.transport === 'ws') return socketSessions.load(source.message, source.client, runtime);
+  const loading = ownerOf(source, runtime).load(source.req, source.res);
+  return source.transport === 'graphql' ? loading.catch((error: unknown) => Promise.reject(graphqlError(error))) : loading;
+}
+
+/**
+ * {@link loadSession} for `@Session()`: the session itself where it is loaded by the time this
+ * returns (read at once from MemoryStore or a sealed cookie, a first visit, or loaded earlier in
+ * the request), a promise of it otherwise. Nest hands a parameter that is not a promise to the
+ * handler at once; a promise costs the handler an async step through Nest's pipes.
+ */
+export function sessionParam(source: SessionSource, runtime?: SessionRuntime): SessionHandle | Promise<SessionHandle> {
+  if (source.transport !== 'http') return loadSession(source, runtime);
+  const context = ownerOf(source, runtime).contextOf(source.req, source.res);
+  const loading = context.load();
+  return context.loaded ?? loading;
+}
+
+/** The runtime of the app an HTTP request or GraphQL operation belongs to. */
+function ownerOf(source: Exclude<SessionSource, { transport: 'ws' }>, runtime: SessionRuntime | undefined): SessionRuntime {
   const owner = runtime ?? sessionHttp.hostOf<SessionRuntime>(source.req);
   if (owner === undefined) {
     throw new SessionError(
       '@Session() found no session support on this request. Import SessionModule.forRoot() in the root module. (Nest\'s own @Session() from @nestjs/common is a different decorator: import Session from nestjs-sessionkit.)',
     );
   }
-  const loading = owner.load(source.req, source.res);
-  return source.transport === 'graphql' ? loading.catch((error: unknown) => Promise.reject(graphqlError(error))) : loading;
+  return owner;
 }
 
 /**
