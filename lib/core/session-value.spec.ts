@@ -1,4 +1,4 @@
-import { SessionValueError, assertStorable, CheckedSessionRecord, jsonMayHoldReservedKey, reservedKeyIn, storedRecordData, storedSessionData, unstorableReason } from './session-value.js';
+import { SessionValueError, assertStorable, CheckedSessionRecord, jsonMayHoldReservedKey, recordFromJson, reservedKeyIn, storedRecordData, storedSessionData, unstorableReason } from './session-value.js';
 import { SessionError } from './session.errors.js';
 
 describe('session values', () => {
@@ -55,6 +55,32 @@ describe('session values', () => {
     // The words in a value: a false yes, which only costs the full check.
     expect(jsonMayHoldReservedKey(JSON.stringify({ topic: 'prototyping' }))).toBe(true);
     for (const json of ['{"__proto__":{}}', '{"a":{"constructor":1}}', '{"a":[{"prototype":1}]}']) expect(jsonMayHoldReservedKey(json)).toBe(true);
+    // A key spelled with escapes, as another program may write it, is never taken for safe.
+    for (const json of ['{"__pr\\u006fto__":{}}', '{"a":{"\\u0063onstructor":1}}']) {
+      expect(jsonMayHoldReservedKey(json)).toBe(true);
+      expect(reservedKeyIn(JSON.parse(json) as Record<string, unknown>)).toBeDefined();
+    }
+  });
+
+  it('parses stored JSON into a record the runtime takes as it is, unless the text may hold a reserved key', () => {
+    const record = recordFromJson('{"a":1,"cart":[{"sku":"x"}]}', 1, 2, 'u1');
+    expect(record).toBeInstanceOf(CheckedSessionRecord);
+    expect(record).toEqual({ data: { a: 1, cart: [{ sku: 'x' }] }, createdAt: 1, touchedAt: 2, user: 'u1' });
+    expect(Object.getPrototypeOf(record.data)).toBeNull();
+    expect(storedRecordData(record)).toBe(record.data);
+    // Reserved keys, plain or escaped, at any depth: a plain record, which the runtime refuses.
+    for (const json of ['{"a":1,"__proto__":{"userId":"victim"}}', '{"p":{"__pr\\u006fto__":{"userId":"victim"}}}', '{"\\u005f_proto__":{}}']) {
+      const plain = recordFromJson(json, 1, 2, undefined);
+      expect(plain).not.toBeInstanceOf(CheckedSessionRecord);
+      expect(plain).toEqual(expect.objectContaining({ createdAt: 1, touchedAt: 2 }));
+      expect(() => storedRecordData(plain)).toThrow(SessionValueError);
+    }
+    // A word in a value only costs the full check, which passes.
+    const word = recordFromJson('{"topic":"prototyping"}', 1, 2, undefined);
+    expect(word).not.toBeInstanceOf(CheckedSessionRecord);
+    expect(storedRecordData(word)).toEqual({ topic: 'prototyping' });
+    // Text that is not an object is left to the runtime's check as it is.
+    for (const json of ['null', '[1]', '"text"', '3']) expect(recordFromJson(json, 1, 2, undefined)).not.toBeInstanceOf(CheckedSessionRecord);
   });
 
   it('takes the data of a record a store already checked as it is, once', () => {

@@ -154,12 +154,30 @@ export class CheckedSessionRecord implements SessionRecord {
 }
 
 /**
- * True when JSON written by `JSON.stringify` may hold a reserved key: every such key contains
- * `proto` or `constructor`, which `JSON.stringify` never escapes. Only a false yes is possible (the
- * words inside a value), and it costs only the full check.
+ * True when JSON text may hold a reserved key: every such key contains `proto` or `constructor`,
+ * and JSON can spell a letter otherwise only as a `\u` escape (which `JSON.stringify` never writes
+ * for one, so text written by another program that uses one is checked in full). Only a false yes
+ * is possible (the words inside a value, an escaped control character), and it costs only the
+ * full check.
  */
 export function jsonMayHoldReservedKey(json: string): boolean {
-  return json.includes('proto') || json.includes('constructor');
+  return json.includes('proto') || json.includes('constructor') || json.includes('\\u');
+}
+
+/**
+ * A record whose data a store read back as JSON text (internal): parsed, given a null prototype,
+ * and, when the text cannot hold a reserved key, a {@link CheckedSessionRecord} that the runtime
+ * takes without walking and copying it again. Text that is not a JSON object gives a plain record,
+ * which the runtime checks as it checks any other.
+ */
+export function recordFromJson(json: string, createdAt: number, touchedAt: number, user: string | undefined): SessionRecord {
+  const data = JSON.parse(json) as Record<string, unknown>;
+  const object = data !== null && typeof data === 'object' && !Array.isArray(data);
+  // The parsed object itself loses its prototype: a copy into Object.create(null) would be a
+  // slow dictionary object, built key by key (JSON.parse makes `__proto__` an own key, never the prototype).
+  if (object) Object.setPrototypeOf(data, null);
+  if (object && !jsonMayHoldReservedKey(json)) return new CheckedSessionRecord(data, createdAt, touchedAt, user);
+  return user === undefined ? { data, createdAt, touchedAt } : { data, createdAt, touchedAt, user };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { SessionError } from '../core/session.errors.js';
-import { CheckedSessionRecord, jsonMayHoldReservedKey } from '../core/session-value.js';
+import { recordFromJson } from '../core/session-value.js';
 import { patchedSessionJson } from './session-json.splice.js';
 
 /**
@@ -346,17 +346,7 @@ export class MemoryStore implements SessionStore {
     if (packed === undefined) return undefined;
     // A read is a use: the session moves away from eviction.
     bump(this.mapOf(index, packed), handle, packed);
-    const json = packed.slice(jsonStart(packed));
-    const data = JSON.parse(json) as Record<string, unknown>;
-    // The parsed object itself loses its prototype: a copy into Object.create(null) would be a
-    // slow dictionary object, built key by key (JSON.parse makes `__proto__` an own key, never the prototype).
-    Object.setPrototypeOf(data, null);
-    const createdAt = time(packed, CREATED_AT);
-    const touchedAt = time(packed, TOUCHED_AT);
-    const user = userOf(packed);
-    // Our own JSON: when no reserved key can be in it, the runtime need not walk and copy the data again.
-    if (jsonMayHoldReservedKey(json)) return user === undefined ? { data, createdAt, touchedAt } : { data, createdAt, touchedAt, user };
-    return new CheckedSessionRecord(data, createdAt, touchedAt, user);
+    return recordFromJson(packed.slice(jsonStart(packed)), time(packed, CREATED_AT), time(packed, TOUCHED_AT), userOf(packed));
   }
 
   async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {

@@ -37,7 +37,7 @@ const isSession = `jsonb_typeof(data) = 'object'`;
 export interface PostgresStatements {
   /** The table and its indexes, created if missing. Run with the simple protocol (no parameters): one implicit transaction. */
   createTable: string;
-  /** $1 handle → data, created_at, touched_at, user_key of a live session. */
+  /** $1 handle → data (as text), created_at, touched_at, user_key of a live session. */
   get: string;
   /** $1 handle, $2 data (JSON), $3 created_at, $4 touched_at, $5 ttl (ms), $6 user_key: insert or replace. */
   set: string;
@@ -105,7 +105,7 @@ export function postgresStatements(table: string, schema: string | undefined): P
   expires_at timestamptz NOT NULL
 )`,
     ].join(';\n'),
-    get: `SELECT data, created_at, touched_at, user_key FROM ${t} WHERE handle = $1 AND expires_at > now() AND ${isSession}`,
+    get: `SELECT data::text AS data, created_at, touched_at, user_key FROM ${t} WHERE handle = $1 AND expires_at > now() AND ${isSession}`,
     set: `INSERT INTO ${t} (handle, data, created_at, touched_at, expires_at, user_key)
 VALUES ($1, $2::jsonb, $3, $4, ${expiry('$5')}, $6)
 ON CONFLICT (handle) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at,

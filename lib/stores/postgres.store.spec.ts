@@ -5,6 +5,7 @@ import { PostgresStore, type PostgresPool, type PostgresPoolClient } from './pos
 import { describeSessionStoreContract } from '../testing/index.js';
 import { newHandle, patchOf, recordOf } from '../testing/session-store.contract.js';
 import { newSessionId, sessionHandle } from '../http/session-cookie.js';
+import { storedRecordData } from '../core/session-value.js';
 import { DATABASE_URL, dropSchema, dumpTable, newPool, testSchema } from '../../test/support/postgres.js';
 import { freePort, sleep } from '../../test/support/redis.js';
 import { expectInstancesTakeTurns } from '../../test/support/lock-instances.js';
@@ -135,6 +136,19 @@ describe('PostgresStore: statements and table', () => {
     expect(row.user_key).toBe('rowan');
     expect(Number(row.left_ms)).toBeGreaterThan(115_000);
     expect(Number(row.left_ms)).toBeLessThanOrEqual(120_000);
+  });
+
+  it('hands over data the runtime takes as it is, and leaves a row with a reserved key, however it was spelled, to its check', async () => {
+    const handle = newHandle();
+    await store.set(handle, recordOf({ userId: 'ada', cart: [{ sku: 'x' }] }, 'ada'), HOUR);
+    const clean = (await store.get(handle))!;
+    expect(clean).toEqual({ data: { userId: 'ada', cart: [{ sku: 'x' }] }, createdAt: expect.any(Number), touchedAt: expect.any(Number), user: 'ada' });
+    expect(storedRecordData(clean)).toBe(clean.data);
+    // Another program wrote the key with an escape: PostgreSQL keeps it as "__proto__", and the runtime refuses it.
+    await pool.query(`UPDATE "${schema}"."${table}" SET data = $2::jsonb WHERE handle = $1`, [handle, '{"userId":"ada","p":{"__pr\\u006fto__":{"admin":true}}}']);
+    const hostile = (await store.get(handle))!;
+    expect(Object.keys(hostile.data)).toEqual(['p', 'userId']);
+    expect(() => storedRecordData(hostile)).toThrow(/reserved key at "p\.__proto__"/);
   });
 
   it('counts live sessions only (for the session.live gauge)', async () => {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { LockPoller } from './store-lock.poller.js';
 import { SessionError } from '../core/session.errors.js';
+import { recordFromJson } from '../core/session-value.js';
 
 /** The result of a query, as `pg` gives it. */
 export interface PostgresQueryResult {
@@ -204,9 +205,10 @@ export class PostgresStore implements SessionStore {
     const { rows } = await this.query('get', this.sql.get, [handle]);
     const row = rows[0];
     if (row === undefined) return undefined;
-    const record: SessionRecord = { data: row.data as Record<string, unknown>, createdAt: Number(row.created_at), touchedAt: Number(row.touched_at) };
-    if (row.user_key !== null && row.user_key !== undefined) record.user = String(row.user_key);
-    return record;
+    // The data as text, parsed here: PostgreSQL writes jsonb out without escapes a reserved key
+    // could hide behind, so a session without one needs no second walk and copy in the runtime.
+    const user = row.user_key === null || row.user_key === undefined ? undefined : String(row.user_key);
+    return recordFromJson(String(row.data), Number(row.created_at), Number(row.touched_at), user);
   }
 
   async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {

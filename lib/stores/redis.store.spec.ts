@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { RedisStore } from './redis.store.js';
+import { storedRecordData } from '../core/session-value.js';
 import { newHandle, patchOf, recordOf } from '../testing/session-store.contract.js';
 import { describeRedisStoreContract } from '../../test/support/redis-store-contract.js';
 import { TestRedisServer } from '../../test/support/redis-server.js';
@@ -147,6 +148,25 @@ describe('RedisStore value pieces', () => {
     expect(Math.max(...Object.values(fields).map((v) => v.length))).toBeLessThanOrEqual(64);
     expect(Object.keys(fields)).toEqual(expect.arrayContaining(['.cart', '+1.cart', '.text', '+1.text']));
     expect((await store.get(handle))!.data).toEqual({ userId: 4242, role: 'customer', cart, text });
+  });
+
+  it('hands over data the runtime takes as it is, and leaves a hash with a reserved key, however it was spelled, to its check', async () => {
+    const handle = newHandle();
+    await store.set(handle, recordOf({ userId: 'ada', cart, text }, 'ada'), HOUR);
+    const clean = (await store.get(handle))!;
+    expect(clean.data).toEqual({ userId: 'ada', cart, text });
+    expect(storedRecordData(clean)).toBe(clean.data);
+    const key = `${prefix}vp:${handle}`;
+    // Another program wrote a reserved key: as a field, or inside a value with an escape.
+    for (const [field, value, path] of [
+      ['.__proto__', '{"admin":true}', '__proto__'],
+      ['.profile', '{"\\u005f_proto__":{"admin":true}}', 'profile.__proto__'],
+    ]) {
+      await client.hset(key, field!, value!);
+      const hostile = (await store.get(handle))!;
+      expect(() => storedRecordData(hostile)).toThrow(`reserved key at "${path}"`);
+      await client.hdel(key, field!);
+    }
   });
 
   it('patches values in pieces: replaced by shorter or longer ones, unset, incremented, cleared', async () => {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { FORWARDING_TTL_MS, type SessionPatch, type SessionRecord, type SessionStore, type SessionStoreLease, type SessionStoreLockRequest, type SessionStoreUserEntry } from './session-store.interface.js';
 import { LockPoller } from './store-lock.poller.js';
 import { SessionError } from '../core/session.errors.js';
-import { emptySessionData } from '../core/session-value.js';
+import { CheckedSessionRecord, emptySessionData, isReservedKey, jsonMayHoldReservedKey } from '../core/session-value.js';
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
@@ -275,13 +275,20 @@ export class RedisStore implements SessionStore {
         break;
       }
     }
+    // Whether no key or value can hold a reserved key: then the runtime takes the data as it is.
+    let checked = true;
     for (const field in fields) {
-      if (field.charCodeAt(0) === DATA_CODE) data[field.slice(1)] = JSON.parse(pieces ? valueOf(fields, field) : fields[field]!);
+      if (field.charCodeAt(0) !== DATA_CODE) continue;
+      const key = field.slice(1);
+      const json = pieces ? valueOf(fields, field) : fields[field]!;
+      if (checked && (isReservedKey(key) || jsonMayHoldReservedKey(json))) checked = false;
+      data[key] = JSON.parse(json);
     }
-    const record: SessionRecord = { data, createdAt: Number(created), touchedAt: Number(fields[TOUCHED] ?? created) };
+    const createdAt = Number(created);
+    const touchedAt = Number(fields[TOUCHED] ?? created);
     const user = fields[USER];
-    if (user !== undefined) record.user = user;
-    return record;
+    if (checked) return new CheckedSessionRecord(data, createdAt, touchedAt, user);
+    return user === undefined ? { data, createdAt, touchedAt } : { data, createdAt, touchedAt, user };
   }
 
   async set(handle: string, record: SessionRecord, ttlMs: number): Promise<void> {
