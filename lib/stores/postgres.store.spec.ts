@@ -380,6 +380,55 @@ describe('PostgresStore: options and failures', () => {
     }
   });
 
+  it('calls a pool and its connections with callbacks, and one that answers with promises, or with both, through them', async () => {
+    const own = newPool({ max: 3 });
+    const used: string[] = [];
+    const wrappers = new Map<object, PostgresPoolClient>();
+    // One wrapper per pg connection, so a pool that answers both ways hands over the same object twice.
+    const wrap = (client: Awaited<ReturnType<Pool['connect']>>, answers: 'callback' | 'promise' | 'both'): PostgresPoolClient => {
+      let wrapper = wrappers.get(client);
+      if (wrapper === undefined) {
+        const query = (statement: never, callback?: (error: unknown, result?: unknown) => void): unknown => {
+          used.push(`query:${typeof callback === 'function' ? 'callback' : 'none'}`);
+          if (answers === 'promise') return client.query(statement);
+          const pending = client.query(statement);
+          pending.then((result) => callback?.(undefined, result), (error: unknown) => callback?.(error));
+          return answers === 'both' ? pending : undefined;
+        };
+        wrapper = { query, release: (error?: Error | boolean) => client.release(error), once: client.once.bind(client), removeListener: client.removeListener.bind(client) } as unknown as PostgresPoolClient;
+        wrappers.set(client, wrapper);
+      }
+      return wrapper;
+    };
+    const poolAnswering = (answers: 'callback' | 'promise' | 'both'): PostgresPool =>
+      ({
+        connect: (callback?: (error: unknown, client?: PostgresPoolClient) => void): unknown => {
+          used.push(`connect:${typeof callback === 'function' ? 'callback' : 'none'}`);
+          const pending = own.connect().then((client) => wrap(client, answers));
+          if (answers === 'promise') return pending;
+          pending.then((client) => callback?.(undefined, client), (error: unknown) => callback?.(error));
+          return answers === 'both' ? pending : undefined;
+        },
+      }) as unknown as PostgresPool;
+    try {
+      for (const answers of ['callback', 'promise', 'both'] as const) {
+        const store = new PostgresStore({ pool: poolAnswering(answers), schema, table: `answers_${answers}`, createTable: true });
+        used.length = 0;
+        const handles = Array.from({ length: 12 }, () => newHandle());
+        // More operations at once than the pool has connections: each connection is taken and given back several times.
+        await Promise.all(handles.map((handle, i) => store.set(handle, recordOf({ i }), HOUR)));
+        const read = await Promise.all(handles.map((handle) => store.get(handle)));
+        expect(read.map((record) => record!.data)).toEqual(handles.map((_, i) => ({ i })));
+        expect(new Set(used)).toEqual(new Set(['connect:callback', 'query:callback']));
+        // Every connection went back once: none is still out, and none was released twice (pg would have thrown).
+        expect(own.waitingCount).toBe(0);
+        expect(own.idleCount).toBe(own.totalCount);
+      }
+    } finally {
+      await own.end();
+    }
+  });
+
   it('accepts a pg Pool as it is', () => {
     // Type-checked: a pg Pool is a PostgresPool.
     const store: PostgresStore = new PostgresStore({ pool });

@@ -11,7 +11,12 @@ export interface PostgresQueryResult {
   rowCount: number | null;
 }
 
-/** A connection checked out of a {@link PostgresPool}: what the store uses of a `pg` `PoolClient`. */
+/**
+ * A connection checked out of a {@link PostgresPool}: what the store uses of a `pg` `PoolClient`.
+ * The store passes `query` a callback as its last argument, as `pg` takes one (which spares a
+ * promise per statement); a connection that ignores it and returns a promise is used through the
+ * promise.
+ */
 export interface PostgresPoolClient {
   query(config: { text: string; values?: unknown[]; name?: string }): Promise<PostgresQueryResult>;
   query(text: string): Promise<PostgresQueryResult | PostgresQueryResult[]>;
@@ -21,7 +26,11 @@ export interface PostgresPoolClient {
   removeListener(event: 'error', listener: (error: Error) => void): unknown;
 }
 
-/** What the store uses of a `pg` `Pool` (`pg` 8): a `new Pool(...)` fits. */
+/**
+ * What the store uses of a `pg` `Pool` (`pg` 8): a `new Pool(...)` fits. The store passes
+ * `connect` a callback, as `pg` takes one; a pool that ignores it and returns a promise (a wrapper
+ * written against this interface) is used through the promise.
+ */
 export interface PostgresPool {
   connect(): Promise<PostgresPoolClient>;
 }
@@ -188,7 +197,7 @@ export class PostgresStore implements SessionStore {
    */
   init(): Promise<void> {
     if (!this.createTable) return Promise.resolve();
-    this.created ??= this.run('createTable', (client) => client.query(this.sql.createTable), 10 * this.statementTimeout).then(
+    this.created ??= this.run('createTable', this.sql.createTable, 10 * this.statementTimeout).then(
       () => {
         this.tableReady = true;
       },
@@ -338,26 +347,28 @@ export class PostgresStore implements SessionStore {
   }
 
   private query(name: string, text: string, values: unknown[], table = this.table): Promise<PostgresQueryResult> {
-    const config = Object.create(this.statements.get(text)!) as { text: string; name?: string; values: unknown[] };
+    const config = Object.create(this.statements.get(text)!) as StatementConfig;
     config.values = values;
-    const operation = (client: PostgresPoolClient): Promise<PostgresQueryResult> => client.query(config);
     // Once the table exists, skip the wait for it: one promise less on every operation.
-    if (this.createTable && !this.tableReady) return this.init().then(() => this.run(name, operation, this.statementTimeout, table));
-    return this.run(name, operation, this.statementTimeout, table);
+    if (this.createTable && !this.tableReady) return this.init().then(() => this.run(name, config, this.statementTimeout, table));
+    return this.run(name, config, this.statementTimeout, table);
   }
 
   /**
-   * Runs `operation` on a pooled connection within `timeoutMs`, waiting for the connection
+   * Runs `statement` on a pooled connection within `timeoutMs`, waiting for the connection
    * included. A connection that arrives after the deadline goes straight back unused; one whose
    * statement is still running at the deadline is closed, which frees its place in the pool
    * whether or not the server ever answers. One promise and one timer per operation: this runs
-   * on every request.
+   * on every request, so the pool and the connection are called with callbacks where they take
+   * them, as pg's do (see {@link PostgresPool}).
    */
-  private run<T>(name: string, operation: (client: PostgresPoolClient) => Promise<T>, timeoutMs: number, table = this.table): Promise<T> {
+  private run(name: string, statement: StatementConfig | string, timeoutMs: number, table = this.table): Promise<PostgresQueryResult> {
     if (this.closed) return Promise.reject(new SessionError(`PostgresStore: ${name} called after close().`));
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<PostgresQueryResult>((resolve, reject) => {
       let settled = false;
       let client: PostgresPoolClient | undefined;
+      // The connection this operation got: a pool that also returned it through a promise delivers it twice.
+      let delivered: PostgresPoolClient | undefined;
       // A connection that breaks while checked out emits `error`; without a listener that would crash the process.
       let broken: Error | undefined;
       const onError = (error: Error): void => {
@@ -376,35 +387,57 @@ export class PostgresStore implements SessionStore {
         if (client !== undefined) giveBack(new SessionError(`PostgresStore: ${name} timed out.`));
       }, timeoutMs);
       timer.unref();
-      const fail = (error: unknown): void => {
-        if (client !== undefined) giveBack(error instanceof Error ? error : true);
+      const answered = (error: unknown, result?: PostgresQueryResult): void => {
+        const failed = error !== undefined && error !== null;
+        if (client !== undefined) giveBack(failed ? (error instanceof Error ? error : true) : undefined);
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(failure(error, table));
+        if (failed) reject(failure(error, table));
+        else resolve(result!);
       };
-      const succeed = (result: T): void => {
-        if (client !== undefined) giveBack();
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(result);
-      };
-      this.pool.connect().then((connected) => {
+      const connected = (error: unknown, connection?: PostgresPoolClient): void => {
+        if (error !== undefined && error !== null) return answered(error);
+        if (connection === delivered) return;
+        delivered = connection;
         if (settled) {
           // Timed out while waiting for the connection: dropped unsent.
-          connected.release();
+          connection!.release();
           return;
         }
-        client = connected;
-        connected.once('error', onError);
+        client = connection!;
+        client.once('error', onError);
         try {
-          operation(connected).then(succeed, fail);
+          settleBy((client as unknown as CallbackClient).query(statement, answered), answered);
         } catch (error) {
-          fail(error);
+          answered(error);
         }
-      }, fail);
+      };
+      settleBy((this.pool as unknown as CallbackPool).connect(connected), connected);
     });
+  }
+}
+
+/** A statement as the store hands it to pg: its text and name from a prototype, its values its own (see `statements`). */
+type StatementConfig = { text: string; name?: string; values: unknown[] };
+
+/** A Node-style callback, as pg calls its own. */
+type Callback<T> = (error: unknown, value?: T) => void;
+
+/** A {@link PostgresPool} called as pg's pool can be, with a callback. */
+interface CallbackPool {
+  connect(callback: Callback<PostgresPoolClient>): unknown;
+}
+
+/** A {@link PostgresPoolClient} called as pg's connections can be, with a callback. */
+interface CallbackClient {
+  query(statement: StatementConfig | string, callback: Callback<PostgresQueryResult>): unknown;
+}
+
+/** Where a call that was given `callback` returned a promise instead (it ignores callbacks), settles `callback` through it. */
+function settleBy<T>(returned: unknown, callback: Callback<T>): void {
+  if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<T>).then === 'function') {
+    (returned as PromiseLike<T>).then((value) => callback(undefined, value), callback);
   }
 }
 
