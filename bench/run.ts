@@ -51,9 +51,6 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { type Pool as MysqlPool, createPool as createMysqlPool } from 'mysql2/promise';
-import { Pool } from 'pg';
 import {
   APPS,
   type AdapterName,
@@ -62,9 +59,7 @@ import {
   DATABASE_URL,
   type LoadJob,
   LOCKED_ROUTE_ENV,
-  deadRunOf,
   type LoadResult,
-  MYSQL_TABLE_PREFIX,
   MYSQL_URL,
   PG_SCHEMA,
   REDIS_PREFIX,
@@ -77,17 +72,16 @@ import {
   floorStoreOf,
   isBare,
   keepsNoSessions,
-  mysqlTableOf,
   onSql,
   rateOf,
-  pgTableOf,
   redisPrefixOf,
   scenarioApplies,
 } from './common.js';
 import { seedSessions } from './client.js';
 import { type ProfileResult, analyseProfile, profileConsoleTable } from './profile.js';
 import { type RedisRunStats, startRedisStats } from './redis-stats.js';
-import { type BytesResult, type MillionResult, deleteKeysUnder, keysUnder } from './memory.js';
+import { type BytesResult, type MillionResult, deleteKeysUnder } from './memory.js';
+import { connectMysql, connectPostgres, connectRedis, dropMysqlTable, dropMysqlTables, dropTable, withRunNamespaces } from './namespaces.js';
 import { type BenchReport, type CaseRound, type LostResult, type SeedingResult, consoleReport, markdownReport, summarize, svgChart } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -540,113 +534,23 @@ async function profileOnly(options: Options): Promise<void> {
   log(`Profiling ${scenario.label} on ${names.join(', ')}: ${options.firstWarmup} s warm-up, ${options.profileSeconds} s profiled, sampling every ${PROFILE_INTERVAL_US} µs; profiles in bench-dist/profiles/`);
   const results: ProfileResult[] = [];
   // The run's own namespaces, as a full run makes them: the apps on PostgreSQL expect their schema.
-  const stores = new Set(names.map((name) => appSpec(name).store));
-  const pg = stores.has('postgres') ? await connectPostgres() : undefined;
-  const mysql = stores.has('mysql') ? await connectMysql() : undefined;
-  const redis = stores.has('redis') ? await connectRedis() : undefined;
-  try {
-    for (const name of names) {
-      const spec = appSpec(name);
-      if (!scenarioApplies(scenario, spec)) {
-        log(`  ${name}: the scenario ${scenario.name} does not run on this app`);
-        continue;
+  await withRunNamespaces(
+    names.map((name) => appSpec(name).store),
+    async () => {
+      for (const name of names) {
+        const spec = appSpec(name);
+        if (!scenarioApplies(scenario, spec)) {
+          log(`  ${name}: the scenario ${scenario.name} does not run on this app`);
+          continue;
+        }
+        const result = await profileCase(spec, scenario, options, pinning, []);
+        results.push(result);
+        process.stdout.write(`\n${profileConsoleTable(result)}\n`);
       }
-      const result = await profileCase(spec, scenario, options, pinning, []);
-      results.push(result);
-      process.stdout.write(`\n${profileConsoleTable(result)}\n`);
-    }
-  } finally {
-    if (redis !== undefined && 'redis' in redis) {
-      await deleteKeysUnder(redis.redis, REDIS_PREFIX);
-      redis.redis.disconnect();
-    }
-    if (pg !== undefined && 'pool' in pg) {
-      await pg.pool.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE`);
-      await pg.pool.end();
-    }
-    if (mysql !== undefined && 'pool' in mysql) {
-      await dropMysqlTables(mysql.pool);
-      await mysql.pool.end();
-    }
-  }
+    },
+  );
   mkdirSync(join(root, 'bench-dist'), { recursive: true });
   writeFileSync(join(root, 'bench-dist', `profile-${scenario.name}.json`), JSON.stringify(results, null, 2));
-}
-
-// ---------------------------------------------------------------- Redis
-
-async function connectRedis(): Promise<{ redis: Redis; version: string } | { error: string }> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    await redis.ping();
-    const info = await redis.info('server');
-    const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-    // What runs that died before their cleanup left behind.
-    const dead = new Set<string>();
-    for (const key of await keysUnder(redis, 'bench:')) {
-      const run = deadRunOf(key);
-      if (run !== undefined) dead.add(run);
-    }
-    for (const run of dead) await deleteKeysUnder(redis, `bench:${run}:`);
-    return { redis, version };
-  } catch (error) {
-    redis.disconnect();
-    return { error: error instanceof Error ? error.message : String(error) };
-  }
-}
-
-// ---------------------------------------------------------------- PostgreSQL
-
-/** A pool for the harness, with the benchmark's schema created afresh; or why PostgreSQL cannot be used. */
-async function connectPostgres(): Promise<{ pool: Pool; version: string } | { error: string }> {
-  const pool = new Pool({ connectionString: DATABASE_URL, max: 2, connectionTimeoutMillis: 2000 });
-  pool.on('error', () => undefined);
-  try {
-    const version = String((await pool.query('SHOW server_version')).rows[0].server_version);
-    const { rows } = await pool.query<{ name: string }>("SELECT nspname AS name FROM pg_namespace WHERE nspname LIKE 'bench\\_%'");
-    for (const { name } of rows) if (deadRunOf(name) !== undefined) await pool.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
-    await pool.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE; CREATE SCHEMA ${PG_SCHEMA}`);
-    return { pool, version };
-  } catch (error) {
-    await pool.end().catch(() => undefined);
-    return { error: error instanceof Error ? error.message : String(error) };
-  }
-}
-
-/** Drops one app's table, so that each run starts empty. */
-async function dropTable(pool: Pool | undefined, appName: string): Promise<void> {
-  await pool?.query(`DROP TABLE IF EXISTS ${PG_SCHEMA}."${pgTableOf(appName)}"`);
-}
-
-// ---------------------------------------------------------------- MySQL / MariaDB
-
-/** A pool for the harness, with the benchmark's tables of an earlier run dropped; or why MySQL/MariaDB cannot be used. */
-async function connectMysql(): Promise<{ pool: MysqlPool; version: string } | { error: string }> {
-  const pool = createMysqlPool({ uri: MYSQL_URL, connectionLimit: 2, connectTimeout: 2000 });
-  try {
-    const [[row]] = (await pool.query('SELECT VERSION() AS version')) as unknown as [[{ version: string }]];
-    await dropMysqlTables(pool);
-    return { pool, version: row.version };
-  } catch (error) {
-    await pool.end().catch(() => undefined);
-    return { error: error instanceof Error ? error.message : String(error) };
-  }
-}
-
-/** Drops every table of this run (`bench_<run>_...` in the database of MYSQL_URL), and those of runs that died. */
-async function dropMysqlTables(pool: MysqlPool | undefined): Promise<void> {
-  if (pool === undefined) return;
-  const [rows] = await pool.query("SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'bench\\_%'");
-  for (const { name } of rows as { name: string }[]) {
-    if (name.startsWith(MYSQL_TABLE_PREFIX) || deadRunOf(name) !== undefined) await pool.query(`DROP TABLE IF EXISTS \`${name}\``);
-  }
-}
-
-/** Drops one app's MySQL/MariaDB table (and MysqlStore's lock table), so that each run starts empty. */
-async function dropMysqlTable(pool: MysqlPool | undefined, appName: string): Promise<void> {
-  await pool?.query(`DROP TABLE IF EXISTS \`${mysqlTableOf(appName)}\`, \`${mysqlTableOf(appName)}_locks\``);
 }
 
 // ---------------------------------------------------------------- environment

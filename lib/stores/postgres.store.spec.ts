@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { PostgresStore, type PostgresPool, type PostgresPoolClient } from './postgres.store.js';
 import { describeSessionStoreContract } from '../testing/index.js';
 import { newHandle, patchOf, recordOf } from '../testing/session-store.contract.js';
@@ -385,7 +385,7 @@ describe('PostgresStore: options and failures', () => {
     const used: string[] = [];
     const wrappers = new Map<object, PostgresPoolClient>();
     // One wrapper per pg connection, so a pool that answers both ways hands over the same object twice.
-    const wrap = (client: Awaited<ReturnType<Pool['connect']>>, answers: 'callback' | 'promise' | 'both'): PostgresPoolClient => {
+    const wrap = (client: PoolClient, answers: 'callback' | 'promise' | 'both'): PostgresPoolClient => {
       let wrapper = wrappers.get(client);
       if (wrapper === undefined) {
         const query = (statement: never, callback?: (error: unknown, result?: unknown) => void): unknown => {
