@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { PostgresStore, type PostgresPool, type PostgresPoolClient } from './postgres.store.js';
 import { describeSessionStoreContract } from '../testing/index.js';
 import { newHandle, patchOf, recordOf } from '../testing/session-store.contract.js';
@@ -388,7 +388,7 @@ describe('PostgresStore: options and failures', () => {
     const wrap = (client: PoolClient, answers: 'callback' | 'promise' | 'both'): PostgresPoolClient => {
       let wrapper = wrappers.get(client);
       if (wrapper === undefined) {
-        const query = (statement: never, callback?: (error: unknown, result?: unknown) => void): unknown => {
+        const query = (statement: QueryConfig, callback?: (error: unknown, result?: unknown) => void): unknown => {
           used.push(`query:${typeof callback === 'function' ? 'callback' : 'none'}`);
           if (answers === 'promise') return client.query(statement);
           const pending = client.query(statement);
