@@ -20,7 +20,8 @@
  * Each app starts under callgrind (instrumentation off), serves `--warmup` requests of a scenario,
  * then `--requests` requests with instrumentation on; the counts of that window are divided by
  * the requests. Needs valgrind (`apt-get install -y valgrind`), and Redis, PostgreSQL or MySQL for
- * the apps on them, as `npm run bench` does. Writes bench-dist/instructions.json.
+ * the apps on them, as `npm run bench` does. Writes bench-dist/instructions.json;
+ * `--render=<that file>` prints its tables again without measuring.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,6 +49,8 @@ const DEFAULT_APPS = [
 ];
 
 interface Options {
+  /** A results file of an earlier run to print, measuring nothing. */
+  render: string | undefined;
   apps: string[];
   scenarios: Scenario[];
   warmup: number;
@@ -58,8 +61,8 @@ interface Options {
 function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();
   for (const arg of argv) {
-    const m = /^--(apps|scenarios|warmup|requests|repeat)=(.+)$/.exec(arg);
-    if (!m) throw new Error(`Unknown argument ${arg}. Options: --apps=a,b --scenarios=read,change,first,none --warmup=N --requests=N --repeat=N`);
+    const m = /^--(apps|scenarios|warmup|requests|repeat|render)=(.+)$/.exec(arg);
+    if (!m) throw new Error(`Unknown argument ${arg}. Options: --apps=a,b --scenarios=read,change,first,none --warmup=N --requests=N --repeat=N --render=FILE`);
     flags.set(m[1]!, m[2]!);
   }
   const count = (name: string, fallback: number): number => {
@@ -75,7 +78,7 @@ function parseOptions(argv: string[]): Options {
     if (scenario === undefined) throw new Error(`Unknown or many-sessions scenario "${name}". Known: read, change, change-lock, first, none`);
     return scenario;
   });
-  return { apps, scenarios, warmup: count('warmup', 5000), requests: count('requests', 1000), repeat: count('repeat', 3) };
+  return { render: flags.get('render'), apps, scenarios, warmup: count('warmup', 5000), requests: count('requests', 1000), repeat: count('repeat', 3) };
 }
 
 /** One app under callgrind, with its instrumentation off until {@link counted} turns it on. */
@@ -211,14 +214,24 @@ function table(scenario: Scenario, results: CaseResult[]): string {
     const bare = mainOf(find(isBare, spec.adapter));
     const floor = mainOf(find((s) => s.floor === true && s.store === floorStoreOf(spec), spec.adapter));
     lines.push(
-      `| ${r.app} | ${thousands(main)} (${thousands(Math.min(...mains))}…${thousands(Math.max(...mains))}) | ${thousands(median(r.runs.map((x) => x.all)))} | ${bare === undefined ? '' : signed(main - bare)} | ${floor === undefined || spec.floor ? '' : signed(main - floor)} |`,
+      `| ${r.app} | ${thousands(main)} (${thousands(Math.min(...mains))}…${thousands(Math.max(...mains))}) | ${thousands(median(r.runs.map((x) => x.all)))} | ${bare === undefined || isBare(spec) ? '' : signed(main - bare)} | ${floor === undefined || spec.floor === true || keepsNoSessions(spec) ? '' : signed(main - floor)} |`,
     );
   }
   return lines.join('\n');
 }
 
+/** The tables of a run's results, one per scenario. */
+function tables(scenarios: readonly Scenario[], results: CaseResult[]): string {
+  return `\n${scenarios.map((s) => table(s, results)).join('\n\n')}\n`;
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.render !== undefined) {
+    const saved = JSON.parse(readFileSync(options.render, 'utf8')) as { options: { scenarios: string[] }; results: CaseResult[] };
+    process.stdout.write(tables(SCENARIOS.filter((s) => s.sessions === undefined && saved.options.scenarios.includes(s.name)), saved.results));
+    return;
+  }
   if (spawnSync('valgrind', ['--version']).status !== 0) {
     process.stderr.write('bench:instructions needs valgrind: apt-get install -y valgrind\n');
     process.exit(1);
@@ -258,7 +271,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`\n${options.scenarios.map((s) => table(s, results)).join('\n\n')}\n`);
+  process.stdout.write(tables(options.scenarios, results));
   mkdirSync(join(root, 'bench-dist'), { recursive: true });
   writeFileSync(join(root, 'bench-dist', 'instructions.json'), JSON.stringify({ options: { ...options, scenarios: options.scenarios.map((s) => s.name) }, results }, null, 2));
 }
