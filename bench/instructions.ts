@@ -13,9 +13,11 @@
  * **What it cannot show.** Time. An instruction that misses the cache costs many cycles; requests
  * that arrive alone (a low fixed rate) find colder caches than requests in a burst, so the same
  * instructions cost more µs at 500 req/s than at saturation. Requests here go one at a time over one
- * keep-alive connection, so nothing is batched. V8 compiles while it warms up, and a count can
- * land in one of two modes when it compiles differently (medians over `--repeat` runs; the min
- * and max are printed beside them). Valgrind runs the app about 50 times slower.
+ * keep-alive connection, so nothing is batched. V8 compiles while it warms up: after the default
+ * 10,000 requests the other threads have about nothing left to do, while after a few thousand a
+ * count can still land in one of two modes tens of thousands of instructions apart (medians over
+ * `--repeat` runs; the min and max are printed beside them). Valgrind runs the app about 50 times
+ * slower.
  *
  * Each app starts under callgrind (instrumentation off), serves `--warmup` requests of a scenario,
  * then `--requests` requests with instrumentation on; the counts of that window are divided by
@@ -78,7 +80,7 @@ function parseOptions(argv: string[]): Options {
     if (scenario === undefined) throw new Error(`Unknown or many-sessions scenario "${name}". Known: read, change, change-lock, first, none`);
     return scenario;
   });
-  return { render: flags.get('render'), apps, scenarios, warmup: count('warmup', 5000), requests: count('requests', 1000), repeat: count('repeat', 3) };
+  return { render: flags.get('render'), apps, scenarios, warmup: count('warmup', 10_000), requests: count('requests', 1000), repeat: count('repeat', 3) };
 }
 
 /** One app under callgrind, with its instrumentation off until {@link counted} turns it on. */
