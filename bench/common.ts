@@ -1,7 +1,9 @@
 /**
- * What the benchmark apps, the load generator and the orchestrator share: the apps, the
- * scenarios, the session data and the Redis settings.
+ * What the benchmark apps, the load generator and the orchestrators (`run.ts`, `instructions.ts`)
+ * share: the apps, the scenarios, the session data, the database settings, and how an
+ * orchestrator gets a session from an app and stops one.
  */
+import type { ChildProcess } from 'node:child_process';
 
 export type AdapterName = 'express' | 'fastify';
 export type Library = 'bare' | 'nestjs-sessionkit' | 'express-session' | '@fastify/session';
@@ -327,3 +329,28 @@ export interface LoadResult {
  * nestjs-sessionkit app register its `@SessionLock()` route, whose global guard runs on every route.
  */
 export const LOCKED_ROUTE_ENV = 'BENCH_LOCKED_ROUTE';
+
+/** What the bare apps get in place of a session cookie: the same header size as a real one. */
+export const BARE_COOKIE = `sid=${'x'.repeat(87)}`;
+
+/** A new session of the app listening on `port` (named `appName` in errors), made by its GET /setup: the `name=value` of its cookie. */
+export async function createSession(port: number, appName: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/setup`);
+  await res.arrayBuffer();
+  const cookie = res.headers.getSetCookie()[0];
+  if (!res.ok || cookie === undefined) throw new Error(`${appName}: GET /setup gave ${res.status} without a session cookie`);
+  return cookie.split(';')[0]!;
+}
+
+/** Stops an app's process: SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  return new Promise((resolvePromise) => {
+    if (child.exitCode !== null) return resolvePromise();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolvePromise();
+    });
+    child.kill('SIGTERM');
+  });
+}

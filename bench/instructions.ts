@@ -31,8 +31,9 @@ import os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { type AppSpec, LOCKED_ROUTE_ENV, type ReadyMessage, SCENARIOS, type Scenario, appSpec, floorStoreOf, isBare, keepsNoSessions, scenarioApplies } from './common.js';
+import { type AppSpec, BARE_COOKIE, LOCKED_ROUTE_ENV, type ReadyMessage, SCENARIOS, type Scenario, appSpec, floorStoreOf, isBare, keepsNoSessions, scenarioApplies, createSession, stopChild } from './common.js';
 import { withRunNamespaces } from './namespaces.js';
+import { median } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -89,7 +90,6 @@ interface CountedApp {
   port: number;
   /** Where callgrind writes its counts (one file per thread and dump). */
   outFile: string;
-  dumps: number;
 }
 
 async function startCounted(spec: AppSpec, dir: string, lockedRoute: boolean): Promise<CountedApp> {
@@ -111,7 +111,7 @@ async function startCounted(spec: AppSpec, dir: string, lockedRoute: boolean): P
     });
   });
   child.removeAllListeners('exit');
-  return { child, port: (JSON.parse(line) as ReadyMessage).port, outFile, dumps: 0 };
+  return { child, port: (JSON.parse(line) as ReadyMessage).port, outFile };
 }
 
 function callgrindControl(app: CountedApp, ...args: string[]): void {
@@ -136,13 +136,13 @@ async function counted(app: CountedApp, scenario: Scenario, cookie: string | und
   await drive(app, scenario, cookie, count);
   callgrindControl(app, '--instr=off');
   callgrindControl(app, '--dump');
-  app.dumps++;
-  const dumpPrefix = `${basename(app.outFile)}.${app.dumps}-`;
+  // Each app process counts one window: its first dump.
+  const dumpPrefix = `${basename(app.outFile)}.1-`;
   const dir = dirname(app.outFile);
   const dumped = (): string[] => readdirSync(dir).filter((f) => f.startsWith(dumpPrefix));
   // callgrind writes a file per thread once the command has come back: wait for the main thread's.
   for (let waited = 0; !dumped().some((f) => f.endsWith('-01')); waited += 100) {
-    if (waited > 30_000) throw new Error(`callgrind wrote no counts to ${app.outFile}.${app.dumps}-01`);
+    if (waited > 30_000) throw new Error(`callgrind wrote no counts to ${app.outFile}.1-01`);
     await new Promise((resolveWait) => setTimeout(resolveWait, 100));
   }
   let main = 0;
@@ -159,24 +159,7 @@ async function counted(app: CountedApp, scenario: Scenario, cookie: string | und
 /** The cookie of a scenario's requests: none for a first visit, a dummy for apps without sessions, else a session made by /setup. */
 async function cookieFor(spec: AppSpec, app: CountedApp, scenario: Scenario): Promise<string | undefined> {
   if (!scenario.withCookie) return undefined;
-  if (keepsNoSessions(spec)) return `sid=${'x'.repeat(87)}`;
-  const res = await fetch(`http://127.0.0.1:${app.port}/setup`);
-  await res.arrayBuffer();
-  const cookie = res.headers.getSetCookie()[0];
-  if (!res.ok || cookie === undefined) throw new Error(`${spec.name}: GET /setup gave ${res.status} without a session cookie`);
-  return cookie.split(';')[0]!;
-}
-
-function stop(app: CountedApp): Promise<void> {
-  return new Promise((resolveStop) => {
-    if (app.child.exitCode !== null) return resolveStop();
-    const timer = setTimeout(() => app.child.kill('SIGKILL'), 10_000);
-    app.child.once('exit', () => {
-      clearTimeout(timer);
-      resolveStop();
-    });
-    app.child.kill('SIGTERM');
-  });
+  return keepsNoSessions(spec) ? BARE_COOKIE : createSession(app.port, spec.name);
 }
 
 interface CaseResult {
@@ -186,11 +169,6 @@ interface CaseResult {
   runs: { main: number; all: number }[];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const thousands = (n: number): string => `${(n / 1000).toFixed(1)}k`;
 const signed = (n: number): string => `${n >= 0 ? '+' : '−'}${thousands(Math.abs(n))}`;
 
@@ -263,7 +241,7 @@ async function main(): Promise<void> {
                 result.runs.push(count);
                 process.stderr.write(`  run ${run + 1}: ${spec.name} ${scenario.name}: ${thousands(count.main)} main thread, ${thousands(count.all)} all threads per request\n`);
               } finally {
-                await stop(app);
+                await stopChild(app.child, 10_000);
               }
             }
           }

@@ -76,6 +76,9 @@ import {
   rateOf,
   redisPrefixOf,
   scenarioApplies,
+  BARE_COOKIE,
+  createSession,
+  stopChild,
 } from './common.js';
 import { seedSessions } from './client.js';
 import { type ProfileResult, analyseProfile, profileConsoleTable } from './profile.js';
@@ -89,8 +92,6 @@ const root = resolve(here, '../..');
 const APP_MAIN = join(here, 'apps/main.js');
 const LOADER = join(here, 'loader.js');
 const MEMORY = join(here, 'memory.js');
-/** What the bare apps get in place of a session cookie: the same header size as a real one. */
-const BARE_COOKIE = `sid=${'x'.repeat(87)}`;
 
 // ---------------------------------------------------------------- options
 
@@ -287,15 +288,7 @@ function sentCommands(app: RunningApp): Promise<Record<string, number>> {
 }
 
 function stopApp(app: RunningApp): Promise<void> {
-  return new Promise((resolvePromise) => {
-    if (app.child.exitCode !== null) return resolvePromise();
-    const timer = setTimeout(() => app.child.kill('SIGKILL'), 5000);
-    app.child.once('exit', () => {
-      clearTimeout(timer);
-      resolvePromise();
-    });
-    app.child.kill('SIGTERM');
-  });
+  return stopChild(app.child, 5000);
 }
 
 /**
@@ -402,13 +395,6 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
-async function createSession(app: RunningApp): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${app.port}/setup`);
-  await res.arrayBuffer();
-  const cookie = res.headers.getSetCookie()[0];
-  if (!res.ok || cookie === undefined) throw new Error(`${app.spec.name}: GET /setup gave ${res.status} without a session cookie`);
-  return cookie.split(';')[0]!;
-}
 
 async function readN(app: RunningApp, cookie: string): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${app.port}/read`, { headers: { cookie } });
@@ -449,7 +435,7 @@ class ClientState {
     if (scenario.withCookie) {
       // The bare apps get a cookie header of the same size, so requests are byte for byte alike;
       // the floors and the other hand-written sessions get a real one from their /setup like every session app.
-      this.cookie ??= keepsNoSessions(this.app.spec) ? BARE_COOKIE : await createSession(this.app);
+      this.cookie ??= keepsNoSessions(this.app.spec) ? BARE_COOKIE : await createSession(this.app.port, this.app.spec.name);
       headers.cookie = this.cookie;
     }
     return (seconds) => ({ url, method: scenario.method, headers, connections, duration: seconds });
@@ -884,9 +870,9 @@ async function main(): Promise<void> {
       try {
         const change = SCENARIOS.find((s) => s.name === 'change') as Scenario;
         const url = `http://127.0.0.1:${app.port}${change.path}`;
-        const warmCookie = await createSession(app);
+        const warmCookie = await createSession(app.port, app.spec.name);
         await runLoader({ url, method: change.method, headers: { cookie: warmCookie }, connections: options.connections, duration: options.warmup }, pinning);
-        const cookie = await createSession(app);
+        const cookie = await createSession(app.port, app.spec.name);
         const result = await runLoader({ url, method: change.method, headers: { cookie }, connections: options.connections, amount: options.lostAmount }, pinning);
         const finalValue = await readN(app, cookie);
         const entry: LostResult = { app: spec.name, sent: options.lostAmount, ok: result.status2xx, failed: result.non2xx + result.errors + result.timeouts, finalValue, lost: result.status2xx - finalValue };
