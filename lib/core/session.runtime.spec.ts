@@ -463,6 +463,45 @@ describe('SessionRuntime, a commit done at once (MemoryStore)', () => {
   });
 });
 
+describe('SessionRuntime, the context of a request', () => {
+  let store: MemoryStore;
+  let runtime: SessionRuntime;
+
+  beforeEach(() => {
+    store = new MemoryStore();
+    runtime = new SessionRuntime(resolveSessionOptions({ secret: SECRET }), store);
+  });
+  afterEach(() => store.close());
+
+  /** A Fastify-like request: the Node request under it as `raw`. */
+  const fastifyRequest = () => {
+    const raw = { headers: { cookie: '' } };
+    return { raw, headers: raw.headers };
+  };
+
+  it('is none until something uses the session, then one per request', () => {
+    const req = { headers: { cookie: '' } };
+    expect(runtime.contextIf(req)).toBeUndefined();
+    const context = runtime.contextOf(req, response());
+    expect(runtime.contextOf(req, response())).toBe(context);
+    expect(runtime.contextIf(req)).toBe(context);
+    expect(runtime.contextIf({ headers: { cookie: '' } })).toBeUndefined();
+  });
+
+  it('is found through the framework request and through the Node request under it, whichever made it', () => {
+    const first = fastifyRequest();
+    const context = runtime.contextOf(first, response());
+    expect(runtime.contextIf(first.raw)).toBe(context);
+    expect(runtime.contextOf(first.raw, response())).toBe(context);
+
+    const second = fastifyRequest();
+    const other = runtime.contextOf(second.raw, response());
+    expect(other).not.toBe(context);
+    expect(runtime.contextIf(second)).toBe(other);
+    expect(runtime.contextOf(second, response())).toBe(other);
+  });
+});
+
 describe('SessionRuntime, a load done at once (MemoryStore)', () => {
   let store: MemoryStore;
   let runtime: SessionRuntime;

@@ -163,3 +163,16 @@ describe('sessionHttp.commitBeforeHeaders on a Node response that is not an Expr
     expect(served.contexts[0]!.flushes).toBe(2);
   });
 });
+
+describe('sessionHttp.headersSent', () => {
+  it("reads a Node (Express) response's own flag", () => {
+    expect(sessionHttp.headersSent({ headersSent: false })).toBe(false);
+    expect(sessionHttp.headersSent({ headersSent: true })).toBe(true);
+  });
+
+  it("reads a Fastify reply's Node response, the reply having no flag of its own", () => {
+    const reply = (sent: boolean) => ({ raw: { headersSent: sent }, header: () => undefined });
+    expect(sessionHttp.headersSent(reply(false))).toBe(false);
+    expect(sessionHttp.headersSent(reply(true))).toBe(true);
+  });
+});
