@@ -35,7 +35,8 @@ export interface AppSpec {
    * nothing, `jsonCopy` makes it the floor's routes keeping each session as JSON (bench/apps/minimal.ts),
    * and `sameWork` the floor's session work done in the library's shape, by hand (a parameter
    * decorator loading a JSON copy, a global interceptor saving it: bench/apps/minimal-same.ts), the
-   * yardstick that tells what that shape costs in Nest from what nestjs-sessionkit adds to it.
+   * yardstick that tells what that shape costs in Nest from what nestjs-sessionkit adds to it
+   * (with `store: 'redis'`, the same on Redis in RedisStore's hash layout: bench/apps/minimal-same-redis.ts).
    */
   option?: 'asyncContext' | 'preload' | 'globalInterceptor' | 'noopInterceptor' | 'jsonCopy' | 'sameWork';
   /** Measured only when named in `--apps` (keeps the default run short; `npm run bench:overhead` measures the options in-process). */
@@ -55,6 +56,7 @@ export const APPS: readonly AppSpec[] = [
   { name: 'express-minimal-copy', adapter: 'express', library: 'bare', store: 'none', option: 'jsonCopy', optional: true, label: 'hand-written session kept as JSON: a copy per read and change, no library' },
   { name: 'express-minimal-same', adapter: 'express', library: 'bare', store: 'none', option: 'sameWork', label: 'hand-written session doing the library\'s work (decorator load, JSON copy, interceptor save), no library' },
   { name: 'express-minimal-redis', adapter: 'express', library: 'bare', store: 'redis', floor: true, label: 'hand-written session on Redis, ioredis (Redis floor)' },
+  { name: 'express-minimal-same-redis', adapter: 'express', library: 'bare', store: 'redis', option: 'sameWork', optional: true, label: 'hand-written session on Redis doing RedisStore\'s work in the library\'s shape (hash layout, decorator load, interceptor save), no library' },
   { name: 'express-minimal-postgres', adapter: 'express', library: 'bare', store: 'postgres', floor: true, label: 'hand-written session on PostgreSQL, pg (PostgreSQL floor)' },
   { name: 'express-sessionkit-memory', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'express-sessionkit-memory-async', adapter: 'express', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },
@@ -75,6 +77,7 @@ export const APPS: readonly AppSpec[] = [
   { name: 'fastify-minimal-copy', adapter: 'fastify', library: 'bare', store: 'none', option: 'jsonCopy', optional: true, label: 'hand-written session kept as JSON: a copy per read and change, no library' },
   { name: 'fastify-minimal-same', adapter: 'fastify', library: 'bare', store: 'none', option: 'sameWork', label: 'hand-written session doing the library\'s work (decorator load, JSON copy, interceptor save), no library' },
   { name: 'fastify-minimal-redis', adapter: 'fastify', library: 'bare', store: 'redis', floor: true, label: 'hand-written session on Redis, ioredis (Redis floor)' },
+  { name: 'fastify-minimal-same-redis', adapter: 'fastify', library: 'bare', store: 'redis', option: 'sameWork', optional: true, label: 'hand-written session on Redis doing RedisStore\'s work in the library\'s shape (hash layout, decorator load, interceptor save), no library' },
   { name: 'fastify-minimal-postgres', adapter: 'fastify', library: 'bare', store: 'postgres', floor: true, label: 'hand-written session on PostgreSQL, pg (PostgreSQL floor)' },
   { name: 'fastify-sessionkit-memory', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', label: 'nestjs-sessionkit MemoryStore' },
   { name: 'fastify-sessionkit-memory-async', adapter: 'fastify', library: 'nestjs-sessionkit', store: 'memory', option: 'asyncContext', optional: true, label: 'nestjs-sessionkit MemoryStore, asyncContext: true' },

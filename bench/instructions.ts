@@ -46,6 +46,7 @@ const DEFAULT_APPS = [
   'fastify-minimal-same',
   'fastify-sessionkit-memory',
   'fastify-minimal-redis',
+  'fastify-minimal-same-redis',
   'fastify-sessionkit-redis',
   'fastify-minimal-postgres',
   'fastify-sessionkit-postgres',

@@ -649,7 +649,7 @@ async function main(): Promise<void> {
       if (a.library !== 'bare') return false;
       if (isBare(a)) return true;
       if (a.floor) return a.store === 'none' || mine.some((w) => floorStoreOf(w) === a.store);
-      if (a.option === 'sameWork') return mine.some((w) => w.library === 'nestjs-sessionkit' && w.store === 'memory') && scenarios.some((s) => s.name !== 'none' && s.sessions === undefined);
+      if (a.option === 'sameWork') return a.store === 'none' && mine.some((w) => w.library === 'nestjs-sessionkit' && w.store === 'memory') && scenarios.some((s) => s.name !== 'none' && s.sessions === undefined);
       return a.option === 'noopInterceptor' && scenarios.some((s) => s.name === 'none');
     };
     apps = apps.filter((a) => wanted.includes(a) || base(a));

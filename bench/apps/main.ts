@@ -22,6 +22,7 @@ import { BareAppModule, BareInterceptedAppModule } from './bare.js';
 import { MinimalCopyAppModule, MinimalSessionAppModule } from './minimal.js';
 import { minimalPostgresModule, minimalPostgresTable } from './minimal-postgres.js';
 import { MinimalSameWorkAppModule } from './minimal-same.js';
+import { minimalSameRedisModule } from './minimal-same-redis.js';
 import { minimalRedisModule } from './minimal-redis.js';
 import { ExpressSessionAppModule, useExpressSession } from './express-session.js';
 import { FastifySessionAppModule, useFastifySession } from './fastify-session.js';
@@ -98,6 +99,11 @@ async function build(spec: AppSpec): Promise<INestApplication> {
   const options = { logger: false as const };
   switch (spec.library) {
     case 'bare':
+      if (spec.option === 'sameWork' && spec.store === 'redis') {
+        const client = new Redis(REDIS_URL);
+        closers.push(() => client.quit());
+        return NestFactory.create(minimalSameRedisModule(client, redisPrefixOf(spec.name)), adapter, options);
+      }
       if (spec.floor && spec.store === 'redis') {
         const client = new Redis(REDIS_URL);
         closers.push(() => client.quit());

@@ -326,6 +326,16 @@ end
 return 1
 `;
 
+// KEYS[1] a session. Its hash as one JSON array (field, value, field, value, ...), or false when it
+// has none. Read-only. One reply string rather than two per field: the client decodes each reply
+// string at a cost (ioredis 6 spends thousands of instructions on one), the JSON parser a whole
+// array at a fraction of it.
+const READ_LUA = `
+local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return false end
+return cjson.encode(h)
+`;
+
 // KEYS[1] a session's lock. ARGV: token, ttl. Extends the lock only while the token holds it.
 const LOCK_RENEW_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -349,6 +359,7 @@ export class LuaScript {
 }
 
 export const SCRIPTS = {
+  read: new LuaScript(READ_LUA),
   set: new LuaScript(SET_LUA),
   patch: new LuaScript(PATCH_LUA),
   move: new LuaScript(MOVE_LUA),

@@ -91,7 +91,7 @@ describe('RedisStore round trips', () => {
     await store.listByUser('rt');
 
     expect(await commandsOf(() => store.set(handle, record, HOUR))).toEqual(['evalsha']);
-    expect(await commandsOf(() => store.get(handle))).toEqual(['hgetall']);
+    expect(await commandsOf(() => store.get(handle))).toEqual(['evalsha']);
     expect(await commandsOf(() => store.patch(handle, patchOf({ set: { a: 1 }, unset: ['n'], incr: { c: 1 }, user: 'rt2' }), HOUR))).toEqual(['evalsha']);
     expect(await commandsOf(() => store.patch(handle, patchOf({ clear: true }), HOUR))).toEqual(['evalsha']);
     expect(await commandsOf(() => store.touch(handle, record, HOUR))).toEqual(['evalsha']);
@@ -122,6 +122,10 @@ describe('RedisStore round trips', () => {
       expect(await scriptCallsOf(() => ownStore.patch(handle, patchOf({ set: { b: 2 } }), HOUR))).toEqual(['evalsha', 'eval']);
       expect(await scriptCallsOf(() => ownStore.patch(handle, patchOf({ set: { c: 3 } }), HOUR))).toEqual(['evalsha']);
       expect((await ownStore.get(handle))!.data).toEqual({ a: 1, b: 2, c: 3 });
+      await own.script('FLUSH');
+      let read: Awaited<ReturnType<RedisStore['get']>>;
+      expect(await scriptCallsOf(async () => (read = await ownStore.get(handle)))).toEqual(['evalsha', 'eval']);
+      expect(read!.data).toEqual({ a: 1, b: 2, c: 3 });
     } finally {
       await closeClient(own);
       await server.dispose();
@@ -167,6 +171,26 @@ describe('RedisStore value pieces', () => {
       expect(() => storedRecordData(hostile)).toThrow(`reserved key at "${path}"`);
       await client.hdel(key, field!);
     }
+  });
+
+  it('reads back exactly what another program wrote: quotes, slashes, control characters and any script in names and values', async () => {
+    const handle = newHandle();
+    const key = `${prefix}vp:${handle}`;
+    const odd = 'q"\\/\u0000\u001f\u007f\u2028 é€😀';
+    const nested = { 'x/y': ['\n', '\t'], [odd]: odd, n: -1.5e-7 };
+    await client.hset(key, '@c', '1700000000000', '@t', '1700000000500', `.${odd}`, JSON.stringify(odd), '.ключ', JSON.stringify(nested));
+    // Bytes that are no UTF-8 read as U+FFFD, as ioredis decodes any reply.
+    await client.hset(key, '.bytes', Buffer.from([0x22, 0xff, 0x22]));
+    await client.pexpire(key, HOUR);
+    const record = (await store.get(handle))!;
+    expect(record).toMatchObject({ createdAt: 1_700_000_000_000, touchedAt: 1_700_000_000_500 });
+    expect(record.data).toEqual({ [odd]: odd, ключ: nested, bytes: '\ufffd' });
+    // A hash that is no session (a forwarding record) or none at all: no session.
+    await client.del(key);
+    await client.hset(key, '@m', 'elsewhere');
+    expect(await store.get(handle)).toBeUndefined();
+    await client.del(key);
+    expect(await store.get(handle)).toBeUndefined();
   });
 
   it('patches values in pieces: replaced by shorter or longer ones, unset, incremented, cleared', async () => {
