@@ -1,9 +1,9 @@
-import { type CallHandler, Controller, type DynamicModule, type ExecutionContext, Get, HttpCode, Injectable, Module, type NestInterceptor, Post, createParamDecorator } from '@nestjs/common';
+import { type CallHandler, type DynamicModule, type ExecutionContext, Injectable, Module, type NestInterceptor, createParamDecorator } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import type { Redis } from 'ioredis';
 import { type Observable, mergeMap } from 'rxjs';
-import { typicalSession } from '../common.js';
 import { type Reply, idOf, newSessionId } from './minimal.js';
+import { sameWorkController } from './minimal-same.js';
 
 /**
  * The same-work app (bench/apps/minimal-same.ts) with its sessions in Redis, written the way
@@ -126,43 +126,7 @@ export function minimalSameRedisModule(redis: Redis, prefix: string): DynamicMod
     }
   }
 
-  @Controller()
-  class SameWorkRedisController {
-    @Get('setup')
-    setup(@RedisSession() session: RedisHandSession) {
-      const data = typicalSession();
-      session.set('userId', data.userId);
-      session.set('role', data.role);
-      session.set('cart', data.cart);
-      return { ok: true };
-    }
-
-    @Get('read')
-    read(@RedisSession() session: RedisHandSession) {
-      return { n: session.get('n') ?? 0 };
-    }
-
-    @Post('change')
-    @HttpCode(200)
-    change(@RedisSession() session: RedisHandSession) {
-      const n = ((session.get('n') as number | undefined) ?? 0) + 1;
-      session.set('n', n);
-      return { n };
-    }
-
-    @Get('first')
-    first(@RedisSession() session: RedisHandSession) {
-      session.set('n', 1);
-      return { n: 1 };
-    }
-
-    @Get('none')
-    none() {
-      return { ok: true };
-    }
-  }
-
   @Module({})
   class MinimalSameRedisAppModule {}
-  return { module: MinimalSameRedisAppModule, controllers: [SameWorkRedisController], providers: [{ provide: APP_INTERCEPTOR, useClass: SaveInterceptor }] };
+  return { module: MinimalSameRedisAppModule, controllers: [sameWorkController(RedisSession)], providers: [{ provide: APP_INTERCEPTOR, useClass: SaveInterceptor }] };
 }

@@ -1,4 +1,4 @@
-import { type CallHandler, Controller, type ExecutionContext, Get, HttpCode, Injectable, Module, type NestInterceptor, Post, createParamDecorator } from '@nestjs/common';
+import { type CallHandler, Controller, type ExecutionContext, Get, HttpCode, Injectable, Module, type NestInterceptor, Post, type Type, createParamDecorator } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { type Observable, map } from 'rxjs';
 import { typicalSession } from '../common.js';
@@ -77,44 +77,53 @@ class SaveInterceptor implements NestInterceptor {
   }
 }
 
-/** The routes of the other apps, written against the hand-made session. */
-@Controller()
-class SameWorkController {
-  @Get('setup')
-  setup(@HandSessionParam() session: HandSession) {
-    const data = typicalSession();
-    session.set('userId', data.userId);
-    session.set('role', data.role);
-    session.set('cart', data.cart);
-    return { ok: true };
-  }
+/** What the same-work routes need of a hand-made session. */
+export interface SameWorkSession {
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+}
 
-  @Get('read')
-  read(@HandSessionParam() session: HandSession) {
-    return { n: session.get('n') ?? 0 };
-  }
+/** The routes of the other apps, written against a hand-made session that `SessionParam()` hands over. */
+export function sameWorkController(SessionParam: () => ParameterDecorator): Type {
+  @Controller()
+  class SameWorkController {
+    @Get('setup')
+    setup(@SessionParam() session: SameWorkSession) {
+      const data = typicalSession();
+      session.set('userId', data.userId);
+      session.set('role', data.role);
+      session.set('cart', data.cart);
+      return { ok: true };
+    }
 
-  @Post('change')
-  @HttpCode(200)
-  change(@HandSessionParam() session: HandSession) {
-    const n = ((session.get('n') as number | undefined) ?? 0) + 1;
-    session.set('n', n);
-    return { n };
-  }
+    @Get('read')
+    read(@SessionParam() session: SameWorkSession) {
+      return { n: session.get('n') ?? 0 };
+    }
 
-  @Get('first')
-  first(@HandSessionParam() session: HandSession) {
-    session.set('n', 1);
-    return { n: 1 };
-  }
+    @Post('change')
+    @HttpCode(200)
+    change(@SessionParam() session: SameWorkSession) {
+      const n = ((session.get('n') as number | undefined) ?? 0) + 1;
+      session.set('n', n);
+      return { n };
+    }
 
-  /** No decorator: nothing is loaded or parsed; the interceptor finds no session and passes. */
-  @Get('none')
-  none() {
-    return { ok: true };
+    @Get('first')
+    first(@SessionParam() session: SameWorkSession) {
+      session.set('n', 1);
+      return { n: 1 };
+    }
+
+    /** No decorator: nothing is loaded or parsed; the interceptor finds no session and passes. */
+    @Get('none')
+    none() {
+      return { ok: true };
+    }
   }
+  return SameWorkController;
 }
 
 /** The same-work app. */
-@Module({ controllers: [SameWorkController], providers: [{ provide: APP_INTERCEPTOR, useClass: SaveInterceptor }] })
+@Module({ controllers: [sameWorkController(HandSessionParam)], providers: [{ provide: APP_INTERCEPTOR, useClass: SaveInterceptor }] })
 export class MinimalSameWorkAppModule {}
