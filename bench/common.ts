@@ -96,6 +96,11 @@ export function isBare(app: AppSpec): boolean {
   return app.library === 'bare' && !app.floor && app.option === undefined;
 }
 
+/** The in-memory same-work app (bench/apps/minimal-same.ts): the yardstick of the MemoryStore apps' notes. */
+export function isMemorySameWork(app: AppSpec): boolean {
+  return app.option === 'sameWork' && app.store === 'none';
+}
+
 /**
  * Whether an app keeps no sessions: the bare app, with or without a no-op global interceptor. These
  * get a dummy cookie; every other app (the floors and hand-written variants too) a real one from its /setup.

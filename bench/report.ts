@@ -1,7 +1,7 @@
 /**
  * Turns the measurements into the console table, docs/benchmarks.md and docs/benchmarks.svg.
  */
-import { type AdapterName, type AppSpec, type LoadResult, SCENARIOS, type Scenario, type ScenarioName, floorStoreOf, isBare } from './common.js';
+import { type AdapterName, type AppSpec, type LoadResult, SCENARIOS, type Scenario, type ScenarioName, floorStoreOf, isBare, isMemorySameWork } from './common.js';
 import type { BytesResult, MillionResult } from './memory.js';
 import type { ProfileResult } from './profile.js';
 import { type RedisRunStats, clientCommands } from './redis-stats.js';
@@ -315,7 +315,7 @@ export function summarize(apps: readonly AppSpec[], scenarios: readonly Scenario
       };
       const rpsAtRate = atRate.length > 0 ? stat(atRate.map((r) => r.rps)) : null;
       const target = cpuTarget(app, scenario.name, apps, rounds, rate);
-      const sameWork = explainedBySameWork(app, scenario.name) ? cpuAbove(apps.find((a) => a.adapter === app.adapter && a.option === 'sameWork' && a.store === 'none')) : null;
+      const sameWork = explainedBySameWork(app, scenario.name) ? cpuAbove(apps.find((a) => a.adapter === app.adapter && isMemorySameWork(a))) : null;
       summaries.push({
         app,
         scenario,
@@ -1001,7 +1001,7 @@ function kitAgainstFloor(report: BenchReport): string {
  * in the library's shape, by hand) has too, and how far the library is above it; '' without one.
  */
 function sameWorkText(report: BenchReport, s: CaseSummary): string {
-  const sameWork = report.summaries.find((x) => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter && x.app.option === 'sameWork' && x.app.store === 'none');
+  const sameWork = report.summaries.find((x) => x.scenario.name === s.scenario.name && x.app.adapter === s.app.adapter && isMemorySameWork(x.app));
   if (s.aboveSameWork === undefined || sameWork?.aboveFloor == null) return '';
   const range = (st: Stat): string => (s.rounds > 1 && Number.isFinite(st.q1) ? ` (IQR ${signedUs(st.q1)}…${signedUs(st.q3)})` : '');
   const shape = sameWork.aboveFloor;

@@ -78,6 +78,7 @@ import {
   scenarioApplies,
   BARE_COOKIE,
   createSession,
+  isMemorySameWork,
   stopChild,
 } from './common.js';
 import { seedSessions } from './client.js';
@@ -395,7 +396,6 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
-
 async function readN(app: RunningApp, cookie: string): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${app.port}/read`, { headers: { cookie } });
   const body = (await res.json()) as { n: number };
@@ -649,7 +649,7 @@ async function main(): Promise<void> {
       if (a.library !== 'bare') return false;
       if (isBare(a)) return true;
       if (a.floor) return a.store === 'none' || mine.some((w) => floorStoreOf(w) === a.store);
-      if (a.option === 'sameWork') return a.store === 'none' && mine.some((w) => w.library === 'nestjs-sessionkit' && w.store === 'memory') && scenarios.some((s) => s.name !== 'none' && s.sessions === undefined);
+      if (a.option === 'sameWork') return isMemorySameWork(a) && mine.some((w) => w.library === 'nestjs-sessionkit' && w.store === 'memory') && scenarios.some((s) => s.name !== 'none' && s.sessions === undefined);
       return a.option === 'noopInterceptor' && scenarios.some((s) => s.name === 'none');
     };
     apps = apps.filter((a) => wanted.includes(a) || base(a));

@@ -99,15 +99,12 @@ async function build(spec: AppSpec): Promise<INestApplication> {
   const options = { logger: false as const };
   switch (spec.library) {
     case 'bare':
-      if (spec.option === 'sameWork' && spec.store === 'redis') {
+      if (spec.store === 'redis') {
+        // The Redis floor, or the same work on Redis.
         const client = new Redis(REDIS_URL);
         closers.push(() => client.quit());
-        return NestFactory.create(minimalSameRedisModule(client, redisPrefixOf(spec.name)), adapter, options);
-      }
-      if (spec.floor && spec.store === 'redis') {
-        const client = new Redis(REDIS_URL);
-        closers.push(() => client.quit());
-        return NestFactory.create(minimalRedisModule(client, redisPrefixOf(spec.name)), adapter, options);
+        const module = spec.floor ? minimalRedisModule : minimalSameRedisModule;
+        return NestFactory.create(module(client, redisPrefixOf(spec.name)), adapter, options);
       }
       if (spec.floor && spec.store === 'postgres') {
         const pool = newPool();
